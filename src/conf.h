@@ -1,0 +1,177 @@
+/* conf.h - the validated edge.conf, as the rest of the daemon sees it.
+ *
+ * conf_load() reads a file with libconfig, checks every key against the
+ * schema of edge.conf(5) and returns either a complete struct conf or a list
+ * of "FILE:LINE: message" errors. Nothing else in the daemon reads libconfig.
+ * A struct conf is immutable once loaded, so a reload can build a new one
+ * beside the running one and swap pointers.
+ */
+#ifndef SIPEDGE_CONF_H
+#define SIPEDGE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum zone { ZONE_EXTERNAL = 0, ZONE_INTERNAL = 1 };
+enum transport { TRANSPORT_TLS = 0, TRANSPORT_TCP = 1 };
+enum srv_match { SRV_MATCH_EXACT = 0, SRV_MATCH_NONE = 1 };
+enum diagnostics { DIAG_BOTH = 0, DIAG_WARNING, DIAG_MS, DIAG_NONE };
+
+struct conf_tls {
+	char *certificate;      /* PEM, leaf first then chain */
+	char *private_key;
+	char *ca_file;
+	char *crl_file;         /* "" = none (external only) */
+	char *min_version;      /* "TLSv1" .. "TLSv1.3" */
+	char *ciphers;
+	char *ciphersuites;     /* "" = OpenSSL default */
+	bool require_client_certificate;
+	int verify_depth;
+	bool accept_wildcards;  /* external only; false for internal */
+};
+
+struct conf_listen {
+	enum zone zone;
+	char *address;          /* numeric IPv4 or IPv6 */
+	int port;
+	enum transport transport;
+	int line;               /* source line, for later diagnostics */
+};
+
+struct conf_portmap {
+	int internal;
+	int public_;            /* "public" in edge.conf */
+};
+
+struct conf_node {
+	char *name;
+	char *address;          /* IP or FQDN */
+	char *tls_name;         /* defaults to address */
+	enum transport transport;
+	struct conf_portmap *ports;
+	size_t nports;          /* >= 1; ports[0] is the node's SIP port */
+	bool routing;
+	int priority;
+	int line;
+};
+
+struct conf_allowed {
+	char *domain;
+	int rate;               /* requests/s; 0 = unlimited (default) */
+	char *peer;             /* NULL = found through SRV */
+	int port;               /* with peer; default 5061 */
+	int line;
+};
+
+struct conf_static_route {
+	char *pattern;          /* ".com.abc.*" or ".com.abc" */
+	char *next_hop;
+	int port;               /* default 5061 */
+	bool backup;
+	int line;
+};
+
+struct conf {
+	char *path;             /* file it was read from */
+
+	struct {
+		char *fqdn;
+		char *public_address;   /* NULL = none */
+	} edge;
+
+	struct {
+		char *ident;
+		int facility;           /* LOG_DAEMON, LOG_LOCAL0.. */
+		int level;              /* LOG_ERR..LOG_DEBUG */
+		bool sip_trace;
+	} log;
+
+	struct {
+		char **servers;         /* "host:port" strings, NULL-terminated; empty = resolv.conf */
+		size_t nservers;
+		int timeout_ms;
+		int tries;
+		char *srv_service;
+		int cache_max_ttl;
+		int negative_ttl;
+	} dns;
+
+	struct {
+		struct conf_tls external;
+		struct conf_tls internal;
+	} tls;
+
+	struct conf_listen *listen;
+	size_t nlisten;
+
+	struct {
+		char **domains;
+		size_t ndomains;
+		struct conf_node *nodes;
+		size_t nnodes;
+		struct {
+			int interval;
+			int timeout;
+			int failures;
+		} health;
+	} internal;
+
+	struct {
+		bool discovery;
+		enum srv_match srv_match;
+		enum diagnostics diagnostics;
+		struct conf_allowed *allowed;
+		size_t nallowed;
+		char **blocked;
+		size_t nblocked;
+		struct conf_static_route *static_routes;
+		size_t nstatic_routes;
+	} federation;
+
+	struct {
+		int max_message_size;
+		int max_connections;
+		int max_connections_per_ip;
+		int handshake_timeout;
+		int header_timeout;
+		int idle_timeout;
+		int rate_per_discovered_domain;
+		int transaction_timeout;
+		int invite_timeout;
+	} limits;
+
+	struct {
+		char *metrics_address;
+		int metrics_port;       /* 0 = off */
+		char *user;             /* "" = stay */
+		char *group;
+	} admin;
+};
+
+/* Error list filled by conf_load(): one "FILE:LINE: message" per entry. */
+struct conf_errors {
+	char **msg;
+	size_t n;
+};
+
+/*
+ * Read and validate PATH. On success returns a conf and leaves errs empty.
+ * On failure returns NULL and fills errs (caller frees with
+ * conf_errors_free). check_files=true also opens certificate/key/CA files,
+ * checks that each key matches its certificate, and reports unreadable
+ * files; unit tests of the schema may pass false.
+ */
+struct conf *conf_load(const char *path, bool check_files,
+		       struct conf_errors *errs);
+void conf_free(struct conf *c);
+void conf_errors_free(struct conf_errors *errs);
+
+/* Lookups used on the message path. */
+const struct conf_node *conf_routing_node(const struct conf *c,
+					  const bool *node_up /* may be NULL */);
+const struct conf_node *conf_node_by_public_port(const struct conf *c, int port);
+const struct conf_node *conf_node_by_addr(const struct conf *c,
+					  const char *host, int port);
+bool conf_is_local_domain(const struct conf *c, const char *host);
+
+#endif

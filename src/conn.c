@@ -1,0 +1,659 @@
+/* conn.c - connection lifecycle: accept, dial, verify, frame, time out.
+ *
+ * Dialling is done in two visible steps, TCP connect and then TLS, so that
+ * "could not connect" (1046) and "TLS negotiation failed" (1047) stay
+ * distinguishable, as the federation diagnostics require.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/htable.h>
+
+#include "conn.h"
+#include "edge.h"
+#include "framing.h"
+#include "listener.h"
+#include "log.h"
+#include "proxy.h"
+#include "tls.h"
+
+#define CONN_HASH(c) ((c)->hash)
+HTABLE_DECLARE_WITH(conn_ht, ch, struct conn, size_t, unsigned);
+HTABLE_BODIES_WITH(conn_ht, ch, struct conn, CONN_HASH, size_t, unsigned);
+
+struct conn_table {
+	conn_ht_t ht;           /* by id */
+	struct conn *head;      /* all connections */
+	size_t n, nzone[2];
+};
+
+struct conn_table *conn_table_new(void)
+{
+	struct conn_table *t = calloc(1, sizeof *t);
+	if (t && conn_ht_resize(NULL, &t->ht, 0) < 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void conn_table_free(struct conn_table *t)
+{
+	if (!t)
+		return;
+	assert(t->head == NULL);
+	su_free(NULL, t->ht.ch_table);
+	free(t);
+}
+
+size_t conn_count(const struct edge *e, int zone)
+{
+	return zone < 0 ? e->conns->n : e->conns->nzone[zone];
+}
+
+static unsigned id_hash(uint64_t id)
+{
+	return (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+struct conn *conn_by_id(struct edge *e, uint64_t id)
+{
+	conn_ht_t *ht = &e->conns->ht;
+	for (struct conn **cc = conn_ht_hash(ht, id_hash(id)); *cc;
+	     cc = conn_ht_next(ht, cc))
+		if ((*cc)->id == id)
+			return *cc;
+	return NULL;
+}
+
+static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
+{
+	struct conn_table *t = e->conns;
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->fr = framer_new((size_t)e->conf->limits.max_message_size);
+	c->pending = evbuffer_new();
+	if (!c->fr || !c->pending || (conn_ht_is_full(&t->ht) &&
+				       conn_ht_resize(NULL, &t->ht, 0) < 0)) {
+		framer_free(c->fr);
+		if (c->pending)
+			evbuffer_free(c->pending);
+		free(c);
+		return NULL;
+	}
+	c->id = ++e->next_id;
+	c->hash = id_hash(c->id);
+	c->edge = e;
+	c->zone = zone;
+	c->transport = tr;
+	c->node = -1;
+	c->state = CONN_CONNECTING;
+	conn_ht_insert(&t->ht, c);
+	c->next = t->head;
+	if (t->head)
+		t->head->prev = c;
+	t->head = c;
+	t->n++;
+	t->nzone[zone]++;
+	return c;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct conn_table *t = c->edge->conns;
+	conn_ht_remove(&t->ht, c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	t->n--;
+	t->nzone[c->zone]--;
+	if (c->bev)
+		bufferevent_free(c->bev);      /* closes the socket and SSL */
+	if (c->hs_timer)
+		event_free(c->hs_timer);
+	if (c->hdr_timer)
+		event_free(c->hdr_timer);
+	framer_free(c->fr);
+	evbuffer_free(c->pending);
+	certnames_free(&c->names);
+	free(c);
+}
+
+static const char *fail_slug(enum conn_fail f)
+{
+	switch (f) {
+	case CFAIL_NONE: return "closed";
+	case CFAIL_DNS: return "dns_failed";
+	case CFAIL_CONNECT: return "connect_failed";
+	case CFAIL_TLS: return "tls_failed";
+	case CFAIL_CERT_NAME: return "certificate_name";
+	case CFAIL_CLOSED: return "closed";
+	}
+	return "closed";
+}
+
+void conn_close(struct conn *c, enum conn_fail why, const char *reason)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	if (c->fail == CFAIL_NONE) {
+		c->fail = why;
+		snprintf(c->fail_reason, sizeof c->fail_reason, "%s",
+			 reason ? reason : fail_slug(why));
+	}
+	char id[24];
+	snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
+	log_event(LOG_INFO, "connection_closed", "id", id,
+		  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
+		  "peer", c->peer[0] ? c->peer : NULL,
+		  "target", c->target[0] ? c->target : NULL,
+		  "reason", c->fail_reason, NULL);
+	proxy_conn_closed(c);
+	if (!c->busy)
+		conn_free(c);
+}
+
+void conn_close_all(struct edge *e)
+{
+	while (e->conns->head) {
+		struct conn *c = e->conns->head;
+		if (c->state == CONN_CLOSED) {
+			/* still inside a callback (DNS): detach it from us */
+			conn_free(c);
+			continue;
+		}
+		c->busy = 0;
+		conn_close(c, CFAIL_CLOSED, "shutdown");
+	}
+}
+
+static void fmt_peer(struct conn *c, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip);
+		port = ntohs(s4->sin_port);
+		snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip);
+		port = ntohs(s6->sin6_port);
+		snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, port);
+	}
+	snprintf(c->peer_ip, sizeof c->peer_ip, "%s", ip);
+}
+
+/* ------------------------------------------------------------ reading */
+
+static void arm_header_timer(struct conn *c)
+{
+	bool pending = framer_pending(c->fr);
+	bool armed = evtimer_pending(c->hdr_timer, NULL);
+	if (pending && !armed) {
+		struct timeval tv = { c->edge->conf->limits.header_timeout, 0 };
+		evtimer_add(c->hdr_timer, &tv);
+	} else if (!pending && armed) {
+		evtimer_del(c->hdr_timer);
+	}
+}
+
+static void dispatch(struct conn *c)
+{
+	msg_t *msg;
+	enum frame_event ev;
+	while (c->state == CONN_UP && (ev = framer_next(c->fr, &msg)) != FRAME_NONE) {
+		switch (ev) {
+		case FRAME_MSG:
+			proxy_on_message(c, msg);
+			break;
+		case FRAME_PING:
+			bufferevent_write(c->bev, "\r\n", 2);
+			break;
+		case FRAME_ERROR:
+			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
+				  "reason", "unparseable stream", NULL);
+			conn_close(c, CFAIL_CLOSED, "parse_error");
+			break;
+		case FRAME_TOOLARGE:
+			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
+				  "reason", "message exceeds limits.max_message_size", NULL);
+			conn_close(c, CFAIL_CLOSED, "too_large");
+			break;
+		case FRAME_NONE:
+			break;
+		}
+	}
+	/* Anything left after a close is dropped with the framer. */
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	c->busy++;
+	while (c->state == CONN_UP && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v[8];
+		int n = evbuffer_peek(in, -1, NULL, v, 8);
+		size_t used = 0;
+		for (int i = 0; i < n && i < 8; i++) {
+			framer_feed(c->fr, v[i].iov_base, v[i].iov_len);
+			used += v[i].iov_len;
+		}
+		evbuffer_drain(in, used);
+		dispatch(c);
+	}
+	if (c->state == CONN_UP)
+		arm_header_timer(c);
+	if (--c->busy == 0 && c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct conn *c = arg;
+	log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
+		  "reason", "message not completed within limits.header_timeout", NULL);
+	conn_close(c, CFAIL_CLOSED, "header_timeout");
+}
+
+/* ------------------------------------------------------------ TLS + up */
+
+static void log_handshake_failure(struct conn *c, const char *reason,
+				  const char *hint)
+{
+	log_event(LOG_WARNING, "tls_handshake_failed",
+		  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
+		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
+		  "reason", reason, "hint", *hint ? hint : NULL, NULL);
+}
+
+static void go_up(struct conn *c)
+{
+	const struct conf *cf = c->edge->conf;
+	c->state = CONN_UP;
+	evtimer_del(c->hs_timer);
+	struct timeval idle = { cf->limits.idle_timeout, 0 };
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	if (evbuffer_get_length(c->pending) > 0)
+		bufferevent_write_buffer(c->bev, c->pending);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* The name this connection's certificate must prove, or NULL. */
+static const char *expected_name(struct conn *c)
+{
+	if (c->node >= 0)
+		return c->edge->conf->internal.nodes[c->node].tls_name;
+	if (c->outbound)
+		return c->target;
+	return NULL;
+}
+
+static void on_tls_up(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	X509 *cert = SSL_get1_peer_certificate(ssl);
+	certnames_from_x509(cert, &c->names);
+	X509_free(cert);
+	const char *want = expected_name(c);
+	bool wild = c->zone == ZONE_EXTERNAL && c->edge->conf->tls.external.accept_wildcards;
+	if (want && !certnames_match(&c->names, want, wild)) {
+		char names[512], reason[1024];
+		certnames_join(&c->names, names, sizeof names);
+		snprintf(reason, sizeof reason,
+			 "certificate does not name %s (it names: %s)", want,
+			 *names ? names : "nothing");
+		log_handshake_failure(c, reason, "");
+		conn_close(c, CFAIL_CERT_NAME, reason);
+		return;
+	}
+	go_up(c);
+}
+
+static void try_next_addr(struct conn *c);
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	c->busy++;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->transport == TRANSPORT_TLS)
+			on_tls_up(c);
+		else
+			go_up(c);
+	} else if (c->state == CONN_CONNECTING && c->transport == TRANSPORT_TLS) {
+		char reason[256], hint[160];
+		unsigned long err = bufferevent_get_openssl_error(c->bev);
+		tls_failure_reason(bufferevent_openssl_get_ssl(c->bev), err,
+				   reason, sizeof reason, hint, sizeof hint);
+		while (bufferevent_get_openssl_error(c->bev))
+			;
+		log_handshake_failure(c, reason, hint);
+		if (c->outbound) {
+			c->fail = CFAIL_TLS;
+			snprintf(c->fail_reason, sizeof c->fail_reason, "%s", reason);
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+			try_next_addr(c);
+		} else {
+			conn_close(c, CFAIL_TLS, reason);
+		}
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		conn_close(c, CFAIL_CLOSED, "idle_timeout");
+	} else if (what & BEV_EVENT_EOF) {
+		conn_close(c, CFAIL_CLOSED, "peer_closed");
+	} else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR() == 0 &&
+		   !(c->transport == TRANSPORT_TLS && bufferevent_get_openssl_error(c->bev))) {
+		conn_close(c, CFAIL_CLOSED, "peer_closed");  /* TLS without close_notify */
+	} else if (what & BEV_EVENT_ERROR) {
+		char reason[128];
+		snprintf(reason, sizeof reason, "socket error: %s",
+			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_close(c, CFAIL_CLOSED, reason);
+	}
+	if (--c->busy == 0 && c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct conn *c = arg;
+	if (c->outbound && c->state == CONN_CONNECTING) {
+		c->fail = c->bev ? CFAIL_TLS : CFAIL_CONNECT;
+		snprintf(c->fail_reason, sizeof c->fail_reason, "%s timed out",
+			 c->bev ? "TLS handshake" : "TCP connect");
+		if (c->bev)
+			log_handshake_failure(c, c->fail_reason, "");
+		conn_close(c, c->fail, c->fail_reason);
+		return;
+	}
+	log_handshake_failure(c, "handshake not completed within limits.handshake_timeout", "");
+	conn_close(c, CFAIL_TLS, "handshake_timeout");
+}
+
+static bool setup_bev(struct conn *c, evutil_socket_t fd, bool accepting)
+{
+	struct edge *e = c->edge;
+	if (c->transport == TRANSPORT_TLS) {
+		SSL_CTX *ctx = c->zone == ZONE_EXTERNAL
+			? (accepting ? e->tls->ext_server : e->tls->ext_client)
+			: (accepting ? e->tls->int_server : e->tls->int_client);
+		SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+		if (!ssl)
+			return false;
+		if (!accepting && c->target[0] && !strchr(c->target, ':') &&
+		    inet_addr(c->target) == INADDR_NONE)
+			SSL_set_tlsext_host_name(ssl, c->target);
+		c->bev = bufferevent_openssl_socket_new(e->base, fd, ssl,
+			accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+			BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev) {
+			SSL_free(ssl);
+			return false;
+		}
+	} else {
+		c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev)
+			return false;
+	}
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return true;
+}
+
+/* ------------------------------------------------------------ accept */
+
+static int node_by_ip(const struct conf *cf, const char *ip)
+{
+	unsigned char a[16], b[16];
+	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, ip, a) != 1)
+		return -1;
+	for (size_t i = 0; i < cf->internal.nnodes; i++)
+		if (inet_pton(fam, cf->internal.nodes[i].address, b) == 1 &&
+		    memcmp(a, b, fam == AF_INET ? 4 : 16) == 0)
+			return (int)i;
+	return -1;
+}
+
+void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
+		 int salen, enum zone zone, enum transport tr, int local_port)
+{
+	(void)salen;
+	const struct conf *cf = e->conf;
+	if (e->stopping || conn_count(e, -1) >= (size_t)cf->limits.max_connections) {
+		static time_t last;
+		time_t now = time(NULL);
+		if (!e->stopping && now != last) {   /* once per second at most */
+			last = now;
+			log_event(LOG_WARNING, "limit_reached", "limit", "max_connections", NULL);
+		}
+		evutil_closesocket(fd);
+		return;
+	}
+	struct conn *c = conn_new(e, zone, tr);
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	fmt_peer(c, sa);
+	c->local_port = local_port;
+	if (zone == ZONE_INTERNAL) {
+		/* Only the configured nodes may use the internal listeners. */
+		c->node = node_by_ip(cf, c->peer_ip);
+		if (c->node < 0) {
+			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
+				  "peer", c->peer, "reason", "not a configured node", NULL);
+			evutil_closesocket(fd);
+			c->state = CONN_CLOSED;
+			conn_free(c);
+			return;
+		}
+	}
+	evutil_make_socket_nonblocking(fd);
+	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
+	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);
+	if (!setup_bev(c, fd, true)) {
+		evutil_closesocket(fd);
+		c->state = CONN_CLOSED;
+		conn_free(c);
+		return;
+	}
+	if (tr == TRANSPORT_TCP) {
+		go_up(c);
+	} else {
+		struct timeval tv = { cf->limits.handshake_timeout, 0 };
+		evtimer_add(c->hs_timer, &tv);
+	}
+}
+
+/* ------------------------------------------------------------ dial */
+
+static void on_connect_ready(evutil_socket_t fd, short what, void *arg);
+
+/* Leave from the zone's own listening address, so that nodes (and
+ * firewalls) see the address they were configured with. */
+static void bind_source(struct conn *c, evutil_socket_t fd, int family)
+{
+	const struct listener *l = NULL;
+	for (const struct listener *x = c->edge->listeners; x; x = x->next)
+		if (x->zone == c->zone)
+			l = x;         /* list is newest first: take the first configured */
+	if (!l)
+		return;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = 0;
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		if (inet_pton(AF_INET, l->address, &s4->sin_addr) != 1 ||
+		    s4->sin_addr.s_addr == htonl(INADDR_ANY))
+			return;
+		s4->sin_family = AF_INET;
+		len = sizeof *s4;
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		if (inet_pton(AF_INET6, l->address, &s6->sin6_addr) != 1 ||
+		    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+			return;
+		s6->sin6_family = AF_INET6;
+		len = sizeof *s6;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		log_msg(LOG_DEBUG, "cannot bind source %s: %s", l->address, strerror(errno));
+}
+
+static void try_next_addr(struct conn *c)
+{
+	while (c->next_addr < c->naddrs) {
+		struct sockaddr_storage *sa = &c->addrs[c->next_addr++];
+		fmt_peer(c, (struct sockaddr *)sa);
+		socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							  : sizeof(struct sockaddr_in);
+		evutil_socket_t fd = socket(sa->ss_family, SOCK_STREAM, 0);
+		if (fd < 0)
+			continue;
+		evutil_make_socket_nonblocking(fd);
+		evutil_make_socket_closeonexec(fd);
+		bind_source(c, fd, sa->ss_family);
+		if (connect(fd, (struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS) {
+			c->fail = CFAIL_CONNECT;
+			snprintf(c->fail_reason, sizeof c->fail_reason, "connect to %s: %s",
+				 c->peer, strerror(errno));
+			evutil_closesocket(fd);
+			continue;
+		}
+		/* One-shot write watch: the connect result. */
+		c->busy++;
+		if (event_base_once(c->edge->base, fd, EV_WRITE, on_connect_ready, c, NULL) < 0) {
+			c->busy--;
+			evutil_closesocket(fd);
+			continue;
+		}
+		return;
+	}
+	conn_close(c, c->fail ? c->fail : CFAIL_CONNECT,
+		   c->fail_reason[0] ? c->fail_reason : "no address to connect to");
+}
+
+static void on_connect_ready(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct conn *c = arg;
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (c->state == CONN_CLOSED) {
+		evutil_closesocket(fd);
+	} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+		c->fail = CFAIL_CONNECT;
+		snprintf(c->fail_reason, sizeof c->fail_reason, "connect to %s: %s",
+			 c->peer, strerror(err ? err : errno));
+		evutil_closesocket(fd);
+		try_next_addr(c);
+	} else if (!setup_bev(c, fd, false)) {
+		evutil_closesocket(fd);
+		conn_close(c, CFAIL_CONNECT, "out of memory");
+	} else if (c->transport == TRANSPORT_TCP) {
+		go_up(c);
+	}
+	if (--c->busy == 0 && c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+static void on_resolved(void *arg, int status,
+			const struct sockaddr_storage *addrs, size_t n)
+{
+	struct conn *c = arg;
+	if (c->state != CONN_CLOSED) {
+		if (status != 0 || n == 0) {
+			char reason[300];
+			snprintf(reason, sizeof reason, "cannot resolve %s: %s",
+				 c->target, dns_strerror(status));
+			conn_close(c, CFAIL_DNS, reason);
+		} else {
+			memcpy(c->addrs, addrs, n * sizeof addrs[0]);
+			c->naddrs = n;
+			c->state = CONN_CONNECTING;
+			struct timeval tv = { c->edge->conf->limits.handshake_timeout, 0 };
+			evtimer_add(c->hs_timer, &tv);
+			try_next_addr(c);
+		}
+	}
+	if (--c->busy == 0 && c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+static void start_resolve(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct conn *c = arg;
+	if (c->state == CONN_CLOSED)
+		on_resolved(c, -1, NULL, 0);
+	else
+		dns_resolve(c->edge->dns, c->target, c->target_port, on_resolved, c);
+}
+
+static bool reusable(const struct conn *c, enum zone zone, const char *host,
+		     int port, int node)
+{
+	if (c->state == CONN_CLOSED || c->zone != zone)
+		return false;
+	if (node >= 0)
+		return c->node == node;
+	return c->outbound && c->target_port == port &&
+	       strcasecmp(c->target, host) == 0;
+}
+
+struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
+		     const char *host, int port, int node)
+{
+	for (struct conn *c = e->conns->head; c; c = c->next)
+		if (reusable(c, zone, host, port, node))
+			return c;
+	struct conn *c = conn_new(e, zone, tr);
+	if (!c)
+		return NULL;
+	c->outbound = true;
+	c->node = node;
+	snprintf(c->target, sizeof c->target, "%s", host);
+	c->target_port = port;
+	c->state = CONN_RESOLVING;
+	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
+	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);
+	/* Resolve from the loop, never inside the caller: the caller must be
+	 * able to attach its transaction before any failure is reported. */
+	c->busy++;          /* held until the resolver answers */
+	struct timeval now = { 0, 0 };
+	if (event_base_once(e->base, -1, EV_TIMEOUT, start_resolve, c, &now) < 0) {
+		c->busy--;
+		c->state = CONN_CLOSED;
+		conn_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void conn_send(struct conn *c, const char *data, size_t len)
+{
+	if (c->state == CONN_UP)
+		bufferevent_write(c->bev, data, len);
+	else if (c->state != CONN_CLOSED)
+		evbuffer_add(c->pending, data, len);
+}

@@ -1,0 +1,92 @@
+/* conn.h - one TCP or TLS connection, in either zone, either direction.
+ *
+ * States: RESOLVING -> CONNECTING (TCP connect + TLS handshake + name
+ * check) -> UP -> CLOSED. Nothing is written to a dialled peer before its
+ * certificate has been checked: bytes queue in `pending` until UP.
+ * A connection is freed only outside its own callbacks (see conn_close).
+ */
+#ifndef SIPEDGE_CONN_H
+#define SIPEDGE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include "certname.h"
+#include "conf.h"
+#include "dns.h"
+
+struct edge;
+
+enum conn_state { CONN_RESOLVING, CONN_CONNECTING, CONN_UP, CONN_CLOSED };
+
+/* Why a connection failed or closed; decides the diagnostics code. */
+enum conn_fail {
+	CFAIL_NONE = 0,
+	CFAIL_DNS,          /* next hop name did not resolve */
+	CFAIL_CONNECT,      /* TCP connect refused or timed out (1046) */
+	CFAIL_TLS,          /* handshake failed (1047) */
+	CFAIL_CERT_NAME,    /* certificate does not name the target (1010) */
+	CFAIL_CLOSED,       /* closed after it was up */
+};
+
+struct conn {
+	uint64_t id;
+	unsigned hash;
+	struct edge *edge;
+	enum zone zone;
+	enum transport transport;
+	bool outbound;
+	enum conn_state state;
+	struct bufferevent *bev;
+	struct framer *fr;
+	struct evbuffer *pending;          /* outbound bytes before UP */
+	char peer[INET6_ADDRSTRLEN + 8];   /* "ip:port" or "[ip]:port" */
+	char peer_ip[INET6_ADDRSTRLEN];
+	int local_port;                    /* listener port it arrived on */
+	int node;                          /* internal node index, or -1 */
+	char target[256];                  /* name dialled (outbound) */
+	int target_port;
+	struct certnames names;            /* peer certificate identities */
+	enum conn_fail fail;
+	char fail_reason[256];
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+	size_t naddrs, next_addr;
+	struct event *hs_timer;            /* connect + handshake deadline */
+	struct event *hdr_timer;           /* a begun message must complete */
+	int busy;                          /* inside one of our callbacks */
+	struct conn *prev, *next;
+};
+
+struct conn_table;
+struct conn_table *conn_table_new(void);
+void conn_table_free(struct conn_table *t);   /* closes all */
+size_t conn_count(const struct edge *e, int zone /* -1 = all */);
+
+/* A socket accepted by a listener. */
+void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
+		 int salen, enum zone zone, enum transport tr, int local_port);
+
+/*
+ * A connection to host:port in zone, reusing an open (or opening) one to
+ * the same name. node is the internal node index or -1. NULL only when
+ * out of memory; failures later surface through proxy_conn_closed().
+ */
+struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
+		     const char *host, int port, int node);
+
+struct conn *conn_by_id(struct edge *e, uint64_t id);
+
+/* Queue bytes; sent once the connection is UP. */
+void conn_send(struct conn *c, const char *data, size_t len);
+
+/* Close now (or as soon as the current callback returns). */
+void conn_close(struct conn *c, enum conn_fail why, const char *reason);
+
+/* Close every connection (shutdown). */
+void conn_close_all(struct edge *e);
+
+#endif

@@ -1,0 +1,38 @@
+/* edge.h - the daemon's runtime state: one struct edge per process.
+ *
+ * Flow of a message: listener.c/conn.c receive and frame it, proxy.c
+ * classifies and checks it, route.c picks the next hop, rewrite.c edits
+ * Via/Record-Route/Route, conn.c sends it; txn.c pairs responses with the
+ * requests we forwarded.
+ */
+#ifndef SIPEDGE_EDGE_H
+#define SIPEDGE_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "conf.h"
+
+struct tls_ctxs;
+struct txn_table;
+struct conn_table;
+struct dns;
+struct listener;
+
+struct edge {
+	struct event_base *base;
+	struct conf *conf;
+	struct tls_ctxs *tls;
+	struct dns *dns;
+	struct listener *listeners;
+	struct conn_table *conns;
+	struct txn_table *txns;
+	char branch_salt[12];      /* per-process part of our Via branches */
+	uint64_t next_id;          /* ids for connections and transactions */
+	bool stopping;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *drain_timer;
+};
+
+#endif

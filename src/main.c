@@ -1,0 +1,191 @@
+/* main.c - command line, startup, signals, shutdown. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/rand.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "conf.h"
+#include "conn.h"
+#include "dns.h"
+#include "edge.h"
+#include "listener.h"
+#include "log.h"
+#include "tls.h"
+#include "txn.h"
+
+#define DRAIN_SECS 5        /* how long SIGTERM waits for open transactions */
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sipedge [-c FILE] [-f] [-t] [-V]\n"
+		   "  -c FILE  configuration (default " SYSCONFDIR "/sipedge/edge.conf)\n"
+		   "  -f       stay in the foreground, log to stderr too\n"
+		   "  -t       check the configuration and exit\n"
+		   "  -V       print the version and exit\n");
+}
+
+static void notify_status(struct edge *e)
+{
+	sd_notifyf(0, "STATUS=%zu external and %zu internal connections, %zu transactions",
+		   conn_count(e, ZONE_EXTERNAL), conn_count(e, ZONE_INTERNAL),
+		   txn_count(e));
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct edge *e = arg;
+	static int ticks;
+	if (txn_count(e) == 0 || ++ticks > DRAIN_SECS * 10) {
+		event_base_loopbreak(e->base);
+		return;
+	}
+	struct timeval tv = { 0, 100000 };
+	evtimer_add(e->drain_timer, &tv);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct edge *e = arg;
+	if (e->stopping)
+		return;
+	e->stopping = true;
+	sd_notify(0, "STOPPING=1");
+	log_event(LOG_NOTICE, "shutdown_requested", "signal",
+		  sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	listeners_close(e);
+	e->drain_timer = evtimer_new(e->base, on_drain_tick, e);
+	on_drain_tick(-1, 0, e);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig; (void)what;
+	struct edge *e = arg;
+	log_event(LOG_NOTICE, "reload_requested", "config", e->conf->path,
+		  "result", "not implemented in this release; restart to apply", NULL);
+}
+
+static char *listener_summary(const struct edge *e)
+{
+	static char buf[1024];
+	size_t off = 0;
+	buf[0] = '\0';
+	for (const struct listener *l = e->listeners; l && off < sizeof buf; l = l->next)
+		off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s/%s:%d",
+			off ? "," : "", l->zone == ZONE_EXTERNAL ? "external" : "internal",
+			l->transport == TRANSPORT_TLS ? "tls" : "tcp", l->port);
+	return buf;
+}
+
+static void edge_free(struct edge *e)
+{
+	listeners_close(e);
+	if (e->conns)
+		conn_close_all(e);
+	txn_table_free(e->txns);
+	conn_table_free(e->conns);
+	dns_free(e->dns);
+	tls_ctxs_free(e->tls);
+	if (e->sig_term) event_free(e->sig_term);
+	if (e->sig_int) event_free(e->sig_int);
+	if (e->sig_hup) event_free(e->sig_hup);
+	if (e->drain_timer) event_free(e->drain_timer);
+	conf_free(e->conf);
+	if (e->base)
+		event_base_free(e->base);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = SYSCONFDIR "/sipedge/edge.conf";
+	bool foreground = false, check_only = false;
+	int opt;
+	while ((opt = getopt(argc, argv, "c:ftVh")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = true; break;
+		case 't': check_only = true; break;
+		case 'V': printf("sipedge %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+
+	struct conf_errors errs = { 0 };
+	struct conf *conf = conf_load(path, true, &errs);
+	if (!conf) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msg[i]);
+		conf_errors_free(&errs);
+		return 1;
+	}
+	struct edge edge = { .conf = conf };
+	struct edge *e = &edge;
+	if (check_only) {
+		/* Cipher strings and key/cert pairs as OpenSSL itself takes them. */
+		log_open("sipedge", LOG_DAEMON, LOG_ERR, true);
+		e->tls = tls_ctxs_new(conf);
+		int ok = e->tls != NULL;
+		edge_free(e);
+		if (!ok)
+			return 1;
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	log_open(conf->log.ident, conf->log.facility, conf->log.level, foreground);
+	/* Under systemd (Type=notify) the main process must stay. */
+	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(0, 0) < 0) {
+		log_msg(LOG_ERR, "cannot daemonize: %m");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	unsigned char salt[4];
+	RAND_bytes(salt, sizeof salt);
+	snprintf(e->branch_salt, sizeof e->branch_salt, "%02x%02x%02x%02x",
+		 salt[0], salt[1], salt[2], salt[3]);
+
+	int rc = 1;
+	e->base = event_base_new();
+	if (!e->base || !(e->conns = conn_table_new()) || !(e->txns = txn_table_new())) {
+		log_msg(LOG_ERR, "out of memory");
+		goto out;
+	}
+	if (!(e->tls = tls_ctxs_new(conf)))
+		goto out;
+	if (!(e->dns = dns_new(e->base, conf))) {
+		log_msg(LOG_ERR, "cannot start the DNS resolver");
+		goto out;
+	}
+	if (!listeners_open(e))
+		goto out;
+	e->sig_term = evsignal_new(e->base, SIGTERM, on_stop, e);
+	e->sig_int = evsignal_new(e->base, SIGINT, on_stop, e);
+	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hup, e);
+	evsignal_add(e->sig_term, NULL);
+	evsignal_add(e->sig_int, NULL);
+	evsignal_add(e->sig_hup, NULL);
+
+	log_event(LOG_NOTICE, "startup", "version", PACKAGE_VERSION, "config", conf->path,
+		  "fqdn", conf->edge.fqdn, "listeners", listener_summary(e), NULL);
+	sd_notify(0, "READY=1");
+	notify_status(e);
+	event_base_dispatch(e->base);
+	log_event(LOG_NOTICE, "shutdown", "reason", e->stopping ? "signal" : "loop ended",
+		  "open_transactions", txn_count(e) ? "abandoned" : "0", NULL);
+	rc = 0;
+out:
+	edge_free(e);
+	return rc;
+}

@@ -1,0 +1,630 @@
+/* proxy.c - request and response paths of the edge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/su_alloc.h>
+
+#include "conn.h"
+#include "diag.h"
+#include "edge.h"
+#include "listener.h"
+#include "log.h"
+#include "pat.h"
+#include "proxy.h"
+#include "rewrite.h"
+#include "route.h"
+#include "sipmsg.h"
+#include "txn.h"
+
+#define ACK_LINGER_SECS 5   /* keep an INVITE txn after a non-2xx final */
+
+/* ------------------------------------------------------------ helpers */
+
+static bool is_method(sip_t const *sip, const char *name)
+{
+	return sip->sip_request &&
+	       strcasecmp(sip->sip_request->rq_method_name, name) == 0;
+}
+
+/* BENOTIFY (Microsoft) is a NOTIFY that expects no response. */
+static bool expects_response(sip_t const *sip)
+{
+	return sip->sip_request->rq_method != sip_method_ack &&
+	       !is_method(sip, "BENOTIFY");
+}
+
+static void send_msg(struct conn *c, msg_t *msg)
+{
+	size_t len = 0;
+	char *text = sipmsg_print(msg, &len);
+	if (!text)
+		return;
+	if (log_enabled(LOG_DEBUG) && c->edge->conf->log.sip_trace)
+		log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
+	conn_send(c, text, len);
+	free(text);
+}
+
+static const char *call_id(sip_t const *sip)
+{
+	return sip && sip->sip_call_id ? sip->sip_call_id->i_id : NULL;
+}
+
+static const char *method_name(sip_t const *sip)
+{
+	if (sip && sip->sip_request)
+		return sip->sip_request->rq_method_name;
+	if (sip && sip->sip_cseq)
+		return sip->sip_cseq->cs_method_name;
+	return NULL;
+}
+
+/* Answer a request ourselves on the connection it came on. */
+static void reply(struct conn *c, msg_t *req, int status, const char *phrase,
+		  const char *hdrs)
+{
+	sip_t const *sip = sip_object(req);
+	if (!sip || !sip->sip_request || !expects_response(sip))
+		return;
+	msg_t *resp = sipmsg_response(req, status, phrase, hdrs);
+	if (resp) {
+		send_msg(c, resp);
+		msg_destroy(resp);
+	}
+}
+
+/* Refuse a request: one log line, one response, message freed. */
+static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
+		   const char *event, const char *reason, int ms_code,
+		   const char *domain, const char *hdrs)
+{
+	sip_t const *sip = sip_object(msg);
+	char code[12], ms[12];
+	snprintf(code, sizeof code, "%d", status);
+	snprintf(ms, sizeof ms, "%d", ms_code);
+	log_event(LOG_NOTICE, event, "reason", reason,
+		  "code", code, "ms_code", ms_code ? ms : NULL,
+		  "domain", domain, "peer", c->peer,
+		  "call_id", call_id(sip), "method", method_name(sip), NULL);
+	reply(c, msg, status, phrase, hdrs);
+	msg_destroy(msg);
+}
+
+static void refuse_diag(struct conn *c, msg_t *msg, int status,
+			const char *event, const char *reason,
+			enum diag_code code, const struct diag_attrs *a)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdrs[1024];
+	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
+		     code, a, c->zone == ZONE_INTERNAL);
+	refuse(c, msg, status, NULL, event, reason, (int)code,
+	       a ? a->domain : NULL, hdrs);
+}
+
+static void refuse_text(struct conn *c, msg_t *msg, int status,
+			const char *event, const char *reason, const char *text)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdrs[512];
+	diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn, text);
+	refuse(c, msg, status, NULL, event, reason, 0, NULL, hdrs);
+}
+
+static void remove_unknown(msg_t *msg, sip_t *sip, const char *name)
+{
+	sip_unknown_t *u = sip->sip_unknown;
+	while (u) {
+		sip_unknown_t *next = u->un_next;
+		if (u->un_name && strcasecmp(u->un_name, name) == 0)
+			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
+		u = next;
+	}
+}
+
+/* How the edge presents itself for a given node. */
+static struct zone_view view_for(const struct edge *e, int node)
+{
+	const struct conf *c = e->conf;
+	struct zone_view zv = { .fqdn = c->edge.fqdn };
+	enum transport tr = TRANSPORT_TCP;
+	if (node >= 0) {
+		zv.public_port = c->internal.nodes[node].ports[0].public_;
+		tr = c->internal.nodes[node].transport;
+	} else {
+		for (size_t i = 0; i < c->nlisten && !zv.public_port; i++)
+			if (c->listen[i].zone == ZONE_EXTERNAL)
+				zv.public_port = c->listen[i].port;
+	}
+	zv.intl = listener_internal(e, tr);
+	return zv;
+}
+
+/* ------------------------------------------------------------ sending */
+
+static void on_txn_timeout(evutil_socket_t fd, short what, void *arg);
+
+static struct conn *target_conn(struct edge *e, struct txn *t)
+{
+	const struct txn_target *tg = &t->targets[t->cur_target];
+	if (t->down_zone == ZONE_INTERNAL) {
+		const struct conf_node *n = &e->conf->internal.nodes[t->node];
+		return conn_to(e, ZONE_INTERNAL, n->transport, tg->host, tg->port, t->node);
+	}
+	return conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, tg->host, tg->port, -1);
+}
+
+static void local_response(struct txn *t, int status, const char *hdrs);
+
+static void txn_send(struct txn *t)
+{
+	struct edge *e = t->edge;
+	struct conn *c = target_conn(e, t);
+	if (!c) {
+		local_response(t, 503, NULL);
+		txn_free(t);
+		return;
+	}
+	t->down_conn = c->id;
+	send_msg(c, t->fwd);
+	txn_arm(t, t->method == sip_method_invite ? e->conf->limits.invite_timeout
+						  : e->conf->limits.transaction_timeout,
+		on_txn_timeout);
+}
+
+/* A request built from the forwarded INVITE: CANCEL, or ACK for a
+ * non-2xx final (RFC 3261 9.1 and 17.1.1.3): same Request-URI, Call-ID,
+ * From, CSeq number, Route, and our single Via. */
+static msg_t *hop_request(struct txn *t, sip_method_t m, const char *name,
+			  sip_to_t const *to)
+{
+	sip_t const *f = sip_object(t->fwd);
+	msg_t *msg = msg_create(sipmsg_mclass(), 0);
+	if (!msg)
+		return NULL;
+	sip_t *s = sip_object(msg);
+	su_home_t *home = msg_home(msg);
+	sip_via_t *v = sip_via_copy(home, f->sip_via);
+	if (v)
+		v->v_next = NULL;
+	if (sip_add_dup(msg, s, (sip_header_t *)sip_request_create(home, m, name,
+			(url_string_t const *)f->sip_request->rq_url, NULL)) < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)v) < 0 ||
+	    sip_add_make(msg, s, sip_max_forwards_class, "70") < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)f->sip_from) < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)(to ? to : f->sip_to)) < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)f->sip_call_id) < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)sip_cseq_create(home,
+			f->sip_cseq->cs_seq, m, name)) < 0 ||
+	    (f->sip_route && sip_add_dup(msg, s, (sip_header_t *)f->sip_route) < 0) ||
+	    sip_add_make(msg, s, sip_content_length_class, "0") < 0) {
+		msg_destroy(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void send_hop_request(struct txn *t, sip_method_t m, const char *name,
+			     sip_to_t const *to)
+{
+	struct conn *c = conn_by_id(t->edge, t->down_conn);
+	msg_t *msg = c ? hop_request(t, m, name, to) : NULL;
+	if (msg) {
+		send_msg(c, msg);
+		msg_destroy(msg);
+	}
+}
+
+/* A response we make for a forwarded request, sent upstream. */
+static void local_response(struct txn *t, int status, const char *hdrs)
+{
+	struct conn *up = conn_by_id(t->edge, t->up_conn);
+	if (!up || t->method == sip_method_ack)
+		return;
+	msg_t *resp = sipmsg_response(t->fwd, status, NULL, hdrs);
+	if (!resp)
+		return;
+	sip_t *rs = sip_object(resp);
+	rewrite_pop_via(resp, rs);
+	if (t->hidden_vias)
+		rewrite_restore_vias(resp, rs, t->hidden_vias);
+	send_msg(up, resp);
+	msg_destroy(resp);
+}
+
+static void on_linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	txn_free(arg);
+}
+
+static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct txn *t = arg;
+	sip_t const *f = sip_object(t->fwd);
+	char secs[16];
+	snprintf(secs, sizeof secs, "%d", t->method == sip_method_invite
+		 ? t->edge->conf->limits.invite_timeout
+		 : t->edge->conf->limits.transaction_timeout);
+	log_event(LOG_NOTICE, "transaction_timeout", "method", method_name(f),
+		  "call_id", call_id(f), "target", t->targets[t->cur_target].host,
+		  "seconds", secs, "code", "408", NULL);
+	if (t->method == sip_method_invite)
+		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
+	local_response(t, 408, NULL);
+	txn_free(t);
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Hand a checked, routed request to the next hop in zone `toward`. */
+static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
+		    int node, const struct txn_target *targets, size_t ntargets)
+{
+	struct edge *e = up->edge;
+	struct zone_view zv = view_for(e, node);
+	if (!zv.intl) {
+		refuse_text(up, msg, 500, "internal_error", "no internal listener",
+			    "no internal listener configured");
+		return;
+	}
+	const char *up_branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
+	struct txn *t = NULL;
+	char branch[48];
+	if (expects_response(sip)) {
+		t = txn_new(e, msg, up->id, up_branch);
+		if (!t) {
+			refuse_text(up, msg, 503, "limit_reached", "out_of_memory",
+				    "edge out of memory");
+			return;
+		}
+		t->method = sip->sip_request->rq_method;
+		t->down_zone = toward;
+		t->node = node;
+		snprintf(branch, sizeof branch, "%s", t->branch);
+	} else {
+		txn_make_branch(e, branch, sizeof branch);
+	}
+	/* Internal Vias never leave: kept in the txn, restored on the way back. */
+	if (toward == ZONE_EXTERNAL) {
+		sip_via_t *hidden = rewrite_hide_vias(msg, sip);
+		if (t)
+			t->hidden_vias = hidden;
+	}
+	rewrite_push_via(msg, sip, toward, &zv, branch);
+	sip_method_t m = sip->sip_request->rq_method;
+	if (m != sip_method_ack && m != sip_method_cancel)
+		rewrite_record_route(msg, sip, toward, &zv);
+	rewrite_own_uris_for(e, msg, sip, toward, &zv);
+	rewrite_pat(e, msg, sip, toward);
+
+	if (t) {
+		t->ntargets = ntargets < TXN_MAX_TARGETS ? ntargets : TXN_MAX_TARGETS;
+		memcpy(t->targets, targets, t->ntargets * sizeof *targets);
+		txn_send(t);
+		return;
+	}
+	/* ACK for 2xx and BENOTIFY: stateless, first target only. */
+	struct conn *c = toward == ZONE_INTERNAL
+		? conn_to(e, ZONE_INTERNAL, e->conf->internal.nodes[node].transport,
+			  targets[0].host, targets[0].port, node)
+		: conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
+			  targets[0].port, -1);
+	if (c)
+		send_msg(c, msg);
+	msg_destroy(msg);
+}
+
+/* ------------------------------------------------------------ inbound */
+
+static bool main_listener_port(const struct conf *c, int port)
+{
+	for (size_t i = 0; i < c->nlisten; i++)
+		if (c->listen[i].zone == ZONE_EXTERNAL && c->listen[i].port == port)
+			return true;
+	return false;
+}
+
+static void inbound(struct conn *c, msg_t *msg, sip_t *sip, int route_port)
+{
+	struct edge *e = c->edge;
+	const struct conf *cf = e->conf;
+	url_t *ruri = sip->sip_request->rq_url;
+	char host[256];
+	sipmsg_host(ruri, host, sizeof host);
+
+	struct inbound_hint h = {
+		.arrival_port = c->local_port,
+		.main_listener = main_listener_port(cf, c->local_port),
+		.route_public_port = route_port,
+		.in_dialog = sip->sip_to->a_tag != NULL,
+	};
+	if (strcasecmp(host, cf->edge.fqdn) == 0) {
+		int port = ruri->url_port ? atoi(ruri->url_port)
+			: pat_default_port(ruri->url_type == url_sips, ruri->url_params);
+		if (!pat_node_for_public(cf, port, NULL)) {
+			struct diag_attrs a = { .domain = host };
+			refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
+				    DIAG_NOT_LOCAL, &a);
+			return;
+		}
+		h.ruri_public_port = port;
+	} else if (!conf_is_local_domain(cf, host)) {
+		/* The edge never relays outside to outside. */
+		struct diag_attrs a = { .domain = host };
+		refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
+			    DIAG_NOT_LOCAL, &a);
+		return;
+	}
+	/* Microsoft's trust marker means nothing when it comes from outside. */
+	remove_unknown(msg, sip, "ms-edge-proxy-message-trust");
+
+	int node = route_inbound_node(cf, NULL, &h);
+	if (node < 0) {
+		refuse(c, msg, 503, NULL, "inbound_rejected", "no_node_available", 0,
+		       host, "Retry-After: 30\r\n");
+		return;
+	}
+	const struct conf_node *n = &cf->internal.nodes[node];
+	struct txn_target tg = { .port = n->ports[0].internal };
+	snprintf(tg.host, sizeof tg.host, "%s", n->address);
+	forward(c, msg, sip, ZONE_INTERNAL, node, &tg, 1);
+}
+
+/* ------------------------------------------------------------ outbound */
+
+static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
+{
+	struct edge *e = c->edge;
+	const struct conf *cf = e->conf;
+	struct txn_target tg[TXN_MAX_TARGETS];
+	size_t n = 0;
+	char host[256];
+
+	if (sip->sip_route) {
+		/* In dialog: the peer's Record-Route entry says where to go. */
+		url_t const *u = sip->sip_route->r_url;
+		sipmsg_host(u, tg[0].host, sizeof tg[0].host);
+		tg[0].port = u->url_port ? atoi(u->url_port) : 5061;
+		n = 1;
+		snprintf(host, sizeof host, "%s", tg[0].host);
+	} else {
+		sipmsg_host(sip->sip_request->rq_url, host, sizeof host);
+		if (conf_is_local_domain(cf, host) || strcasecmp(host, cf->edge.fqdn) == 0) {
+			struct diag_attrs a = { .domain = host };
+			refuse_diag(c, msg, 403, "outbound_failed", "local_domain",
+				    DIAG_NOT_LOCAL, &a);
+			return;
+		}
+		const struct conf_static_route *r[TXN_MAX_TARGETS];
+		n = route_static(cf, host, r, TXN_MAX_TARGETS);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(tg[i].host, sizeof tg[i].host, "%s", r[i]->next_hop);
+			tg[i].port = r[i]->port;
+		}
+	}
+	if (n == 0) {
+		char text[400];
+		snprintf(text, sizeof text, "no static route for %s", host);
+		refuse_text(c, msg, 404, "outbound_failed", "no_route", text);
+		return;
+	}
+	forward(c, msg, sip, ZONE_EXTERNAL, c->node, tg, n);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
+{
+	struct txn *t = txn_by_upstream(c->edge, c->id, sip->sip_via->v_branch
+					? sip->sip_via->v_branch : "");
+	if (!t) {
+		refuse(c, msg, 481, NULL, "message_rejected", "no_matching_transaction",
+		       0, NULL, NULL);
+		return;
+	}
+	reply(c, msg, 200, NULL, NULL);
+	msg_destroy(msg);
+	if (t->status < 200)
+		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
+}
+
+static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
+{
+	struct edge *e = c->edge;
+	sip_method_t m = sip->sip_request->rq_method;
+	const char *branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
+
+	if (m == sip_method_ack) {
+		struct txn *t = txn_by_upstream(e, c->id, branch);
+		if (t && t->status >= 300) {        /* ours to absorb */
+			msg_destroy(msg);
+			return;
+		}
+	}
+	if (m == sip_method_cancel) {
+		on_cancel(c, msg, sip);
+		return;
+	}
+	if (sip->sip_max_forwards) {
+		if (sip->sip_max_forwards->mf_count == 0) {
+			refuse_text(c, msg, 483, "message_rejected", "too_many_hops",
+				    "Max-Forwards reached zero");
+			return;
+		}
+		sip->sip_max_forwards->mf_count--;
+		msg_fragment_clear(sip->sip_max_forwards->mf_common);
+	} else {
+		sip_add_make(msg, sip, sip_max_forwards_class, "70");
+	}
+	if (rewrite_looped(e, sip)) {
+		refuse_text(c, msg, 482, "message_rejected", "loop_detected",
+			    "request already passed this edge");
+		return;
+	}
+	if (sip->sip_proxy_require) {
+		char hdr[600] = "Unsupported: ";
+		size_t off = strlen(hdr);
+		for (size_t i = 0; sip->sip_proxy_require->k_items &&
+		     sip->sip_proxy_require->k_items[i]; i++)
+			off += (size_t)snprintf(hdr + off, off < sizeof hdr ? sizeof hdr - off : 0,
+				"%s%s", i ? ", " : "", sip->sip_proxy_require->k_items[i]);
+		if (off + 3 < sizeof hdr) {
+			strcat(hdr, "\r\n");
+			refuse(c, msg, 420, NULL, "message_rejected", "proxy_require",
+			       0, NULL, hdr);
+			return;
+		}
+		refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL, NULL);
+		return;
+	}
+	int route_port = rewrite_pop_own_routes(e, msg, sip);
+	if (c->zone == ZONE_EXTERNAL)
+		inbound(c, msg, sip, route_port);
+	else
+		outbound(c, msg, sip);
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
+{
+	struct edge *e = c->edge;
+	int status = sip->sip_status->st_status;
+	struct txn *t = sip->sip_via->v_branch
+		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
+	if (!t || (t->status >= 200 && !(t->method == sip_method_invite && status < 300))) {
+		char code[12];
+		snprintf(code, sizeof code, "%d", status);
+		log_event(LOG_INFO, "stray_response", "peer", c->peer, "code", code,
+			  "call_id", call_id(sip), "method", method_name(sip), NULL);
+		msg_destroy(msg);
+		return;
+	}
+	if (status == 100) {            /* hop by hop: we sent our own progress */
+		msg_destroy(msg);
+		return;
+	}
+	rewrite_pop_via(msg, sip);
+	if (t->hidden_vias)
+		rewrite_restore_vias(msg, sip, t->hidden_vias);
+	struct conn *up = conn_by_id(e, t->up_conn);
+	if (up) {
+		struct zone_view zv = view_for(e, t->node);
+		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
+		rewrite_pat(e, msg, sip, up->zone);
+		send_msg(up, msg);
+	}
+	msg_destroy(msg);
+	if (status < 200) {
+		t->status = status;
+		return;
+	}
+	int first_final = t->status < 200;
+	t->status = status;
+	if (t->method == sip_method_invite && status >= 300) {
+		if (first_final)
+			send_hop_request(t, sip_method_ack, "ACK", sip->sip_to);
+		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
+	} else if (t->method == sip_method_invite) {
+		/* Further 2xx (forking) may follow: linger, relaying them. */
+		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
+	} else {
+		txn_free(t);
+	}
+}
+
+/* ------------------------------------------------------------ entry */
+
+void proxy_on_message(struct conn *c, msg_t *msg)
+{
+	sip_t *sip = sip_object(msg);
+	const char *bad = sipmsg_malformed(msg, sip);
+	if (bad) {
+		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
+			  "reason", bad, "call_id", call_id(sip),
+			  "method", method_name(sip), NULL);
+		if (sip && sip->sip_request && sip->sip_via &&
+		    sip->sip_request->rq_method != sip_method_ack) {
+			char hdrs[512];
+			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
+				     c->edge->conf->edge.fqdn, bad);
+			reply(c, msg, 400, NULL, hdrs);
+		}
+		msg_destroy(msg);
+		return;
+	}
+	if (c->edge->stopping && sip->sip_request &&
+	    sip->sip_request->rq_method != sip_method_ack) {
+		refuse(c, msg, 503, NULL, "message_rejected", "shutting_down", 0, NULL,
+		       "Retry-After: 10\r\n");
+		return;
+	}
+	if (sip->sip_status)
+		on_response(c, msg, sip);
+	else
+		on_request(c, msg, sip);
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void on_down_closed(struct txn *t, void *arg)
+{
+	struct conn *c = arg;
+	const struct conf *cf = t->edge->conf;
+	if (t->status >= 200)
+		return;
+	/* Not delivered: the next target may do better. */
+	if (c->fail != CFAIL_CLOSED && t->cur_target + 1 < t->ntargets) {
+		t->cur_target++;
+		txn_send(t);
+		return;
+	}
+	sip_t const *f = sip_object(t->fwd);
+	char hdrs[1024];
+	if (t->down_zone == ZONE_INTERNAL) {
+		char text[400];
+		snprintf(text, sizeof text, "node %s unreachable: %s",
+			 cf->internal.nodes[t->node].name, c->fail_reason);
+		log_event(LOG_WARNING, "node_unreachable", "node",
+			  cf->internal.nodes[t->node].name, "reason", c->fail_reason,
+			  "call_id", call_id(f), "method", method_name(f), "code", "503", NULL);
+		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn, text);
+		local_response(t, 503, hdrs);
+		txn_free(t);
+		return;
+	}
+	enum diag_code code = DIAG_CONNECT;
+	if (c->fail == CFAIL_TLS)
+		code = DIAG_TLS;
+	else if (c->fail == CFAIL_CERT_NAME)
+		code = DIAG_CERT_NAME;
+	char domain[256], fqdn1[300], names[512], ms[12];
+	sipmsg_host(f->sip_request->rq_url, domain, sizeof domain);
+	snprintf(fqdn1, sizeof fqdn1, "%s:%d", c->target, c->target_port);
+	certnames_join(&c->names, names, sizeof names);
+	struct diag_attrs a = {
+		.domain = domain, .fqdn = { fqdn1 },
+		.tls_target = c->target,
+		.peer_server = code == DIAG_CERT_NAME && *names ? names : NULL,
+	};
+	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
+	snprintf(ms, sizeof ms, "%d", (int)code);
+	log_event(LOG_WARNING, "outbound_failed", "reason", c->fail_reason,
+		  "ms_code", ms, "code", status == 503 ? "503" : "504",
+		  "domain", domain, "target", fqdn1, "peer", c->peer[0] ? c->peer : NULL,
+		  "call_id", call_id(f), "method", method_name(f), NULL);
+	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
+		     code, &a, true);
+	local_response(t, status, hdrs);
+	txn_free(t);
+}
+
+void proxy_conn_closed(struct conn *c)
+{
+	txn_each_down(c->edge, c->id, on_down_closed, c);
+}

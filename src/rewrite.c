@@ -1,0 +1,238 @@
+/* rewrite.c - Via, Record-Route and Route editing on Sofia-SIP messages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/url.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_string.h>
+
+#include "edge.h"
+#include "listener.h"
+#include "pat.h"
+#include "rewrite.h"
+#include "txn.h"
+
+static const char *tr_name(enum transport t, bool upper)
+{
+	if (t == TRANSPORT_TLS)
+		return upper ? "TLS" : "tls";
+	return upper ? "TCP" : "tcp";
+}
+
+/* IPv6 literals appear in URIs as "[...]"; addresses in edge.conf are bare. */
+static bool host_is(const char *uri_host, const char *addr)
+{
+	size_t n = strlen(uri_host);
+	if (n > 2 && uri_host[0] == '[' && uri_host[n - 1] == ']')
+		return strlen(addr) == n - 2 && strncasecmp(uri_host + 1, addr, n - 2) == 0;
+	return strcasecmp(uri_host, addr) == 0;
+}
+
+static void host_port(char *buf, size_t len, const char *addr, int port)
+{
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
+}
+
+bool rewrite_is_own_uri(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host || !url_has_param(u, "sipedge"))
+		return false;
+	if (host_is(u->url_host, e->conf->edge.fqdn))
+		return true;
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (l->zone == ZONE_INTERNAL && host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip)
+{
+	int ext_port = 0;
+	while (sip->sip_route && rewrite_is_own_uri(e, sip->sip_route->r_url)) {
+		url_t const *u = sip->sip_route->r_url;
+		char v[8] = "";
+		if (url_param(u->url_params, "sipedge", v, sizeof v) > 0 &&
+		    strcmp(v, "ext") == 0)
+			ext_port = u->url_port ? atoi(u->url_port) : 5061;
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
+	}
+	return ext_port;
+}
+
+bool rewrite_push_via(msg_t *msg, sip_t *sip, enum zone toward,
+		      const struct zone_view *zv, const char *branch)
+{
+	char hp[300];
+	if (toward == ZONE_EXTERNAL)
+		host_port(hp, sizeof hp, zv->fqdn, zv->public_port);
+	else
+		host_port(hp, sizeof hp, zv->intl->address, zv->intl->port);
+	sip_via_t *v = sip_via_format(msg_home(msg), "SIP/2.0/%s %s;branch=%s",
+		toward == ZONE_EXTERNAL ? "TLS" : tr_name(zv->intl->transport, true),
+		hp, branch);
+	return v && msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)v) == 0;
+}
+
+void rewrite_pop_via(msg_t *msg, sip_t *sip)
+{
+	if (sip->sip_via)
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+}
+
+sip_via_t *rewrite_hide_vias(msg_t *msg, sip_t *sip)
+{
+	sip_via_t *saved = sip_via_dup(msg_home(msg), sip->sip_via);
+	while (sip->sip_via)
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+	return saved;
+}
+
+bool rewrite_restore_vias(msg_t *msg, sip_t *sip, sip_via_t const *vias)
+{
+	for (; vias; vias = vias->v_next) {
+		sip_via_t *one = sip_via_copy(msg_home(msg), vias);
+		if (!one)
+			return false;
+		one->v_next = NULL;
+		if (msg_header_add_dup(msg, (msg_pub_t *)sip, (msg_header_t *)one) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Our URI in the form for a zone: kind is "ext" or "int". */
+static void own_uri(char *buf, size_t len, enum zone form, const char *kind,
+		    const struct zone_view *zv)
+{
+	char hp[300];
+	if (form == ZONE_EXTERNAL) {
+		host_port(hp, sizeof hp, zv->fqdn, zv->public_port);
+		snprintf(buf, len, "sip:%s;transport=tls;lr;sipedge=%s", hp, kind);
+	} else {
+		host_port(hp, sizeof hp, zv->intl->address, zv->intl->port);
+		snprintf(buf, len, "sip:%s;transport=%s;lr;sipedge=%s", hp,
+			 tr_name(zv->intl->transport, false), kind);
+	}
+}
+
+bool rewrite_record_route(msg_t *msg, sip_t *sip, enum zone toward,
+			  const struct zone_view *zv)
+{
+	char ext[400], in[400];
+	own_uri(ext, sizeof ext, ZONE_EXTERNAL, "ext", zv);
+	own_uri(in, sizeof in, toward, "int", zv);
+	/* msg_header_insert puts a header first: insert the lower one first. */
+	const char *lower = toward == ZONE_EXTERNAL ? in : ext;
+	const char *upper = toward == ZONE_EXTERNAL ? ext : in;
+	su_home_t *home = msg_home(msg);
+	sip_record_route_t *a = sip_record_route_format(home, "<%s>", lower);
+	sip_record_route_t *b = sip_record_route_format(home, "<%s>", upper);
+	return a && b &&
+	       msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)a) == 0 &&
+	       msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)b) == 0;
+}
+
+static bool is_own_int(const struct edge *e, url_t const *u)
+{
+	char v[8] = "";
+	return rewrite_is_own_uri(e, u) &&
+	       url_param(u->url_params, "sipedge", v, sizeof v) > 0 &&
+	       strcmp(v, "int") == 0;
+}
+
+static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
+		     enum zone toward, const struct zone_view *zv)
+{
+	char uri[400];
+	own_uri(uri, sizeof uri, toward, "int", zv);
+	for (; r; r = r->r_next) {
+		if (!is_own_int(e, r->r_url))
+			continue;
+		url_t *u = url_make(msg_home(msg), uri);
+		if (!u)
+			continue;
+		*r->r_url = *u;
+		msg_fragment_clear_chain((msg_header_t *)r);
+	}
+}
+
+void rewrite_own_uris_for(const struct edge *e, msg_t *msg, sip_t *sip,
+			  enum zone toward, const struct zone_view *zv)
+{
+	map_list(e, msg, (sip_route_t *)sip->sip_record_route, toward, zv);
+	map_list(e, msg, sip->sip_route, toward, zv);
+}
+
+bool rewrite_looped(const struct edge *e, sip_t const *sip)
+{
+	for (sip_via_t const *v = sip->sip_via; v; v = v->v_next) {
+		if (!v->v_branch || strncmp(v->v_branch, BRANCH_PREFIX,
+					    strlen(BRANCH_PREFIX)) != 0)
+			continue;
+		if (host_is(v->v_host, e->conf->edge.fqdn))
+			return true;
+		for (const struct listener *l = e->listeners; l; l = l->next)
+			if (l->zone == ZONE_INTERNAL && host_is(v->v_host, l->address))
+				return true;
+	}
+	return false;
+}
+
+/* Map one URL across the zone boundary; true if it changed. */
+static bool pat_url(const struct edge *e, su_home_t *home, url_t *u,
+		    enum zone toward)
+{
+	const struct conf *c = e->conf;
+	if (!u || !u->url_host || rewrite_is_own_uri(e, u))
+		return false;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	char portbuf[8];
+	if (toward == ZONE_EXTERNAL) {
+		int pub = pat_public_port(c, u->url_host, port);
+		if (!pub)
+			return false;
+		snprintf(portbuf, sizeof portbuf, "%d", pub);
+		u->url_host = su_strdup(home, c->edge.fqdn);
+		u->url_port = su_strdup(home, portbuf);
+		url_strip_transport(u);
+		u->url_params = u->url_params && *u->url_params
+			? su_sprintf(home, "%s;transport=tls", u->url_params)
+			: "transport=tls";
+		return true;
+	}
+	if (!host_is(u->url_host, c->edge.fqdn))
+		return false;
+	int internal = 0;
+	const struct conf_node *n = pat_node_for_public(c, port, &internal);
+	if (!n)
+		return false;
+	snprintf(portbuf, sizeof portbuf, "%d", internal);
+	u->url_host = strchr(n->address, ':') ? su_sprintf(home, "[%s]", n->address)
+					      : su_strdup(home, n->address);
+	u->url_port = su_strdup(home, portbuf);
+	url_strip_transport(u);
+	const char *tr = n->transport == TRANSPORT_TLS ? "transport=tls" : "transport=tcp";
+	u->url_params = u->url_params && *u->url_params
+		? su_sprintf(home, "%s;%s", u->url_params, tr) : tr;
+	return true;
+}
+
+void rewrite_pat(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
+{
+	su_home_t *home = msg_home(msg);
+	for (sip_contact_t *m = sip->sip_contact; m; m = m->m_next)
+		if (pat_url(e, home, m->m_url, toward))
+			msg_fragment_clear_chain((msg_header_t *)m);
+	for (sip_record_route_t *r = sip->sip_record_route; r; r = r->r_next)
+		if (pat_url(e, home, r->r_url, toward))
+			msg_fragment_clear_chain((msg_header_t *)r);
+	for (sip_route_t *r = sip->sip_route; r; r = r->r_next)
+		if (pat_url(e, home, r->r_url, toward))
+			msg_fragment_clear_chain((msg_header_t *)r);
+	if (sip->sip_request && pat_url(e, home, sip->sip_request->rq_url, toward))
+		msg_fragment_clear_chain((msg_header_t *)sip->sip_request);
+}

@@ -1,0 +1,33 @@
+/* sipmsg.h - the few Sofia-SIP helpers the proxy needs around msg_t. */
+#ifndef SIPEDGE_SIPMSG_H
+#define SIPEDGE_SIPMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_status.h>
+
+/* The SIP message class with the extra headers (P-Asserted-Identity ...)
+ * registered, so that they are parsed rather than kept as unknown. */
+msg_mclass_t const *sipmsg_mclass(void);
+
+/* Why a request cannot be processed: NULL if it is well-formed enough
+ * (RFC 3261 8.2 / 16.3 checks), else a short reason for 400. */
+const char *sipmsg_malformed(msg_t *msg, sip_t const *sip);
+
+/* Serialize msg into a fresh heap buffer (caller frees). */
+char *sipmsg_print(msg_t *msg, size_t *len);
+
+/* A response to req with status/phrase; To tag added for non-100 responses
+ * when the request has none. extra_headers ("Name: value\r\n"...) may be
+ * NULL. Returns a new msg owned by the caller. */
+msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
+		       const char *extra_headers);
+
+/* Host of a URL, lower-case, without trailing dot, into buf. */
+const char *sipmsg_host(url_t const *url, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,163 @@
+/* txn.c - transaction table, indexed by our branch and by upstream key. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/htable.h>
+#include <sofia-sip/msg_header.h>
+
+#include "edge.h"
+#include "txn.h"
+
+#define DOWN_HASH(t) ((t)->hash_down)
+#define UP_HASH(t) ((t)->hash_up)
+HTABLE_DECLARE_WITH(down_ht, dh, struct txn, size_t, unsigned);
+HTABLE_BODIES_WITH(down_ht, dh, struct txn, DOWN_HASH, size_t, unsigned);
+HTABLE_DECLARE_WITH(up_ht, uh, struct txn, size_t, unsigned);
+HTABLE_BODIES_WITH(up_ht, uh, struct txn, UP_HASH, size_t, unsigned);
+
+struct txn_table {
+	down_ht_t down;
+	up_ht_t up;
+};
+
+/* FNV-1a; keys are short and come from peers, but a collision only costs
+ * a longer probe, never a wrong match (keys are compared in full). */
+static unsigned hash_str(const char *s, uint64_t salt)
+{
+	uint64_t h = 1469598103934665603ull ^ salt;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32));
+}
+
+struct txn_table *txn_table_new(void)
+{
+	struct txn_table *t = calloc(1, sizeof *t);
+	if (t && (down_ht_resize(NULL, &t->down, 0) < 0 ||
+		  up_ht_resize(NULL, &t->up, 0) < 0)) {
+		su_free(NULL, t->down.dh_table);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void txn_table_free(struct txn_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->down.dh_size; i++)
+		while (t->down.dh_table[i])
+			txn_free(t->down.dh_table[i]);
+	su_free(NULL, t->down.dh_table);
+	su_free(NULL, t->up.uh_table);
+	free(t);
+}
+
+size_t txn_count(const struct edge *e)
+{
+	return e->txns->down.dh_used;
+}
+
+void txn_make_branch(struct edge *e, char *buf, size_t len)
+{
+	snprintf(buf, len, BRANCH_PREFIX "%s%llx", e->branch_salt,
+		 (unsigned long long)++e->next_id);
+}
+
+struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
+		    const char *up_branch)
+{
+	struct txn_table *tt = e->txns;
+	if ((down_ht_is_full(&tt->down) && down_ht_resize(NULL, &tt->down, 0) < 0) ||
+	    (up_ht_is_full(&tt->up) && up_ht_resize(NULL, &tt->up, 0) < 0))
+		return NULL;
+	struct txn *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->edge = e;
+	t->id = ++e->next_id;
+	t->fwd = fwd;
+	t->node = -1;
+	t->up_conn = up_conn;
+	snprintf(t->up_branch, sizeof t->up_branch, "%s", up_branch ? up_branch : "");
+	txn_make_branch(e, t->branch, sizeof t->branch);
+	t->hash_down = hash_str(t->branch, 0);
+	t->hash_up = hash_str(t->up_branch, up_conn);
+	down_ht_insert(&tt->down, t);
+	up_ht_insert(&tt->up, t);
+	return t;
+}
+
+void txn_free(struct txn *t)
+{
+	struct txn_table *tt = t->edge->txns;
+	down_ht_remove(&tt->down, t);
+	up_ht_remove(&tt->up, t);
+	if (t->timer)
+		event_free(t->timer);
+	if (t->fwd)
+		msg_destroy(t->fwd);
+	free(t);
+}
+
+struct txn *txn_by_branch(struct edge *e, const char *branch)
+{
+	down_ht_t *ht = &e->txns->down;
+	for (struct txn **tp = down_ht_hash(ht, hash_str(branch, 0)); *tp;
+	     tp = down_ht_next(ht, tp))
+		if (strcmp((*tp)->branch, branch) == 0)
+			return *tp;
+	return NULL;
+}
+
+struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
+			    const char *up_branch)
+{
+	up_ht_t *ht = &e->txns->up;
+	for (struct txn **tp = up_ht_hash(ht, hash_str(up_branch, up_conn)); *tp;
+	     tp = up_ht_next(ht, tp))
+		if ((*tp)->up_conn == up_conn && (*tp)->method == sip_method_invite &&
+		    strcmp((*tp)->up_branch, up_branch) == 0)
+			return *tp;
+	return NULL;
+}
+
+void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *))
+{
+	if (!t->timer)
+		t->timer = evtimer_new(t->edge->base, cb, t);
+	else {
+		evtimer_del(t->timer);
+		event_assign(t->timer, t->edge->base, -1, 0, cb, t);
+	}
+	struct timeval tv = { secs, 0 };
+	evtimer_add(t->timer, &tv);
+}
+
+void txn_each_down(struct edge *e, uint64_t conn_id,
+		   void (*fn)(struct txn *t, void *arg), void *arg)
+{
+	/* Collect first: fn may free txns and reshuffle the open hash. */
+	down_ht_t *ht = &e->txns->down;
+	size_t n = 0, cap = 16;
+	struct txn **hit = malloc(cap * sizeof *hit);
+	for (size_t i = 0; hit && i < ht->dh_size; i++) {
+		struct txn *t = ht->dh_table[i];
+		if (!t || t->down_conn != conn_id)
+			continue;
+		if (n == cap) {
+			struct txn **h2 = realloc(hit, (cap *= 2) * sizeof *hit);
+			if (!h2)
+				break;
+			hit = h2;
+		}
+		hit[n++] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		fn(hit[i], arg);
+	free(hit);
+}

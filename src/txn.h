@@ -1,0 +1,74 @@
+/* txn.h - proxy transactions: the request we forwarded, where its
+ * responses go back to, and what to say upstream if none comes.
+ *
+ * A txn lives from forwarding a request until its final response has been
+ * relayed (INVITE with a non-2xx final lingers briefly to absorb the
+ * upstream ACK). Dialogs are not kept here: see rewrite.c.
+ */
+#ifndef SIPEDGE_TXN_H
+#define SIPEDGE_TXN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+
+#include "conf.h"
+
+struct edge;
+struct conn;
+
+#define TXN_MAX_TARGETS 8
+
+struct txn_target {
+	char host[256];
+	int port;
+};
+
+struct txn {
+	unsigned hash_down, hash_up;
+	uint64_t id;
+	struct edge *edge;
+	char branch[48];           /* our Via branch toward the next hop */
+	uint64_t up_conn;          /* connection the request came on */
+	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
+	uint64_t down_conn;        /* connection it went out on */
+	enum zone down_zone;
+	int node;                  /* internal node at either end, or -1 */
+	msg_t *fwd;                /* the request as forwarded */
+	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
+	sip_method_t method;
+	int status;                /* best response so far, 0 = none */
+	struct txn_target targets[TXN_MAX_TARGETS];
+	size_t ntargets, cur_target;
+	struct event *timer;
+};
+
+struct txn_table;
+struct txn_table *txn_table_new(void);
+void txn_table_free(struct txn_table *t);     /* frees remaining txns */
+size_t txn_count(const struct edge *e);
+
+/* A new txn owning fwd; NULL on allocation failure. */
+struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
+		    const char *up_branch);
+void txn_free(struct txn *t);
+
+struct txn *txn_by_branch(struct edge *e, const char *branch);
+/* The INVITE server side that a CANCEL or ACK from upstream refers to. */
+struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
+			    const char *up_branch);
+
+/* (Re)arm the txn timer to fire after secs seconds. */
+void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *));
+
+/* Call fn for each txn whose downstream connection is conn_id. fn may free. */
+void txn_each_down(struct edge *e, uint64_t conn_id,
+		   void (*fn)(struct txn *t, void *arg), void *arg);
+
+/* A fresh branch for our Via. */
+void txn_make_branch(struct edge *e, char *buf, size_t len);
+
+#define BRANCH_PREFIX "z9hG4bKse"
+
+#endif
