@@ -200,7 +200,8 @@ static msg_t *hop_request(struct txn *t, sip_method_t m, const char *name,
 	    sip_add_dup(msg, s, (sip_header_t *)sip_cseq_create(home,
 			f->sip_cseq->cs_seq, m, name)) < 0 ||
 	    (f->sip_route && sip_add_dup(msg, s, (sip_header_t *)f->sip_route) < 0) ||
-	    sip_add_make(msg, s, sip_content_length_class, "0") < 0) {
+	    sip_add_make(msg, s, sip_content_length_class, "0") < 0 ||
+	    sip_add_dup(msg, s, (sip_header_t *)sip_separator_create(home)) < 0) {
 		msg_destroy(msg);
 		return NULL;
 	}

@@ -196,9 +196,9 @@ static bool pat_url(const struct edge *e, su_home_t *home, url_t *u,
 		if (!pub)
 			return false;
 		snprintf(portbuf, sizeof portbuf, "%d", pub);
+		url_strip_transport(u);    /* also drops port, maddr and ttl */
 		u->url_host = su_strdup(home, c->edge.fqdn);
 		u->url_port = su_strdup(home, portbuf);
-		url_strip_transport(u);
 		u->url_params = u->url_params && *u->url_params
 			? su_sprintf(home, "%s;transport=tls", u->url_params)
 			: "transport=tls";
@@ -211,10 +211,10 @@ static bool pat_url(const struct edge *e, su_home_t *home, url_t *u,
 	if (!n)
 		return false;
 	snprintf(portbuf, sizeof portbuf, "%d", internal);
+	url_strip_transport(u);
 	u->url_host = strchr(n->address, ':') ? su_sprintf(home, "[%s]", n->address)
 					      : su_strdup(home, n->address);
 	u->url_port = su_strdup(home, portbuf);
-	url_strip_transport(u);
 	const char *tr = n->transport == TRANSPORT_TLS ? "transport=tls" : "transport=tcp";
 	u->url_params = u->url_params && *u->url_params
 		? su_sprintf(home, "%s;%s", u->url_params, tr) : tr;

@@ -107,7 +107,8 @@ msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
 	if (extra_headers && *extra_headers &&
 	    msg_header_add_str(resp, (msg_pub_t *)rs, extra_headers) < 0)
 		goto fail;
-	if (sip_add_make(resp, rs, sip_content_length_class, "0") < 0)
+	if (sip_add_make(resp, rs, sip_content_length_class, "0") < 0 ||
+	    sip_add_dup(resp, rs, (sip_header_t *)sip_separator_create(home)) < 0)
 		goto fail;
 	return resp;
 fail:

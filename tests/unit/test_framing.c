@@ -1,0 +1,203 @@
+/* Stream framing: split, merged, oversized, keep-alives, garbage. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framing.h"
+#include "sipmsg.h"
+
+#define MSG(body) \
+	"MESSAGE sip:bob@example.test SIP/2.0\r\n" \
+	"Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n" \
+	"Max-Forwards: 70\r\n" \
+	"From: <sip:alice@partner.test>;tag=1\r\n" \
+	"To: <sip:bob@example.test>\r\n" \
+	"Call-ID: c1\r\n" \
+	"CSeq: 1 MESSAGE\r\n" \
+	"Content-Length: 5\r\n\r\n" body
+
+struct result {
+	int msgs, pings, errors, toolarge;
+	char bodies[8][16];
+};
+
+static void drain(struct framer *f, struct result *r)
+{
+	msg_t *m;
+	enum frame_event ev;
+	while ((ev = framer_next(f, &m)) != FRAME_NONE) {
+		if (ev == FRAME_MSG) {
+			sip_t *sip = sip_object(m);
+			if (r->msgs < 8 && sip->sip_payload)
+				snprintf(r->bodies[r->msgs], 16, "%.*s",
+					 (int)sip->sip_payload->pl_len, sip->sip_payload->pl_data);
+			r->msgs++;
+			msg_destroy(m);
+		} else if (ev == FRAME_PING) {
+			r->pings++;
+		} else if (ev == FRAME_ERROR) {
+			r->errors++;
+		} else if (ev == FRAME_TOOLARGE) {
+			r->toolarge++;
+		}
+	}
+}
+
+/* Feed in chunks of `chunk` bytes (0 = all at once). */
+static struct result feed(const char *data, size_t len, size_t chunk, size_t max)
+{
+	struct result r = { 0 };
+	struct framer *f = framer_new(max);
+	if (chunk == 0)
+		chunk = len;
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+		framer_feed(f, data + off, n);
+		drain(f, &r);
+	}
+	framer_free(f);
+	return r;
+}
+
+START_TEST(one_message)
+{
+	const char m[] = MSG("hello");
+	struct result r = feed(m, strlen(m), 0, 65535);
+	ck_assert_int_eq(r.msgs, 1);
+	ck_assert_str_eq(r.bodies[0], "hello");
+	ck_assert_int_eq(r.errors + r.toolarge + r.pings, 0);
+}
+END_TEST
+
+START_TEST(split_every_size)
+{
+	const char m[] = MSG("hello");
+	/* Every chunk size from 1 byte up: a message split anywhere. */
+	for (size_t chunk = 1; chunk < 40; chunk++) {
+		struct result r = feed(m, strlen(m), chunk, 65535);
+		ck_assert_msg(r.msgs == 1, "chunk %zu: %d messages", chunk, r.msgs);
+		ck_assert_str_eq(r.bodies[0], "hello");
+	}
+}
+END_TEST
+
+START_TEST(merged_three)
+{
+	const char m[] = MSG("one..") MSG("two..") MSG("three");
+	struct result r = feed(m, strlen(m), 0, 65535);
+	ck_assert_int_eq(r.msgs, 3);
+	ck_assert_str_eq(r.bodies[0], "one..");
+	ck_assert_str_eq(r.bodies[1], "two..");
+	ck_assert_str_eq(r.bodies[2], "three");
+}
+END_TEST
+
+START_TEST(merged_and_split)
+{
+	const char m[] = MSG("one..") MSG("two..");
+	struct result r = feed(m, strlen(m), 97, 65535);
+	ck_assert_int_eq(r.msgs, 2);
+	ck_assert_str_eq(r.bodies[1], "two..");
+}
+END_TEST
+
+START_TEST(keepalive_ping)
+{
+	struct result r = feed("\r\n\r\n", 4, 1, 65535);
+	ck_assert_int_eq(r.pings, 1);
+	ck_assert_int_eq(r.msgs, 0);
+	/* a lone CRLF is a pong: no answer */
+	r = feed("\r\n", 2, 0, 65535);
+	ck_assert_int_eq(r.pings, 0);
+	const char m[] = "\r\n\r\n" MSG("hello");
+	r = feed(m, strlen(m), 0, 65535);
+	ck_assert_int_eq(r.pings, 1);
+	ck_assert_int_eq(r.msgs, 1);
+}
+END_TEST
+
+START_TEST(oversized_headers)
+{
+	const char m[] = MSG("hello");
+	struct result r = feed(m, strlen(m), 10, 100);
+	ck_assert_int_eq(r.msgs, 0);
+	ck_assert_int_eq(r.toolarge, 1);
+}
+END_TEST
+
+START_TEST(oversized_content_length)
+{
+	const char m[] = "MESSAGE sip:b@example.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			 "Content-Length: 6000\r\n\r\nxxxx";
+	struct result r = feed(m, strlen(m), 0, 4096);
+	ck_assert_int_eq(r.msgs, 0);
+	ck_assert_int_eq(r.toolarge, 1);
+}
+END_TEST
+
+START_TEST(garbage)
+{
+	const char m[] = "\x01\x02\x03 not sip at all\r\n\r\n";
+	struct result r = feed(m, sizeof m - 1, 0, 65535);
+	ck_assert_int_eq(r.msgs, 0);
+	ck_assert_int_eq(r.errors, 1);
+}
+END_TEST
+
+START_TEST(pending_flag)
+{
+	const char m[] = MSG("hello");
+	struct framer *f = framer_new(65535);
+	ck_assert(!framer_pending(f));
+	framer_feed(f, m, 20);
+	ck_assert(framer_pending(f));
+	framer_feed(f, m + 20, strlen(m) - 20);
+	struct result r = { 0 };
+	drain(f, &r);
+	ck_assert_int_eq(r.msgs, 1);
+	ck_assert(!framer_pending(f));
+	framer_free(f);
+}
+END_TEST
+
+START_TEST(malformed_detected)
+{
+	const char m[] = "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+			 "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+	struct framer *f = framer_new(65535);
+	framer_feed(f, m, strlen(m));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	const char *why = sipmsg_malformed(msg, sip_object(msg));
+	ck_assert_ptr_nonnull(why);
+	ck_assert(strstr(why, "Call-ID") != NULL);
+	msg_destroy(msg);
+	framer_free(f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("framing");
+	TCase *tc = tcase_create("framing");
+	tcase_add_test(tc, one_message);
+	tcase_add_test(tc, split_every_size);
+	tcase_add_test(tc, merged_three);
+	tcase_add_test(tc, merged_and_split);
+	tcase_add_test(tc, keepalive_ping);
+	tcase_add_test(tc, oversized_headers);
+	tcase_add_test(tc, oversized_content_length);
+	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, pending_flag);
+	tcase_add_test(tc, malformed_detected);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,353 @@
+/* The proxy core without sockets: connections that never come up keep
+ * what would be sent in their `pending` buffer, which the tests read. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "edge.h"
+#include "framing.h"
+#include "listener.h"
+#include "proxy.h"
+#include "sipmsg.h"
+#include "txn.h"
+
+static struct conf_portmap ports[] = { { 5062, 5061 } };
+static struct conf_node node = {
+	.name = "imp1", .address = "10.1.1.11", .tls_name = "10.1.1.11",
+	.transport = TRANSPORT_TCP, .ports = ports, .nports = 1, .routing = true,
+	.priority = 1,
+};
+static struct conf_listen listen_ext = { .zone = ZONE_EXTERNAL, .address = "192.0.2.10",
+					 .port = 5061, .transport = TRANSPORT_TLS };
+static struct conf_static_route sr = { .pattern = ".test.partner.*",
+				       .next_hop = "sip.partner.test", .port = 5061 };
+static char *domains[] = { "example.test" };
+
+static struct conf cf;
+static struct edge e;
+static struct listener l_int = { .zone = ZONE_INTERNAL, .transport = TRANSPORT_TCP,
+				 .address = "10.1.1.1", .port = 5060 };
+static struct listener l_ext = { .zone = ZONE_EXTERNAL, .transport = TRANSPORT_TLS,
+				 .address = "192.0.2.10", .port = 5061 };
+
+static void setup(void)
+{
+	memset(&cf, 0, sizeof cf);
+	cf.edge.fqdn = "edge.example.com";
+	cf.listen = &listen_ext;
+	cf.nlisten = 1;
+	cf.internal.domains = domains;
+	cf.internal.ndomains = 1;
+	cf.internal.nodes = &node;
+	cf.internal.nnodes = 1;
+	cf.federation.static_routes = &sr;
+	cf.federation.nstatic_routes = 1;
+	cf.federation.diagnostics = DIAG_BOTH;
+	cf.limits.max_message_size = 65535;
+	cf.limits.transaction_timeout = 32;
+	cf.limits.invite_timeout = 180;
+	cf.limits.handshake_timeout = 10;
+	memset(&e, 0, sizeof e);
+	e.conf = &cf;
+	e.base = event_base_new();
+	e.conns = conn_table_new();
+	e.txns = txn_table_new();
+	strcpy(e.branch_salt, "abcd");
+	l_ext.next = &l_int;
+	l_int.next = NULL;
+	e.listeners = &l_ext;
+}
+
+static void teardown(void)
+{
+	conn_close_all(&e);
+	txn_table_free(e.txns);
+	conn_table_free(e.conns);
+	event_base_free(e.base);
+}
+
+/* A federated peer's connection (external) and a node's (internal). */
+static struct conn *peer_conn(void)
+{
+	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	c->local_port = 5061;
+	return c;
+}
+
+static struct conn *node_conn(void)
+{
+	return conn_to(&e, ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.11", 5062, 0);
+}
+
+static void deliver(struct conn *c, const char *text)
+{
+	struct framer *f = framer_new(65535);
+	framer_feed(f, text, strlen(text));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	proxy_on_message(c, msg);
+	framer_free(f);
+}
+
+/* The next message queued on c, parsed (caller destroys). */
+static msg_t *sent(struct conn *c)
+{
+	size_t len = evbuffer_get_length(c->pending);
+	if (len == 0)
+		return NULL;
+	struct framer *f = framer_new(65535);
+	char *buf = malloc(len);
+	evbuffer_copyout(c->pending, buf, len);
+	framer_feed(f, buf, len);
+	msg_t *msg = NULL;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	evbuffer_drain(c->pending, msg_size(msg) ? (size_t)msg_size(msg) : len);
+	framer_free(f);
+	free(buf);
+	return msg;
+}
+
+static char *printed(msg_t *m)
+{
+	size_t len;
+	return sipmsg_print(m, &len);
+}
+
+static int count_vias(sip_t const *sip)
+{
+	int n = 0;
+	for (sip_via_t const *v = sip->sip_via; v; v = v->v_next)
+		n++;
+	return n;
+}
+
+#define INBOUND(extra, ruri) \
+	"MESSAGE " ruri " SIP/2.0\r\n" \
+	"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKpeer1\r\n" \
+	extra \
+	"From: <sip:alice@partner.test>;tag=a1\r\n" \
+	"To: <sip:bob@example.test>\r\n" \
+	"Call-ID: call-1\r\n" \
+	"CSeq: 1 MESSAGE\r\n" \
+	"Contact: <sip:alice@198.51.100.7:5061;transport=tls>\r\n" \
+	"Content-Length: 2\r\n\r\nhi"
+
+START_TEST(inbound_forwarded_to_node)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	sip_t *s = sip_object(m);
+	ck_assert_int_eq(count_vias(s), 2);
+	ck_assert_str_eq(s->sip_via->v_host, "10.1.1.1");
+	ck_assert_str_eq(s->sip_via->v_port, "5060");
+	ck_assert_str_eq(s->sip_via->v_protocol, "SIP/2.0/TCP");
+	ck_assert(strncmp(s->sip_via->v_branch, BRANCH_PREFIX, strlen(BRANCH_PREFIX)) == 0);
+	ck_assert_uint_eq(s->sip_max_forwards->mf_count, 69);
+	sip_record_route_t *rr = s->sip_record_route;
+	ck_assert_ptr_nonnull(rr);
+	ck_assert_str_eq(rr->r_url->url_host, "10.1.1.1");     /* faces the node */
+	ck_assert(url_has_param(rr->r_url, "lr"));
+	ck_assert(url_has_param(rr->r_url, "sipedge=int"));
+	ck_assert_ptr_nonnull(rr->r_next);
+	ck_assert_str_eq(rr->r_next->r_url->url_host, "edge.example.com");
+	ck_assert(url_has_param(rr->r_next->r_url, "sipedge=ext"));
+	ck_assert_ptr_null(rr->r_next->r_next);
+	ck_assert_str_eq(s->sip_payload->pl_data, "hi");
+	ck_assert_uint_eq(txn_count(&e), 1);
+	msg_destroy(m);
+	ck_assert_ptr_null(sent(peer));                        /* nothing back yet */
+}
+END_TEST
+
+START_TEST(max_forwards_missing_set_to_70)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(sip_object(m)->sip_max_forwards->mf_count, 70);
+	msg_destroy(m);
+}
+END_TEST
+
+static void expect_refusal(struct conn *c, int status, const char *needle)
+{
+	msg_t *m = sent(c);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, status);
+	if (needle) {
+		char *t = printed(m);
+		ck_assert_msg(strstr(t, needle) != NULL, "no '%s' in:\n%s", needle, t);
+		free(t);
+	}
+	msg_destroy(m);
+	ck_assert_uint_eq(txn_count(&e), 0);
+}
+
+START_TEST(max_forwards_zero_483)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("Max-Forwards: 0\r\n", "sip:bob@example.test"));
+	expect_refusal(peer, 483, "Warning: 399 edge.example.com");
+}
+END_TEST
+
+START_TEST(loop_482)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("Via: SIP/2.0/TLS edge.example.com:5061;branch=" BRANCH_PREFIX "ffff1\r\n"
+			      "Max-Forwards: 60\r\n", "sip:bob@example.test"));
+	expect_refusal(peer, 482, NULL);
+}
+END_TEST
+
+START_TEST(proxy_require_420)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("Proxy-Require: foo, bar\r\n", "sip:bob@example.test"));
+	expect_refusal(peer, 420, "Unsupported: foo, bar");
+}
+END_TEST
+
+START_TEST(not_local_403_1017)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("", "sip:bob@elsewhere.test"));
+	msg_t *m = sent(peer);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, 403);
+	ck_assert(strstr(t, "ms-diagnostics: 1017;reason=\"Cannot route From and To domains in this combination\";source=\"edge.example.com\"") != NULL);
+	ck_assert(strstr(t, "domain=") == NULL);   /* no attributes outside */
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+START_TEST(missing_call_id_400)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7;branch=z9hG4bKx\r\n"
+		"From: <sip:a@partner.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+		"CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
+	expect_refusal(peer, 400, "Call-ID");
+}
+END_TEST
+
+START_TEST(outbound_hides_inside)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, "SUBSCRIBE sip:bob@partner.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKnode1\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@example.test>;tag=n1\r\nTo: <sip:bob@partner.test>\r\n"
+		"Call-ID: out-1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n"
+		"Contact: <sip:alice@10.1.1.11:5062;transport=tcp>\r\n"
+		"Content-Length: 0\r\n\r\n");
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *m = sent(ext);
+	ck_assert_ptr_nonnull(m);
+	sip_t *s = sip_object(m);
+	ck_assert_int_eq(count_vias(s), 1);                     /* node Via hidden */
+	ck_assert_str_eq(s->sip_via->v_host, "edge.example.com");
+	ck_assert_str_eq(s->sip_via->v_protocol, "SIP/2.0/TLS");
+	ck_assert_str_eq(s->sip_record_route->r_url->url_host, "edge.example.com");
+	ck_assert(url_has_param(s->sip_record_route->r_url, "sipedge=ext"));
+	ck_assert_str_eq(s->sip_record_route->r_next->r_url->url_host, "edge.example.com");
+	ck_assert(url_has_param(s->sip_record_route->r_next->r_url, "sipedge=int"));
+	char *t = printed(m);
+	ck_assert_str_eq(s->sip_contact->m_url->url_host, "edge.example.com");
+	ck_assert_str_eq(s->sip_contact->m_url->url_port, "5061");
+	ck_assert_msg(strstr(t, "10.1.1.") == NULL, "internal address leaked:\n%s", t);
+	free(t);
+	msg_destroy(m);
+
+}
+END_TEST
+
+START_TEST(in_dialog_from_peer_restores_node_uri)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "BYE sip:bob@edge.example.com:5061;transport=tls SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKbye1\r\n"
+		"Route: <sip:edge.example.com:5061;transport=tls;lr;sipedge=ext>\r\n"
+		"Route: <sip:edge.example.com:5061;transport=tls;lr;sipedge=int>\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b1\r\n"
+		"Call-ID: d-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	sip_t *s = sip_object(m);
+	ck_assert_ptr_null(s->sip_route);                       /* ours removed */
+	ck_assert_str_eq(s->sip_request->rq_url->url_host, "10.1.1.11");
+	ck_assert_str_eq(s->sip_request->rq_url->url_port, "5062");
+	ck_assert(url_has_param(s->sip_request->rq_url, "transport=tcp"));
+	msg_destroy(m);
+}
+END_TEST
+
+START_TEST(response_follows_txn_and_stray_dropped)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n", "sip:bob@example.test"));
+	msg_t *fwd = sent(n);
+	ck_assert_ptr_nonnull(fwd);
+	char resp[2048];
+	snprintf(resp, sizeof resp, "SIP/2.0 200 OK\r\n"
+		 "Via: SIP/2.0/TCP 10.1.1.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKpeer1\r\n"
+		 "From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b9\r\n"
+		 "Call-ID: call-1\r\nCSeq: 1 MESSAGE\r\n"
+		 "Contact: <sip:bob@10.1.1.11:5062;transport=tcp>\r\n"
+		 "Content-Length: 0\r\n\r\n", sip_object(fwd)->sip_via->v_branch);
+	msg_destroy(fwd);
+	/* The upstream conn is found by id: the peer conn must be in the table. */
+	deliver(n, resp);
+	msg_t *back = sent(peer);
+	ck_assert_ptr_nonnull(back);
+	sip_t *s = sip_object(back);
+	ck_assert_int_eq(s->sip_status->st_status, 200);
+	ck_assert_int_eq(count_vias(s), 1);
+	ck_assert_str_eq(s->sip_via->v_branch, "z9hG4bKpeer1");
+	ck_assert_str_eq(s->sip_contact->m_url->url_host, "edge.example.com");
+	char *t = printed(back);
+	ck_assert_msg(strstr(t, "10.1.1.") == NULL, "internal address leaked:\n%s", t);
+	free(t);
+	msg_destroy(back);
+	ck_assert_uint_eq(txn_count(&e), 0);
+	/* The same response again is a stray: dropped. */
+	deliver(n, resp);
+	ck_assert_ptr_null(sent(peer));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proxy");
+	TCase *tc = tcase_create("proxy");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, inbound_forwarded_to_node);
+	tcase_add_test(tc, max_forwards_missing_set_to_70);
+	tcase_add_test(tc, max_forwards_zero_483);
+	tcase_add_test(tc, loop_482);
+	tcase_add_test(tc, proxy_require_420);
+	tcase_add_test(tc, not_local_403_1017);
+	tcase_add_test(tc, missing_call_id_400);
+	tcase_add_test(tc, outbound_hides_inside);
+	tcase_add_test(tc, in_dialog_from_peer_restores_node_uri);
+	tcase_add_test(tc, response_follows_txn_and_stray_dropped);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,152 @@
+/* Route decisions and the PAT map, from configuration data alone. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "pat.h"
+#include "route.h"
+
+static struct conf_static_route routes[] = {
+	{ .pattern = ".com.abc.*", .next_hop = "accessedge.abc.com", .port = 5061 },
+	{ .pattern = ".com.abc.*", .next_hop = "backup.abc.com", .port = 5061, .backup = true },
+	{ .pattern = ".com.abc.*", .next_hop = "accessedge2.abc.com", .port = 5062 },
+	{ .pattern = ".com.abc.sales", .next_hop = "sales-edge.abc.com", .port = 5061 },
+	{ .pattern = ".com.xyz", .next_hop = "edge.xyz.com", .port = 5061 },
+};
+
+static struct conf_portmap p1[] = { { 5062, 5061 }, { 5080, 5080 } };
+static struct conf_portmap p2[] = { { 5062, 45062 }, { 5080, 45080 } };
+static struct conf_portmap p3[] = { { 5062, 55062 }, { 5080, 55080 } };
+static struct conf_node nodes[] = {
+	{ .name = "imp1", .address = "10.1.1.11", .ports = p1, .nports = 2, .routing = true, .priority = 1 },
+	{ .name = "imp2", .address = "10.1.1.12", .ports = p2, .nports = 2, .routing = true, .priority = 2 },
+	{ .name = "imp3", .address = "fd00::13", .ports = p3, .nports = 2, .routing = false, .priority = 1 },
+};
+static struct conf_listen listens[] = {
+	{ .zone = ZONE_EXTERNAL, .address = "0.0.0.0", .port = 5061 },
+};
+
+static struct conf cf;
+
+static void setup(void)
+{
+	memset(&cf, 0, sizeof cf);
+	cf.edge.fqdn = "edge.example.com";
+	cf.federation.static_routes = routes;
+	cf.federation.nstatic_routes = sizeof routes / sizeof routes[0];
+	cf.internal.nodes = nodes;
+	cf.internal.nnodes = 3;
+	cf.listen = listens;
+	cf.nlisten = 1;
+}
+
+START_TEST(pattern_table)
+{
+	static const struct { const char *pattern, *domain; bool match; } t[] = {
+		{ ".com.abc.*", "abc.com", true },
+		{ ".com.abc.*", "sales.abc.com", true },
+		{ ".com.abc.*", "a.b.abc.com", true },
+		{ ".com.abc.*", "ABC.COM.", true },
+		{ ".com.abc.*", "xabc.com", false },
+		{ ".com.abc.*", "abc.co", false },
+		{ ".com.abc.*", "com", false },
+		{ ".com.abc", "abc.com", true },
+		{ ".com.abc", "sales.abc.com", false },
+		{ ".com.abc", "", false },
+		{ ".com", "com", true },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		ck_assert_msg((route_pattern_score(t[i].pattern, t[i].domain) >= 0) == t[i].match,
+			      "%s vs %s", t[i].pattern, t[i].domain);
+	/* exact beats subtree of the same domain, longer beats shorter */
+	ck_assert_int_gt(route_pattern_score(".com.abc", "abc.com"),
+			 route_pattern_score(".com.abc.*", "abc.com"));
+	ck_assert_int_gt(route_pattern_score(".com.abc.sales", "sales.abc.com"),
+			 route_pattern_score(".com.abc.*", "sales.abc.com"));
+}
+END_TEST
+
+START_TEST(static_longest_then_backups)
+{
+	const struct conf_static_route *out[8];
+	size_t n = route_static(&cf, "abc.com", out, 8);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(out[0]->next_hop, "accessedge.abc.com");
+	ck_assert_str_eq(out[1]->next_hop, "accessedge2.abc.com");
+	ck_assert_str_eq(out[2]->next_hop, "backup.abc.com");   /* backups last */
+	n = route_static(&cf, "sales.abc.com", out, 8);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(out[0]->next_hop, "sales-edge.abc.com");
+	ck_assert_uint_eq(route_static(&cf, "sub.xyz.com", out, 8), 0);
+	ck_assert_uint_eq(route_static(&cf, "xyz.com", out, 8), 1);
+	ck_assert_uint_eq(route_static(&cf, "other.org", out, 8), 0);
+	ck_assert_uint_eq(route_static(&cf, "abc.com", out, 1), 1);   /* bounded */
+}
+END_TEST
+
+START_TEST(inbound_node_choice)
+{
+	struct inbound_hint h = { .arrival_port = 5061, .main_listener = true };
+	ck_assert_int_eq(route_inbound_node(&cf, NULL, &h), 0);       /* routing, prio 1 */
+	bool up[3] = { false, true, true };
+	ck_assert_int_eq(route_inbound_node(&cf, up, &h), 1);         /* next routing */
+	bool none[3] = { false, false, true };
+	ck_assert_int_eq(route_inbound_node(&cf, none, &h), -1);      /* imp3 not routing */
+	h = (struct inbound_hint){ .arrival_port = 55062 };
+	ck_assert_int_eq(route_inbound_node(&cf, NULL, &h), 2);       /* node's own port */
+	h = (struct inbound_hint){ .arrival_port = 5061, .main_listener = true,
+				   .ruri_public_port = 45080 };
+	ck_assert_int_eq(route_inbound_node(&cf, NULL, &h), 1);       /* URI we handed out */
+	h = (struct inbound_hint){ .arrival_port = 5061, .main_listener = true,
+				   .route_public_port = 55062, .in_dialog = true };
+	ck_assert_int_eq(route_inbound_node(&cf, NULL, &h), 2);       /* our Route entry */
+	h.in_dialog = false;
+	ck_assert_int_eq(route_inbound_node(&cf, NULL, &h), 0);       /* new: routing node */
+}
+END_TEST
+
+START_TEST(pat_map_both_ways)
+{
+	ck_assert_int_eq(pat_public_port(&cf, "10.1.1.12", 5080), 45080);
+	ck_assert_int_eq(pat_public_port(&cf, "10.1.1.11", 5062), 5061);
+	ck_assert_int_eq(pat_public_port(&cf, "[fd00::13]", 5062), 55062);
+	ck_assert_int_eq(pat_public_port(&cf, "10.1.1.12", 5999), 0);
+	ck_assert_int_eq(pat_public_port(&cf, "10.1.1.99", 5062), 0);
+	int internal = 0;
+	const struct conf_node *n = pat_node_for_public(&cf, 45062, &internal);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_str_eq(n->name, "imp2");
+	ck_assert_int_eq(internal, 5062);
+	ck_assert_ptr_null(pat_node_for_public(&cf, 1234, NULL));
+	/* every pair maps back to itself */
+	for (size_t i = 0; i < 3; i++)
+		for (size_t p = 0; p < nodes[i].nports; p++) {
+			int in = 0;
+			ck_assert_ptr_eq(pat_node_for_public(&cf, nodes[i].ports[p].public_, &in),
+					 &nodes[i]);
+			ck_assert_int_eq(in, nodes[i].ports[p].internal);
+		}
+	ck_assert_int_eq(pat_default_port(1, NULL), 5061);
+	ck_assert_int_eq(pat_default_port(0, "lr;transport=tls"), 5061);
+	ck_assert_int_eq(pat_default_port(0, "transport=tcp"), 5060);
+	ck_assert_int_eq(pat_default_port(0, "xtransport=tls"), 5060);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("route");
+	TCase *tc = tcase_create("route");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, pattern_table);
+	tcase_add_test(tc, static_longest_then_backups);
+	tcase_add_test(tc, inbound_node_choice);
+	tcase_add_test(tc, pat_map_both_ways);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
