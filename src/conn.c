@@ -328,6 +328,26 @@ static void on_tls_up(struct conn *c)
 
 static void try_next_addr(struct conn *c);
 
+/* Why an established connection failed. OpenSSL 3 reports a peer that
+ * closes without close_notify as "unexpected eof": that is a plain close. */
+static const char *close_reason(struct conn *c)
+{
+	static char reason[160];
+	unsigned long err = c->transport == TRANSPORT_TLS
+		? bufferevent_get_openssl_error(c->bev) : 0;
+	int serr = EVUTIL_SOCKET_ERROR();
+	if (err && ERR_GET_REASON(err) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		const char *r = ERR_reason_error_string(err);
+		snprintf(reason, sizeof reason, "tls error: %s", r ? r : "unknown");
+	} else if (serr && !err) {
+		snprintf(reason, sizeof reason, "socket error: %s",
+			 evutil_socket_error_to_string(serr));
+	} else {
+		return "peer_closed";
+	}
+	return reason;
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -359,14 +379,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(c, CFAIL_CLOSED, "idle_timeout");
 	} else if (what & BEV_EVENT_EOF) {
 		conn_close(c, CFAIL_CLOSED, "peer_closed");
-	} else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR() == 0 &&
-		   !(c->transport == TRANSPORT_TLS && bufferevent_get_openssl_error(c->bev))) {
-		conn_close(c, CFAIL_CLOSED, "peer_closed");  /* TLS without close_notify */
 	} else if (what & BEV_EVENT_ERROR) {
-		char reason[128];
-		snprintf(reason, sizeof reason, "socket error: %s",
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		conn_close(c, CFAIL_CLOSED, reason);
+		conn_close(c, CFAIL_CLOSED, close_reason(c));
 	}
 	if (--c->busy == 0 && c->state == CONN_CLOSED)
 		conn_free(c);

@@ -6,19 +6,86 @@
 #include <string.h>
 #include <openssl/rand.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/msg_mclass.h>
+#include <sofia-sip/msg_parser.h>
+#include <sofia-sip/sip_parser.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/su_alloc.h>
 
 #include "sipmsg.h"
 
+/*
+ * Debian's Sofia-SIP 1.12.11 sip_method_d() refuses an unknown method that
+ * starts with the letter of a known one when the byte at the known name's
+ * length is white space or NUL: "SERVICE" (S as in SUBSCRIBE) fails at the
+ * end of a request-line token or a CSeq. Microsoft edges send SERVICE, so
+ * the request line and CSeq parsers are wrapped to parse the name from a
+ * scratch copy padded with non-space bytes. Everything else stays Sofia's.
+ */
+#define METHOD_PAD " ............"
+
+static sip_method_t method_d(char *name, char const **return_name)
+{
+	char buf[80];
+	size_t n = strlen(name);
+	if (n == 0 || n + sizeof METHOD_PAD > sizeof buf)
+		return sip_method_invalid;
+	memcpy(buf, name, n);
+	memcpy(buf + n, METHOD_PAD, sizeof METHOD_PAD);
+	char *p = buf;
+	sip_method_t m = sip_method_d(&p, NULL);
+	if (m < 0 || strcmp(p, METHOD_PAD + 1) != 0)
+		return sip_method_invalid;
+	*return_name = m == sip_method_unknown ? name : sip_method_name(m, name);
+	return m;
+}
+
+static issize_t request_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	(void)home; (void)slen;
+	sip_request_t *rq = (sip_request_t *)h;
+	char *uri, *version;
+	if (msg_firstline_d(s, &uri, &version) < 0 || !uri || !version ||
+	    (rq->rq_method = method_d(s, &rq->rq_method_name)) < 0 ||
+	    url_d(rq->rq_url, uri) < 0 ||
+	    sip_version_d(&version, &rq->rq_version) < 0 || *version)
+		return -1;
+	return 0;
+}
+
+static issize_t cseq_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	(void)home; (void)slen;
+	sip_cseq_t *cs = (sip_cseq_t *)h;
+	if (msg_uint32_d(&s, &cs->cs_seq) < 0)
+		return -1;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	cs->cs_method = method_d(s, &cs->cs_method_name);
+	return cs->cs_method < 0 ? -1 : 0;
+}
+
+static struct msg_hclass_s request_class[1], cseq_class[1];
+
 msg_mclass_t const *sipmsg_mclass(void)
 {
-	static msg_mclass_t const *mc;
+	static msg_mclass_t *mc;
 	if (!mc) {
-		/* Extended once for the life of the process; Sofia keeps it. */
+		/* Our own copy, extended with the extra headers, kept for the
+		 * life of the process. */
 		mc = sip_extend_mclass(NULL);
 		if (!mc)
-			mc = sip_default_mclass();
+			return sip_default_mclass();
+		request_class[0] = sip_request_class[0];
+		request_class[0].hc_parse = request_d;
+		mc->mc_request[0].hr_class = request_class;
+		cseq_class[0] = sip_cseq_class[0];
+		cseq_class[0].hc_parse = cseq_d;
+		isize_t len;
+		msg_href_t *hr = (msg_href_t *)msg_find_hclass(mc, "CSeq", &len);
+		if (hr && hr->hr_class == sip_cseq_class)
+			hr->hr_class = cseq_class;
 	}
 	return mc;
 }

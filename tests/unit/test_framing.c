@@ -180,6 +180,32 @@ START_TEST(malformed_detected)
 }
 END_TEST
 
+/* Debian's Sofia 1.12.11 rejects these unless sipmsg.c works around it. */
+START_TEST(microsoft_and_prefix_methods)
+{
+	static const char *methods[] = { "SERVICE", "BENOTIFY", "NOTE", "SE", "SUBSCRIBE", "INFO" };
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		char m[512];
+		snprintf(m, sizeof m, "%s sip:bob@example.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+			 "Call-ID: c1\r\nCSeq: 7 %s\r\nContent-Length: 0\r\n\r\n",
+			 methods[i], methods[i]);
+		struct framer *f = framer_new(65535);
+		framer_feed(f, m, strlen(m));
+		msg_t *msg;
+		ck_assert_msg(framer_next(f, &msg) == FRAME_MSG, "%s not parsed", methods[i]);
+		sip_t *sip = sip_object(msg);
+		ck_assert_str_eq(sip->sip_request->rq_method_name, methods[i]);
+		ck_assert_str_eq(sip->sip_cseq->cs_method_name, methods[i]);
+		ck_assert_uint_eq(sip->sip_cseq->cs_seq, 7);
+		ck_assert_ptr_null(sipmsg_malformed(msg, sip));
+		msg_destroy(msg);
+		framer_free(f);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("framing");
@@ -194,6 +220,7 @@ int main(void)
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, pending_flag);
 	tcase_add_test(tc, malformed_detected);
+	tcase_add_test(tc, microsoft_and_prefix_methods);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
