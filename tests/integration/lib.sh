@@ -1,0 +1,402 @@
+# lib.sh - shared helpers of the sipedge integration tests (bash, sourced).
+#
+#   . "$(dirname "$0")/lib.sh"
+#   se_init 2                 # NET=127.0.2, RUN=$top_builddir/tests/run/<test>
+#   se_pki; se_write_conf; se_start_daemon
+#   se_send "MESSAGE gets 200" "${PARTNER[@]}" "$SCEN/message.sip" --expect 200
+#   se_done
+#
+# Every test owns the loopback /24 127.0.N.0 (N given to se_init):
+#   .1 external TLS listener :5061   .2 internal TCP listener :5060
+#   .11 internal node (sipp) :5062   .21.. federated peers
+#   .53 dnsmasq :$DNS_PORT
+# Everything started through se_bg / se_start_* is stopped on exit. Every wait
+# is bounded. Exit status: 0 pass, 1 fail, 77 skip (automake convention).
+# Environment: top_srcdir, top_builddir, SIPEDGE (defaults derived from this
+# file's location); SE_VALGRIND=1 runs the daemon under valgrind;
+# SE_VERBOSE=1 shows the daemon log live on stderr.
+
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${SIPEDGE:=$top_builddir/src/sipedge}"
+TOOLS=$top_srcdir/tests/tools
+SCEN=$top_srcdir/tests/integration/scenarios
+DNS_PORT=${DNS_PORT:-10053}
+SE_PASS=0 SE_FAIL=0 SE_PIDS=() DAEMON_PID= SE_LOG_MARK=0 SE_SEQ=0
+
+# ------------------------------------------------------------ reporting
+
+ok()     { SE_PASS=$((SE_PASS + 1)); echo "ok - $*"; }
+not_ok() { SE_FAIL=$((SE_FAIL + 1)); echo "not ok - $*"; }
+note()   { echo "# $*"; }
+se_skip() { echo "SKIP: $*"; exit 77; }
+se_bail() { not_ok "$*"; se_done; }
+
+# se_eq DESC EXPECTED ACTUAL
+se_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (expected '$2', got '$3')"; fi
+}
+# se_match DESC ERE TEXT   /  se_nomatch DESC ERE TEXT
+se_match() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"
+	else not_ok "$1 ('$3' does not match /$2/)"; fi
+}
+# se_match_all DESC TEXT ERE... : TEXT matches every ERE
+se_match_all() {
+	local desc=$1 text=$2 re; shift 2
+	for re; do
+		printf '%s\n' "$text" | grep -Eq -- "$re" ||
+			{ not_ok "$desc ('$text' does not match /$re/)"; return; }
+	done
+	ok "$desc"
+}
+se_nomatch() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
+		not_ok "$1 (matches /$2/: $(printf '%s\n' "$3" | grep -E -- "$2" | head -3))"
+	else ok "$1"; fi
+}
+# se_check DESC CMD... : ok if CMD exits 0 (its output is shown on failure)
+se_check() {
+	local desc=$1; shift
+	if "$@" >"$RUN/check.out" 2>&1; then ok "$desc"
+	else not_ok "$desc"; sed 's/^/#   /' "$RUN/check.out"; fi
+}
+
+# Escape a string for use inside an ERE.
+re() { printf '%s' "$1" | sed 's/[].[^$*+?(){}|\\]/\\&/g'; }
+
+se_done() {
+	trap - EXIT
+	se_cleanup
+	echo "# $SE_PASS passed, $SE_FAIL failed ($RUN)"
+	if [ "$SE_FAIL" -ne 0 ] || [ "$SE_PASS" -eq 0 ]; then
+		if [ -s "$RUN/sipedge.log" ]; then
+			echo "# ---- last 40 lines of $RUN/sipedge.log"
+			tail -n 40 "$RUN/sipedge.log" | sed 's/^/# /'
+		fi
+		exit 1
+	fi
+	exit 0
+}
+
+# ------------------------------------------------------------ processes
+
+# se_bg NAME CMD... : run CMD in the background (in $RUN, output to
+# $RUN/NAME.out), remember its pid in BG_PID for cleanup.
+se_bg() {
+	local name=$1; shift
+	( cd "$RUN" && exec "$@" ) </dev/null >"$RUN/$name.out" 2>&1 &
+	BG_PID=$!
+	SE_PIDS+=("$BG_PID")
+}
+
+# se_kill PID [SECONDS] : SIGTERM, bounded wait, then SIGKILL; sets KILL_RC.
+se_kill() {
+	local pid=$1 n=$(( ${2:-5} * 10 ))
+	KILL_RC=
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; KILL_RC=$?; return 0; }
+	kill -TERM "$pid" 2>/dev/null
+	while [ "$n" -gt 0 ] && kill -0 "$pid" 2>/dev/null &&
+	      [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
+		sleep 0.1; n=$((n - 1))
+	done
+	if [ "$n" -eq 0 ]; then
+		kill -KILL "$pid" 2>/dev/null
+		note "pid $pid did not stop on SIGTERM, killed"
+	fi
+	wait "$pid" 2>/dev/null
+	KILL_RC=$?
+}
+
+se_cleanup() {
+	local i
+	[ -n "$DAEMON_PID" ] && se_kill "$DAEMON_PID" 10
+	DAEMON_PID=
+	for ((i = ${#SE_PIDS[@]} - 1; i >= 0; i--)); do
+		se_kill "${SE_PIDS[$i]}" 5
+	done
+	SE_PIDS=()
+}
+
+# ------------------------------------------------------------ setup
+
+se_need() {
+	local c
+	for c; do command -v "$c" >/dev/null 2>&1 || se_skip "$c is not installed"; done
+}
+
+se_need_daemon() {
+	[ -x "$SIPEDGE" ] || se_skip "daemon not built: $SIPEDGE"
+}
+
+# se_init N : claim 127.0.N.0/24 and a fresh run directory.
+se_init() {
+	TEST=$(basename "$0" .sh)
+	NET=127.0.$1
+	NETRE=$(re "$NET")
+	RUN=$top_builddir/tests/run/$TEST
+	rm -rf "$RUN"
+	mkdir -p "$RUN" || exit 99
+	trap se_done EXIT
+	trap 'not_ok "interrupted"; exit 1' INT TERM
+	se_need python3 openssl
+	PEER=(python3 "$TOOLS/sippeer.py")
+	python3 -c "import socket; socket.socket().bind(('$NET.1', 0))" 2>/dev/null ||
+		se_skip "cannot bind $NET.1 (is 127.0.0.0/8 routed to lo?)"
+	note "$TEST: NET=$NET RUN=$RUN"
+}
+
+# se_pki : test PKI in $RUN/pki; sets the sippeer argument arrays
+#   PARTNER  mutual TLS to the external listener as sip.partner.test
+#   NODE     plain TCP to the internal listener from the node's address
+se_pki() {
+	"$TOOLS/mkpki.sh" "$RUN/pki" || se_bail "mkpki.sh failed"
+	PKI=$RUN/pki
+	se_tls_client partner
+	PARTNER=("${TLSARGS[@]}")
+	NODE=(--connect "$NET.2:5060" --bind "$NET.11")
+}
+
+# se_tls_client CERT : set TLSARGS to sippeer send args reaching the external
+# listener from $NET.21 presenting pki/CERT.crt ("none": no certificate).
+se_tls_client() {
+	TLSARGS=(--connect "$NET.1:5061" --bind "$NET.21" --tls --ca "$PKI/ca.crt" --sni edge.test)
+	[ "$1" = none ] || TLSARGS+=(--cert "$PKI/$1.crt" --key "$PKI/$1.key")
+}
+
+# se_write_conf [GROUP=VALUE ...] : write ${SE_CONF:-$RUN/edge.conf}.
+# Each argument replaces the default group of that name ("GROUP = VALUE;"),
+# adds a new group after the defaults, or with an empty VALUE drops it.
+se_write_conf() {
+	local -A g
+	local order=(edge log dns tls listen internal federation admin) kv k
+	g[edge]='{ fqdn = "edge.test"; }'
+	g[log]='{ level = "debug"; sip_trace = false; }'
+	g[dns]="{ servers = [ \"$NET.53:$DNS_PORT\" ]; }"
+	g[tls]='{
+  external = { certificate = "pki/edge.crt"; private_key = "pki/edge.key"; ca_file = "pki/ca.crt"; };
+  internal = { certificate = "pki/edge-internal.crt"; private_key = "pki/edge-internal.key"; ca_file = "pki/internal-ca.crt"; };
+}'
+	g[listen]="(
+  { zone = \"external\"; address = \"$NET.1\"; port = 5061; transport = \"tls\"; },
+  { zone = \"internal\"; address = \"$NET.2\"; port = 5060; transport = \"tcp\"; }
+)"
+	g[internal]="{
+  domains = [ \"example.test\" ];
+  nodes = ( { name = \"imp1\"; address = \"$NET.11\"; transport = \"tcp\";
+              ports = ( { internal = 5062; public = 5061; } ); routing = true; priority = 1; } );
+  health = { interval = 0; };
+}"
+	g[federation]='{
+  allowed = ( { domain = "partner.test"; peer = "sip.partner.test"; port = 5061; } );
+  static_routes = ( { pattern = ".test.partner.*"; next_hop = "sip.partner.test"; port = 5061; } );
+}'
+	g[admin]='{ metrics_port = 0; }'
+	for kv; do
+		k=${kv%%=*}
+		[ -n "${g[$k]+set}" ] || order+=("$k")
+		g[$k]=${kv#*=}
+	done
+	for k in "${order[@]}"; do
+		[ -n "${g[$k]}" ] && printf '%s = %s;\n' "$k" "${g[$k]}"
+	done >"${SE_CONF:-$RUN/edge.conf}"
+}
+
+# ------------------------------------------------------------ daemon
+
+# se_start_daemon [LISTEN...] : start $SIPEDGE -f on $RUN/edge.conf, wait
+# (bounded) until the listeners (default $NET.1:5061 $NET.2:5060) exist.
+se_start_daemon() {
+	local listen=("${@:-$NET.1:5061}") args=() t=10 a
+	[ $# -eq 0 ] && listen+=("$NET.2:5060")
+	se_need_daemon
+	local wrap=()
+	if [ "${SE_VALGRIND:-0}" = 1 ]; then
+		se_need valgrind
+		wrap=(valgrind -q --error-exitcode=99 --leak-check=full
+		      --errors-for-leak-kinds=definite)
+		t=60
+	fi
+	"${wrap[@]}" "$SIPEDGE" -f -c "$RUN/edge.conf" </dev/null >"$RUN/sipedge.log" 2>&1 &
+	DAEMON_PID=$!
+	[ "${SE_VERBOSE:-0}" = 1 ] && { tail -f "$RUN/sipedge.log" --pid=$DAEMON_PID >&2 & }
+	for a in "${listen[@]}"; do args+=(--listen "$a"); done
+	if "${PEER[@]}" wait "${args[@]}" --pid "$DAEMON_PID" --timeout "$t"; then
+		ok "sipedge started (pid $DAEMON_PID), listening on ${listen[*]}"
+	else
+		se_bail "sipedge did not start listening on ${listen[*]} within ${t}s"
+	fi
+}
+
+se_daemon_alive() {
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		ok "${1:-sipedge still running}"
+	else
+		not_ok "${1:-sipedge still running} (it died)"
+		se_done
+	fi
+}
+
+# se_stop_daemon : SIGTERM must make it exit 0 (within 10 s).
+se_stop_daemon() {
+	local pid=$DAEMON_PID
+	DAEMON_PID=
+	se_kill "$pid" "$([ "${SE_VALGRIND:-0}" = 1 ] && echo 60 || echo 10)"
+	se_eq "sipedge exits 0 on SIGTERM" 0 "$KILL_RC"
+}
+
+# se_log_mark : later se_wait_log calls only look at lines logged after now.
+se_log_mark() { SE_LOG_MARK=$(wc -l <"$RUN/sipedge.log"); }
+
+# se_log_lines ERE... : daemon log lines after the mark matching every ERE.
+se_log_lines() {
+	local out re
+	out=$(tail -n +"$((SE_LOG_MARK + 1))" "$RUN/sipedge.log")
+	for re; do out=$(printf '%s\n' "$out" | grep -E -- "$re") || return 1; done
+	printf '%s\n' "$out"
+}
+
+# se_wait_log DESC ERE... : wait up to 5 s for a line matching every ERE.
+se_wait_log() {
+	local desc=$1 n=50; shift
+	while [ "$n" -gt 0 ]; do
+		if se_log_lines "$@" >"$RUN/log.match"; then
+			ok "$desc"; sed 's/^/#   /' "$RUN/log.match" | head -3
+			return 0
+		fi
+		sleep 0.1; n=$((n - 1))
+	done
+	not_ok "$desc (no log line matching: $*)"
+}
+
+# ------------------------------------------------------------ peers
+
+# se_start_dns [dnsmasq args...] : dnsmasq on $NET.53:$DNS_PORT answering
+# sip.partner.test -> $NET.21 plus whatever is passed.
+se_start_dns() {
+	se_need dnsmasq
+	se_bg dnsmasq dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+		--port="$DNS_PORT" --listen-address="$NET.53" --bind-interfaces \
+		--pid-file= --user="$(id -un)" --group="$(id -gn)" \
+		--host-record="sip.partner.test,$NET.21" --log-queries \
+		--log-facility="$RUN/dnsmasq.log" "$@"
+	"${PEER[@]}" wait --listen "$NET.53:$DNS_PORT" --pid "$BG_PID" --timeout 10 ||
+		{ cat "$RUN/dnsmasq.out"; se_bail "dnsmasq did not start"; }
+}
+
+# se_node_uas [SCENARIO] : sipp plays the internal node on $NET.11:5062;
+# what it sends and receives goes to $RUN/node.msg.
+se_node_uas() {
+	se_need sipp
+	se_bg sipp-node sipp -sf "$SCEN/${1:-node-uas.xml}" -t t1 -i "$NET.11" -p 5062 \
+		-nd -nostdin -timeout 300 -trace_msg -message_file "$RUN/node.msg" \
+		-trace_err -error_file "$RUN/node.err"
+	NODE_PID=$BG_PID
+	"${PEER[@]}" wait --listen "$NET.11:5062" --pid "$NODE_PID" --timeout 10 ||
+		{ cat "$RUN/sipp-node.out"; se_bail "sipp node did not start"; }
+}
+
+# se_node_uac USER DOMAIN : sipp plays the node sending one MESSAGE to
+# sip:USER@DOMAIN through the internal listener; returns sipp's exit status
+# (0 = got 200). Trace in $RUN/node-uac.msg.
+se_node_uac() {
+	se_need sipp
+	( cd "$RUN" && exec timeout 30 sipp -sf "$SCEN/node-uac-message.xml" -t t1 \
+		-i "$NET.11" -p 5062 -s "$1" -key domain "$2" \
+		-cid_str "%u-%p@node.example.test" -m 1 -recv_timeout 10000 \
+		-timeout 20 -nostdin -trace_msg -message_file "$RUN/node-uac.msg" \
+		"$NET.2:5060" ) </dev/null >"$RUN/sipp-uac.out" 2>&1
+}
+
+# se_serve NAME ADDR:PORT [sippeer serve args...] : a sippeer UAS recording
+# requests to $RUN/NAME.rec; waits until it listens.
+se_serve() {
+	local name=$1 addr=$2; shift 2
+	se_bg "$name" "${PEER[@]}" serve --listen "$addr" --record "$RUN/$name.rec" \
+		--ready "$RUN/$name.ready" --conn-count-file "$RUN/$name.conns" "$@"
+	"${PEER[@]}" wait --file "$RUN/$name.ready" --pid "$BG_PID" --timeout 10 ||
+		{ cat "$RUN/$name.out"; se_bail "sippeer serve $name did not start"; }
+}
+
+# se_send DESC [sippeer send args...] : ok if sippeer exits 0. Output is in
+# $RUN/send.out (and SEND_OUT); responses are appended to $RUN/peer.out.
+se_send() {
+	local desc=$1 t=15 i; shift
+	for ((i = 1; i <= $#; i++)); do
+		[ "${!i}" = --timeout ] && { i=$((i + 1)); t=${!i%.*}; }
+	done
+	SE_SEQ=$((SE_SEQ + 1))
+	timeout $((t + 10)) "${PEER[@]}" send --timeout "$t" --out "$RUN/peer.out" "$@" \
+		>"$RUN/send.out" 2>&1
+	SEND_RC=$?
+	SEND_OUT=$(cat "$RUN/send.out")
+	cp "$RUN/send.out" "$RUN/send.$SE_SEQ.out"
+	if [ "$SEND_RC" -eq 0 ]; then
+		ok "$desc [$(echo $SEND_OUT | cut -c1-80)]"
+	else
+		not_ok "$desc (sippeer rc=$SEND_RC)"
+		sed 's/^/#   /' "$RUN/send.out"
+	fi
+}
+
+# se_send_any DESC ERE [sippeer send args...] : ok if sippeer's output
+# matches ERE, whatever its exit status ("CLOSED|STATUS 513").
+se_send_any() {
+	local desc=$1 want=$2; shift 2
+	timeout 40 "${PEER[@]}" send --timeout 15 --out "$RUN/peer.out" "$@" \
+		>"$RUN/send.out" 2>&1
+	SEND_RC=$?
+	SEND_OUT=$(cat "$RUN/send.out")
+	se_match "$desc" "$want" "$SEND_OUT"
+}
+
+# se_inspect FILE [sippeer inspect args...] : prints the answer.
+se_inspect() { "${PEER[@]}" inspect "$@" 2>&1; }
+
+# se_has DESC FILE FILTER... : a message matching the sippeer inspect
+# FILTER (e.g. --received --method MESSAGE --call-id X) is in FILE.
+se_has() {
+	local desc=$1; shift
+	if "${PEER[@]}" inspect "$@" --start-line >/dev/null 2>&1; then ok "$desc"
+	else not_ok "$desc (not in $(basename "$1"))"; fi
+}
+
+# se_count FILE FILTER... : how many messages in FILE match FILTER.
+se_count() { "${PEER[@]}" inspect "$@" --count-messages 2>/dev/null || echo 0; }
+
+# se_assert_at_node CALLID METHOD : the node got the inbound request as the
+# edge must forward it: 2 Via (edge's internal listener on top),
+# Max-Forwards 69, two Record-Route (internal listener, then edge.test).
+se_assert_at_node() {
+	local f=$RUN/node.msg m=$2 sel=(--received --method "$2" --call-id "$1") rr
+	if ! "${PEER[@]}" inspect "$f" "${sel[@]}" --start-line >/dev/null 2>&1; then
+		not_ok "$m reached the node"; return
+	fi
+	ok "$m reached the node"
+	se_eq "$m at node: 2 Via" 2 "$(se_inspect "$f" "${sel[@]}" --count-header Via)"
+	se_match "$m at node: top Via is the edge's internal listener" \
+		"^SIP/2\.0/TCP $NETRE\.2:5060;(.*;)?branch=z9hG4bK" \
+		"$(se_inspect "$f" "${sel[@]}" --values Via | head -n 1)"
+	se_eq "$m at node: Max-Forwards 69" 69 \
+		"$(se_inspect "$f" "${sel[@]}" --header Max-Forwards)"
+	mapfile -t rr < <(se_inspect "$f" "${sel[@]}" --values Record-Route)
+	se_eq "$m at node: 2 Record-Route entries" 2 "${#rr[@]}"
+	se_match_all "$m at node: Record-Route #1 is the internal listener, lr, sipedge" \
+		"${rr[0]:-}" "^<sip:$NETRE\.2:5060[;>]" ';lr[;>]' ';sipedge[=;>]'
+	se_match_all "$m at node: Record-Route #2 is edge.test, lr, sipedge" \
+		"${rr[1]:-}" '^<sip:edge\.test(:5061)?[;>]' ';lr[;>]' ';sipedge[=;>]'
+}
+
+# se_assert_response FILE CALLID METHOD CODE : the last CODE response for
+# CALLID in FILE has exactly one Via and the request's CSeq.
+se_assert_response() {
+	local f=$1 sel=(--call-id "$2" --cseq-method "$3" --status "$4" --index -1)
+	if ! "${PEER[@]}" inspect "$f" "${sel[@]}" --start-line >/dev/null 2>&1; then
+		not_ok "$3: no $4 response with Call-ID $2"; return
+	fi
+	se_eq "$3 $4: exactly 1 Via" 1 "$(se_inspect "$f" "${sel[@]}" --count-header Via)"
+	se_match "$3 $4: same CSeq" "^[0-9]+ $3\$" \
+		"$(se_inspect "$f" "${sel[@]}" --header CSeq)"
+}

@@ -1,0 +1,133 @@
+#!/bin/sh
+# mkpki.sh DIR [EDGE_FQDN] - make a throw-away test PKI (EC P-256) in DIR.
+#
+#   ca.crt/.key               federation CA
+#   edge.crt/.key             EDGE_FQDN (default edge.test), serverAuth+clientAuth, by ca
+#   partner.crt/.key          DNS:sip.partner.test, serverAuth+clientAuth, by ca
+#   wrongsan.crt/.key         DNS:other.partner.test, by ca
+#   expired.crt/.key          DNS:sip.partner.test, valid 2020-01-01..2020-02-01, by ca
+#   noclientauth.crt/.key     DNS:sip.partner.test, serverAuth only, by ca
+#   untrusted-ca.crt/.key     a second, unrelated CA
+#   untrusted.crt/.key        DNS:sip.partner.test, by untrusted-ca
+#   internal-ca.crt/.key      CA of the internal zone
+#   edge-internal.crt/.key    DNS:edge.internal, by internal-ca
+#   node1.crt/.key            DNS:node1.internal, by internal-ca
+#
+# Never for production. Quiet on success; on failure prints the openssl
+# output and exits non-zero. Re-running with the same FQDN keeps an existing
+# complete PKI (so the README demo and the tests can call it freely).
+set -eu
+
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 DIR [EDGE_FQDN]" >&2; exit 2; }
+dir=$1
+fqdn=${2:-edge.test}
+files="ca edge partner wrongsan expired noclientauth untrusted-ca untrusted
+       internal-ca edge-internal node1"
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+complete() {
+	[ "$(cat "$dir/.mkpki-stamp" 2>/dev/null)" = "$fqdn" ] || return 1
+	for f in $files; do
+		[ -s "$dir/$f.crt" ] && [ -s "$dir/$f.key" ] || return 1
+	done
+	# still good for at least a day?
+	openssl x509 -checkend 86400 -noout -in "$dir/edge.crt" >/dev/null 2>&1
+}
+complete && exit 0
+
+tmp=$(mktemp -d "$dir/.mkpki.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+log=$tmp/openssl.log
+
+run() {
+	if ! "$@" >>"$log" 2>&1; then
+		echo "mkpki.sh: failed: $*" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+}
+
+# ca NAME "CN"
+ca() {
+	run openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -keyout "$tmp/$1.key" -out "$tmp/$1.crt" -days 3650 \
+		-subj "/O=sipedge tests/CN=$2" -sha256 \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-addext "subjectKeyIdentifier=hash"
+}
+
+# csr NAME CN
+csr() {
+	run openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$tmp/$1.key" -out "$tmp/$1.csr" -subj "/O=sipedge tests/CN=$2"
+}
+
+# ext NAME SAN EKU -> extension file
+ext() {
+	cat >"$tmp/$1.ext" <<-EOF
+	[ leaf ]
+	basicConstraints = critical,CA:FALSE
+	keyUsage = critical,digitalSignature,keyEncipherment
+	extendedKeyUsage = $3
+	subjectAltName = $2
+	subjectKeyIdentifier = hash
+	authorityKeyIdentifier = keyid
+	EOF
+}
+
+# leaf NAME ISSUER CN SAN [EKU]
+leaf() {
+	csr "$1" "$3"
+	ext "$1" "$4" "${5:-serverAuth,clientAuth}"
+	run openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$2.crt" -CAkey "$tmp/$2.key" \
+		-set_serial "0x$(openssl rand -hex 8)" -days 825 -sha256 \
+		-extfile "$tmp/$1.ext" -extensions leaf -out "$tmp/$1.crt"
+}
+
+ca ca "sipedge test federation CA"
+ca untrusted-ca "sipedge untrusted CA"
+ca internal-ca "sipedge internal CA"
+
+leaf edge ca "$fqdn" "DNS:$fqdn"
+leaf partner ca sip.partner.test DNS:sip.partner.test
+leaf wrongsan ca other.partner.test DNS:other.partner.test
+leaf noclientauth ca sip.partner.test DNS:sip.partner.test serverAuth
+leaf untrusted untrusted-ca sip.partner.test DNS:sip.partner.test
+leaf edge-internal internal-ca edge.internal DNS:edge.internal
+leaf node1 internal-ca node1.internal DNS:node1.internal
+
+# OpenSSL 3.0's "x509 -req" cannot back-date; "openssl ca" can.
+csr expired sip.partner.test
+ext expired DNS:sip.partner.test serverAuth,clientAuth
+mkdir "$tmp/cadb"
+: >"$tmp/cadb/index.txt"
+openssl rand -hex 8 >"$tmp/cadb/serial"
+cat >"$tmp/cadb/ca.cnf" <<EOF
+[ ca ]
+default_ca = test
+[ test ]
+dir = $tmp/cadb
+database = \$dir/index.txt
+serial = \$dir/serial
+new_certs_dir = \$dir
+default_md = sha256
+policy = any
+unique_subject = no
+[ any ]
+commonName = supplied
+organizationName = optional
+EOF
+run openssl ca -batch -notext -preserveDN -config "$tmp/cadb/ca.cnf" \
+	-cert "$tmp/ca.crt" -keyfile "$tmp/ca.key" -in "$tmp/expired.csr" \
+	-startdate 20200101000000Z -enddate 20200201000000Z \
+	-extfile "$tmp/expired.ext" -extensions leaf -out "$tmp/expired.crt"
+
+for f in $files; do
+	chmod 600 "$tmp/$f.key"
+	chmod 644 "$tmp/$f.crt"
+	mv -f "$tmp/$f.key" "$tmp/$f.crt" "$dir/"
+done
+echo "$fqdn" >"$dir/.mkpki-stamp"

@@ -1,0 +1,1024 @@
+#!/usr/bin/env python3
+"""sippeer.py - a scripted SIP peer over TCP or mutual TLS, for sipedge tests.
+
+Subcommands (see --help of each):
+  send     connect, send SIP messages from templates, check the responses
+  serve    listen, record every request, answer with a fixed code
+  inspect  parse a recorded file (sippeer --out/--record or a sipp
+           -message_file) and print header counts / values
+  wait     wait (bounded) until TCP listeners exist and/or files appear
+
+Only the Python standard library is used. Every wait is bounded.
+
+Exit status: 0 success, 1 an expectation failed, 2 usage or setup error.
+"""
+
+import argparse
+import binascii
+import os
+import random
+import re
+import select
+import signal
+import socket
+import ssl
+import string
+import sys
+import threading
+import time
+
+# --------------------------------------------------------------- parsing
+
+COMPACT = {
+    "a": "Accept-Contact", "b": "Referred-By", "c": "Content-Type",
+    "d": "Request-Disposition", "e": "Content-Encoding", "f": "From",
+    "i": "Call-ID", "j": "Reject-Contact", "k": "Supported",
+    "l": "Content-Length", "m": "Contact", "n": "Identity-Info",
+    "o": "Event", "r": "Refer-To", "s": "Subject", "t": "To",
+    "u": "Allow-Events", "v": "Via", "x": "Session-Expires", "y": "Identity",
+}
+
+# Headers whose value is a comma-separated list (RFC 3261 7.3.1): counted
+# and listed per element, however the sender spread them over lines.
+LIST_HEADERS = {
+    "via", "route", "record-route", "contact", "path", "service-route",
+    "allow", "supported", "require", "proxy-require", "unsupported",
+    "accept", "accept-encoding", "accept-language", "allow-events",
+    "content-encoding", "p-asserted-identity", "history-info",
+}
+
+
+def canon(name):
+    """Lower-case full header name (compact forms expanded)."""
+    name = name.strip()
+    if len(name) == 1:
+        name = COMPACT.get(name.lower(), name)
+    return name.lower()
+
+
+def split_list(value):
+    """Split a header value on commas outside quotes and <...>."""
+    out, cur, quote, angle, esc = [], [], False, False, False
+    for ch in value:
+        if esc:
+            cur.append(ch)
+            esc = False
+            continue
+        if quote and ch == "\\":
+            esc = True
+        elif ch == '"':
+            quote = not quote
+        elif not quote and ch == "<":
+            angle = True
+        elif not quote and ch == ">":
+            angle = False
+        elif ch == "," and not quote and not angle:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    tail = "".join(cur).strip()
+    if tail or not out:
+        out.append(tail)
+    return [v for v in out if v != ""]
+
+
+class SipMessage:
+    """A parsed SIP message: start line, ordered headers, body (bytes)."""
+
+    def __init__(self, start, headers, body, raw=b""):
+        self.start = start
+        self.headers = headers          # [(name as written, value)]
+        self.body = body
+        self.raw = raw
+        self.peer = ""
+        parts = start.split(" ", 2)
+        self.is_request = not start.startswith("SIP/")
+        if self.is_request:
+            self.method = parts[0]
+            self.uri = parts[1] if len(parts) > 1 else ""
+            self.status = None
+        else:
+            self.method = None
+            self.uri = None
+            try:
+                self.status = int(parts[1])
+            except (IndexError, ValueError):
+                self.status = 0
+            self.reason = parts[2] if len(parts) > 2 else ""
+
+    @classmethod
+    def parse(cls, data):
+        """Parse one message (bytes or str); tolerant of bare LF."""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogateescape")
+        m = re.search(rb"\r?\n\r?\n", data)
+        if m:
+            head, body = data[:m.start()], data[m.end():]
+        else:
+            head, body = data, b""
+        lines = re.split(r"\r?\n", head.decode("utf-8", "replace"))
+        while lines and lines[0] == "":
+            lines.pop(0)
+        if not lines:
+            raise ValueError("empty message")
+        headers = []
+        for line in lines[1:]:
+            if line[:1] in (" ", "\t") and headers:      # folded line
+                n, v = headers[-1]
+                headers[-1] = (n, v + " " + line.strip())
+            elif ":" in line:
+                n, v = line.split(":", 1)
+                headers.append((n.strip(), v.strip()))
+            elif line.strip():
+                headers.append((line.strip(), ""))      # malformed, kept
+        return cls(lines[0].strip(), headers, body, data)
+
+    def values(self, name):
+        """All values of a header; list headers split per element."""
+        c = canon(name)
+        out = []
+        for n, v in self.headers:
+            if canon(n) == c:
+                out.extend(split_list(v) if c in LIST_HEADERS else [v])
+        return out
+
+    def get(self, name, default=None):
+        c = canon(name)
+        for n, v in self.headers:
+            if canon(n) == c:
+                return v
+        return default
+
+    def cseq(self):
+        v = (self.get("CSeq") or "").split()
+        return (int(v[0]) if v and v[0].isdigit() else 0,
+                v[1] if len(v) > 1 else "")
+
+    def top_branch(self):
+        vias = self.values("Via")
+        m = re.search(r";\s*branch=([^;,\s]+)", vias[0]) if vias else None
+        return m.group(1) if m else None
+
+    def describe(self):
+        return self.start if self.is_request else "%d %s" % (self.status,
+                                                            self.cseq()[1])
+
+
+class StreamReader:
+    """Content-Length framing over a byte stream, plus RFC 5626 CRLFs."""
+
+    def __init__(self, client=False, max_header=65536):
+        self.buf = b""
+        self.client = client    # a lone CRLF is a pong (client) or may
+        self.max_header = max_header    # start a ping (server)
+        self.pings = 0          # CRLFCRLF seen between messages
+        self.pongs = 0          # lone CRLF seen between messages
+
+    def feed(self, data):
+        self.buf += data
+
+    def next(self):
+        """Return the next complete SipMessage, or None."""
+        while self.buf.startswith(b"\r\n"):
+            if self.buf.startswith(b"\r\n\r\n"):
+                self.pings += 1
+                self.buf = self.buf[4:]
+            elif b"\r\n\r\n".startswith(self.buf) and not self.client:
+                return None     # maybe the start of a ping: wait
+            else:
+                self.pongs += 1
+                self.buf = self.buf[2:]
+        m = re.search(rb"\r?\n\r?\n", self.buf)
+        if not m:
+            if len(self.buf) > self.max_header:
+                raise ValueError("no end of headers in %d bytes" % len(self.buf))
+            return None
+        head = self.buf[:m.end()]
+        msg = SipMessage.parse(head)
+        cl = msg.get("Content-Length")
+        try:
+            n = int(cl) if cl is not None else 0
+        except ValueError:
+            raise ValueError("bad Content-Length %r" % cl)
+        if len(self.buf) < m.end() + n:
+            return None
+        raw = self.buf[:m.end() + n]
+        self.buf = self.buf[m.end() + n:]
+        msg = SipMessage.parse(raw)
+        msg.body = raw[m.end():]
+        return msg
+
+
+# Files written by --out / --record: each message preceded by a marker line.
+MARK = "=== sippeer %s %s from %s ==="
+MARK_RE = re.compile(r"^=== sippeer (\S+) (\S+) from (\S*) ===\r?$", re.M)
+# sipp -trace_msg / -message_file blocks
+SIPP_RE = re.compile(r"^-{20,} .*\r?\n\S+ message (received|sent) "
+                     r"(?:\[\d+\] bytes ?|\(\d+ bytes\)):\r?\n\r?\n", re.M)
+
+
+def record(path, lock, direction, peer, raw):
+    stamp = time.strftime("%H:%M:%S", time.localtime()) + ".%03d" % (
+        int(time.time() * 1000) % 1000)
+    with lock:
+        with open(path, "ab") as f:
+            f.write((MARK % (direction, stamp, peer) + "\n").encode())
+            f.write(raw)
+            if not raw.endswith(b"\n"):
+                f.write(b"\n")
+
+
+def load_messages(path):
+    """[(direction, SipMessage)] from a sippeer record or a sipp trace."""
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8", "surrogateescape")
+    out = []
+    marks = list(MARK_RE.finditer(text))
+    if marks:
+        for i, m in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+            chunk = text[m.end() + 1:end]
+            if chunk.endswith("\n"):
+                chunk = chunk[:-1]      # the separator newline we added
+            try:
+                msg = SipMessage.parse(chunk)
+            except ValueError:
+                continue
+            msg.peer = m.group(3)
+            out.append((m.group(1), msg))
+        return out
+    blocks = list(SIPP_RE.finditer(text))
+    for i, m in enumerate(blocks):
+        end = blocks[i + 1].start() if i + 1 < len(blocks) else len(text)
+        chunk = text[m.end():end]
+        # sipp ends each block with a blank line; trim trailing whitespace
+        # of the header part only (bodies are not asserted on sipp traces)
+        chunk = chunk.rstrip("\r\n") + "\r\n"
+        if "\n\n" not in chunk.replace("\r\n", "\n"):
+            chunk += "\r\n"
+        try:
+            out.append((m.group(1), SipMessage.parse(chunk)))
+        except ValueError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------- helpers
+
+def die(msg, code=2):
+    print("sippeer: " + msg, file=sys.stderr)
+    sys.exit(code)
+
+
+def hostport(s, default_port=None):
+    m = re.match(r"^\[([^\]]+)\](?::(\d+))?$", s) or \
+        re.match(r"^([^:]+)(?::(\d+))?$", s)
+    if not m or (m.group(2) is None and default_port is None):
+        die("bad HOST:PORT %r" % s)
+    return m.group(1), int(m.group(2) or default_port)
+
+
+def rand_token(n=10):
+    return "".join(random.choice(string.ascii_lowercase + string.digits)
+                   for _ in range(n))
+
+
+def crlf(text):
+    return re.sub(r"\r?\n", "\r\n", text)
+
+
+def build(template, variables):
+    """Substitute ${VAR} / ${VAR:-default}, normalise to CRLF, set
+    Content-Length (any Content-Length in the template is replaced)."""
+    def sub(m):
+        if m.group(1) in variables:
+            return variables[m.group(1)]
+        if m.group(2) is not None:
+            return m.group(2)
+        die("template uses undefined variable ${%s}" % m.group(1))
+    text = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", sub,
+                  template)
+    text = text.replace("\r\n", "\n").lstrip("\n")
+    if "\n\n" in text:
+        head, body = text.split("\n\n", 1)
+    else:
+        head, body = text.rstrip("\n"), ""
+    lines = [ln for ln in head.split("\n")
+             if canon(ln.split(":", 1)[0]) != "content-length"]
+    body = crlf(body).encode("utf-8", "surrogateescape")
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(
+        "utf-8", "surrogateescape") + body
+
+
+def tls_context(server, cert, key, ca, verify_name, version=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server
+                         else ssl.PROTOCOL_TLS_CLIENT)
+    if version:
+        v = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[version]
+        ctx.minimum_version = ctx.maximum_version = v
+    if cert:
+        ctx.load_cert_chain(cert, key or cert)
+    if ca:
+        ctx.load_verify_locations(ca)
+    if server:
+        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
+    else:
+        ctx.check_hostname = bool(verify_name) and bool(ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED if ca else ssl.CERT_NONE
+    return ctx
+
+
+def peer_names(sock):
+    try:
+        c = sock.getpeercert()
+    except (AttributeError, ValueError):
+        return ""
+    if not c:
+        return ""
+    return ",".join(v for k, v in c.get("subjectAltName", ()) if k == "DNS")
+
+
+# ------------------------------------------------------------------ send
+
+class Conn:
+    """Client connection with a deadline-bounded message reader."""
+
+    def __init__(self, a):
+        self.a = a
+        self.deadline = time.monotonic() + a.timeout
+        self.reader = StreamReader(client=True)
+        self.closed = False
+        self.close_reason = ""
+        self.lock = threading.Lock()
+        host, port = hostport(a.connect)
+        src = hostport(a.bind, 0) if a.bind else None
+        try:
+            s = socket.create_connection((host, port), timeout=a.timeout,
+                                         source_address=src)
+        except OSError as e:
+            print("CONNECT_FAILED %s" % e, flush=True)
+            sys.exit(2)
+        self.local = "%s:%d" % s.getsockname()[:2]
+        self.remote = "%s:%d" % (host, port)
+        self.handshake_error = None
+        if a.tls:
+            ctx = tls_context(False, a.cert, a.key, a.ca, a.sni, a.tls_version)
+            s = ctx.wrap_socket(s, server_hostname=a.sni or None,
+                                do_handshake_on_connect=False)
+            s.settimeout(max(0.1, self.deadline - time.monotonic()))
+            try:
+                s.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                self.handshake_error = e
+        self.sock = s
+
+    def send(self, data):
+        try:
+            self.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
+            self.sock.sendall(data)
+            return True
+        except (OSError, ssl.SSLError) as e:
+            print("SEND_FAILED %s" % e, file=sys.stderr)
+            self.close_reason = str(e)
+            self.closed = True
+            return False
+
+    def fill(self, until):
+        """Read once, waiting until `until`; False on close/timeout."""
+        if self.closed:
+            return False
+        left = min(until, self.deadline) - time.monotonic()
+        if left <= 0:
+            return False
+        if not (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+        try:
+            self.sock.settimeout(0.5)
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return True     # TLS record incomplete; try again
+        except (ssl.SSLError, OSError) as e:
+            self.close_reason = str(e)
+            self.closed = True
+            return False
+        if not data:
+            self.close_reason = "EOF"
+            self.closed = True
+            return False
+        self.reader.feed(data)
+        return True
+
+    def next_message(self, until=None):
+        until = until or self.deadline
+        while True:
+            try:
+                m = self.reader.next()
+            except ValueError as e:
+                print("BAD_MESSAGE %s" % e, flush=True)
+                return None
+            if m:
+                m.peer = self.remote
+                if self.a.out:
+                    record(self.a.out, self.lock, "received", self.remote, m.raw)
+                if self.a.verbose:
+                    sys.stderr.write("<<< %s\n%s\n" % (
+                        self.remote, m.raw.decode("utf-8", "replace")))
+                return m
+            if not self.fill(until):
+                return None
+
+
+def uri_of(nameaddr):
+    m = re.search(r"<([^>]*)>", nameaddr)
+    return m.group(1) if m else nameaddr.split(";")[0].strip()
+
+
+def in_dialog(req, resp, method, cseq, branch, same_ruri=False):
+    """ACK/BYE built from the request and its final response."""
+    via = re.sub(r"branch=[^;,\s]+", "branch=" + branch, req.values("Via")[0])
+    if same_ruri:               # ACK of a non-2xx: same transaction
+        ruri, routes = req.uri, req.values("Route")
+    else:
+        contacts = resp.values("Contact")
+        ruri = uri_of(contacts[0]) if contacts else req.uri
+        routes = list(reversed(resp.values("Record-Route")))
+    lines = ["%s %s SIP/2.0" % (method, ruri), "Via: " + via]
+    lines += ["Route: " + r for r in routes]
+    lines += ["Max-Forwards: 70", "From: " + req.get("From"),
+              "To: " + resp.get("To"), "Call-ID: " + req.get("Call-ID"),
+              "CSeq: %d %s" % (cseq, method), "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def check_headers(a, resp):
+    """Every --expect-header 'Name: regex' must match a value of Name."""
+    ok = True
+    for spec in a.expect_header:
+        name, _, rx = spec.partition(":")
+        rx = rx.strip()
+        vals = [v for n, v in resp.headers if canon(n) == canon(name)]
+        vals += resp.values(name)
+        if not any(re.search(rx, v) for v in vals):
+            print("HEADER_MISMATCH %s: %r not matched in %r" % (
+                name.strip(), rx, vals), flush=True)
+            ok = False
+    return ok
+
+
+def wait_final(conn, req_branch, method):
+    """Wait for the final response of the transaction with req_branch."""
+    while True:
+        m = conn.next_message()
+        if m is None:
+            return None
+        if m.is_request:
+            print("REQUEST %s" % m.method, flush=True)
+            continue
+        if m.top_branch() != req_branch or m.cseq()[1] != method:
+            print("STRAY %d %s" % (m.status, m.cseq()[1]), flush=True)
+            continue
+        if m.status < 200:
+            print("PROVISIONAL %d %s" % (m.status, method), flush=True)
+            continue
+        print("STATUS %d %s" % (m.status, method), flush=True)
+        return m
+
+
+def end_of_wait(conn):
+    if conn.closed:
+        print("CLOSED %s" % conn.close_reason, flush=True)
+    else:
+        print("TIMEOUT", flush=True)
+
+
+def cmd_send(a):
+    templates = []
+    for path in a.templates:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            templates.append(f.read())
+    templates += a.msg
+    raw = None
+    if a.raw_file:
+        with open(a.raw_file, "rb") as f:
+            raw = f.read()
+    elif a.raw_hex is not None:
+        raw = binascii.unhexlify(re.sub(r"\s+", "", a.raw_hex))
+    if raw is None and not templates and not a.expect_handshake_failure:
+        die("nothing to send (templates, --msg, --raw-file or --raw-hex)")
+
+    conn = Conn(a)
+    if conn.handshake_error is not None and not a.expect_handshake_failure:
+        print("HANDSHAKE_FAILED %s" % conn.handshake_error, flush=True)
+        return 1
+    if a.tls and conn.handshake_error is None and a.verbose:
+        print("# TLS %s, server %s" % (conn.sock.version(), peer_names(conn.sock)),
+              file=sys.stderr)
+
+    base = {"LOCAL": conn.local, "LOCAL_IP": conn.local.rsplit(":", 1)[0],
+            "LOCAL_PORT": conn.local.rsplit(":", 1)[1],
+            "TRANSPORT": "TLS" if a.tls else "TCP"}
+    user = dict(v.split("=", 1) for v in a.var)
+
+    def variables():
+        d = dict(base)
+        d.update(BRANCH="z9hG4bK" + rand_token(16), CALLID=rand_token(20),
+                 TAG=rand_token(8))
+        d.update(user)
+        return d
+
+    if a.expect_handshake_failure:
+        if conn.handshake_error is not None:
+            print("HANDSHAKE_FAILED %s" % conn.handshake_error, flush=True)
+            return 0
+        # TLS 1.3: the server judges the client certificate after the
+        # client's handshake is done; its alert arrives on the first read.
+        for t in templates:
+            conn.send(build(t, variables()))
+        m = conn.next_message()
+        if m is not None:
+            print("HANDSHAKE_OK got %s" % m.describe(), flush=True)
+            return 1
+        if conn.closed:
+            print("HANDSHAKE_FAILED %s" % conn.close_reason, flush=True)
+            return 0
+        print("HANDSHAKE_OK no alert within %ss" % a.timeout, flush=True)
+        return 1
+
+    failures = 0
+    if raw is not None:
+        conn.send(raw)
+        if a.expect_pong:
+            end = time.monotonic() + a.timeout
+            while len(conn.reader.buf) < 2 and conn.fill(end):
+                pass
+            conn.fill(time.monotonic() + 0.5)       # anything beyond it?
+            got = conn.reader.buf
+            if got == b"\r\n":
+                print("PONG", flush=True)
+                return 0
+            print("RECEIVED %s" % binascii.hexlify(got).decode(), flush=True)
+            if conn.closed:
+                end_of_wait(conn)
+            return 1
+        if not (a.expect_close or a.no_response):
+            m = conn.next_message()
+            while m is not None and (m.is_request or m.status < 200):
+                m = conn.next_message()
+            if m is None:
+                end_of_wait(conn)
+                return 1
+            print("STATUS %d %s" % (m.status, m.cseq()[1]), flush=True)
+            if a.expect and m.status != a.expect:
+                failures += 1
+            if not check_headers(a, m):
+                failures += 1
+
+    if a.expect_close:
+        for t in templates:
+            if not conn.send(build(t, variables())):
+                break
+        while not conn.closed:
+            m = conn.next_message()
+            if m is None:
+                break
+            print(("REQUEST %s" if m.is_request else "STATUS %s") % (
+                m.method or "%d %s" % (m.status, m.cseq()[1])), flush=True)
+        if conn.closed:
+            print("CLOSED %s" % conn.close_reason, flush=True)
+            return 0
+        print("TIMEOUT (connection still open)", flush=True)
+        return 1
+
+    for i, t in enumerate(templates):
+        data = build(t, variables())
+        req = SipMessage.parse(data)
+        if not conn.send(data):
+            end_of_wait(conn)
+            return 1
+        if a.no_response or req.method == "ACK":
+            continue
+        resp = wait_final(conn, req.top_branch(), req.method)
+        if resp is None:
+            end_of_wait(conn)
+            return 1
+        if a.expect and resp.status != a.expect:
+            failures += 1
+        if not check_headers(a, resp):
+            failures += 1
+        if req.method != "INVITE":
+            continue
+        n = req.cseq()[0]
+        if resp.status >= 300:
+            conn.send(in_dialog(req, resp, "ACK", n, req.top_branch(), True))
+            continue
+        if not a.dialog:
+            continue
+        conn.send(in_dialog(req, resp, "ACK", n, "z9hG4bK" + rand_token(16)))
+        bye = in_dialog(req, resp, "BYE", n + 1, "z9hG4bK" + rand_token(16))
+        conn.send(bye)
+        r = wait_final(conn, SipMessage.parse(bye).top_branch(), "BYE")
+        if r is None:
+            end_of_wait(conn)
+            return 1
+        if r.status != 200:
+            failures += 1
+
+    if a.no_response:
+        # nothing may come back within the grace period
+        conn.deadline = min(conn.deadline, time.monotonic() + a.grace)
+        m = conn.next_message()
+        if m is not None:
+            print("UNEXPECTED %s" % m.describe(), flush=True)
+            return 1
+        print("NORESPONSE", flush=True)
+    return 1 if failures else 0
+
+
+# ----------------------------------------------------------------- serve
+
+class Server:
+    def __init__(self, a):
+        self.a = a
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.conns = 0
+        self.done = threading.Event()
+        self.ctx = None
+        if a.tls:
+            self.ctx = tls_context(True, a.cert, a.key, a.ca, None, a.tls_version)
+        host, port = hostport(a.listen)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ls = socket.socket(fam, socket.SOCK_STREAM)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind((host, port))
+        self.ls.listen(64)
+        self.local = "%s:%d" % self.ls.getsockname()[:2]
+        self.tag = rand_token(8)
+
+    def log(self, msg):
+        if self.a.verbose:
+            print("sippeer serve: " + msg, file=sys.stderr, flush=True)
+
+    def response(self, req):
+        code = self.a.respond
+        reason = {200: "OK", 202: "Accepted", 403: "Forbidden",
+                  404: "Not Found", 480: "Temporarily Unavailable",
+                  486: "Busy Here", 488: "Not Acceptable Here",
+                  500: "Server Internal Error", 503: "Service Unavailable",
+                  603: "Decline"}.get(code, "Response")
+        lines = ["SIP/2.0 %d %s" % (code, reason)]
+        lines += ["Via: " + v for v in req.values("Via")]
+        lines.append("From: " + (req.get("From") or ""))
+        to = req.get("To") or ""
+        if not re.search(r";\s*tag=", to):
+            to += ";tag=" + self.tag
+        lines.append("To: " + to)
+        lines.append("Call-ID: " + (req.get("Call-ID") or ""))
+        lines.append("CSeq: " + (req.get("CSeq") or ""))
+        if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
+            lines += ["Record-Route: " + v for v in req.values("Record-Route")]
+            lines.append("Contact: <sip:peer@%s;transport=%s>" % (
+                self.local, "tls" if self.a.tls else "tcp"))
+        lines += self.a.respond_header
+        lines.append("Content-Length: 0")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def handle(self, s, addr):
+        peer = "%s:%d" % addr[:2]
+        try:
+            s.settimeout(5)
+            if self.ctx:
+                try:
+                    s = self.ctx.wrap_socket(s, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    print("sippeer serve: TLS handshake with %s failed: %s"
+                          % (peer, e), file=sys.stderr, flush=True)
+                    return
+                self.log("TLS %s from %s (%s)" % (s.version(), peer,
+                                                  peer_names(s)))
+            reader = StreamReader()
+            s.settimeout(0.2)
+            while not self.done.is_set():
+                try:
+                    data = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except (OSError, ssl.SSLError) as e:
+                    self.log("%s: %s" % (peer, e))
+                    return
+                if not data:
+                    self.log("%s closed" % peer)
+                    return
+                reader.feed(data)
+                while True:
+                    pings = reader.pings
+                    try:
+                        m = reader.next()
+                    except ValueError as e:
+                        print("sippeer serve: %s: %s" % (peer, e),
+                              file=sys.stderr)
+                        return
+                    for _ in range(reader.pings - pings):
+                        s.sendall(b"\r\n")
+                    if m is None:
+                        break
+                    if not m.is_request:
+                        self.log("%s: ignoring response %s" % (peer, m.describe()))
+                        continue
+                    if self.a.record:
+                        record(self.a.record, self.lock, "received", peer, m.raw)
+                    self.log("%s: %s" % (peer, m.start))
+                    if m.method not in ("ACK", "BENOTIFY") and self.a.respond:
+                        s.sendall(self.response(m))
+                    with self.lock:
+                        self.requests += 1
+                        if self.a.count and self.requests >= self.a.count:
+                            self.done.set()
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def run(self):
+        a = self.a
+        if a.pidfile:
+            with open(a.pidfile, "w") as f:
+                f.write("%d\n" % os.getpid())
+        if a.ready:
+            with open(a.ready, "w") as f:
+                f.write("%s\n" % self.local)
+        print("LISTENING %s" % self.local, flush=True)
+        deadline = time.monotonic() + a.timeout
+        threads = []
+        while not self.done.is_set() and time.monotonic() < deadline:
+            r, _, _ = select.select([self.ls], [], [], 0.2)
+            if not r:
+                continue
+            s, addr = self.ls.accept()
+            with self.lock:
+                self.conns += 1
+                if a.conn_count_file:
+                    tmp = a.conn_count_file + ".tmp"
+                    with open(tmp, "w") as f:
+                        f.write("%d\n" % self.conns)
+                    os.replace(tmp, a.conn_count_file)
+            t = threading.Thread(target=self.handle, args=(s, addr), daemon=True)
+            t.start()
+            threads.append(t)
+        self.done.set()
+        for t in threads:
+            t.join(2)
+        print("REQUESTS %d CONNECTIONS %d" % (self.requests, self.conns),
+              flush=True)
+        if a.count and self.requests < a.count:
+            print("TIMEOUT after %d of %d requests" % (self.requests, a.count),
+                  flush=True)
+            return 1
+        return 0
+
+
+def cmd_serve(a):
+    srv = Server(a)
+
+    def stop(signum, frame):
+        srv.done.set()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return srv.run()
+    finally:
+        if a.pidfile:
+            try:
+                os.unlink(a.pidfile)
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------- inspect
+
+class Query(argparse.Action):
+    """Keep the queries in command-line order."""
+
+    def __call__(self, parser, ns, value, option_string=None):
+        q = getattr(ns, "queries", None) or []
+        q.append((self.dest, value))
+        setattr(ns, "queries", q)
+
+
+def cmd_inspect(a):
+    msgs = load_messages(a.file)
+    sel = []
+    for direction, m in msgs:
+        if a.received and direction != "received":
+            continue
+        if a.sent and direction != "sent":
+            continue
+        if a.method and not (m.is_request and m.method == a.method.upper()):
+            continue
+        if a.status is not None and (m.is_request or m.status != a.status):
+            continue
+        if a.cseq_method and m.cseq()[1] != a.cseq_method.upper():
+            continue
+        if a.call_id and m.get("Call-ID") != a.call_id:
+            continue
+        sel.append(m)
+    queries = getattr(a, "queries", None) or []
+    if queries == [] and not a.count_messages:
+        queries = [("raw", True)]
+    if a.count_messages:
+        print(len(sel))
+        if not queries or queries == [("raw", True)]:
+            return 0
+    try:
+        m = sel[a.index]
+    except IndexError:
+        print("sippeer inspect: no message #%d matching in %s (%d match)" % (
+            a.index, a.file, len(sel)), file=sys.stderr)
+        return 1
+    for kind, arg in queries:
+        if kind == "count_header":
+            print(len(m.values(arg)))
+        elif kind == "header":
+            v = m.get(arg)
+            if v is None:
+                print("sippeer inspect: no %s header" % arg, file=sys.stderr)
+                return 1
+            print(v)
+        elif kind == "values":
+            for v in m.values(arg):
+                print(v)
+        elif kind == "start_line":
+            print(m.start)
+        elif kind == "body":
+            print(m.body.decode("utf-8", "replace").replace("\r\n", "\n"),
+                  end="" if m.body.endswith(b"\n") else "\n")
+        elif kind == "raw":
+            text = m.raw.decode("utf-8", "replace").replace("\r\n", "\n")
+            print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+# ------------------------------------------------------------------ wait
+
+def listening(host, port):
+    """Is there a TCP socket in LISTEN state on host:port (or wildcard)?"""
+    want = []
+    try:
+        packed = socket.inet_pton(socket.AF_INET, host)
+        want.append(("/proc/net/tcp", "%08X" % int.from_bytes(packed, "little")))
+        want.append(("/proc/net/tcp", "00000000"))
+    except OSError:
+        packed = socket.inet_pton(socket.AF_INET6, host)
+        words = [int.from_bytes(packed[i:i + 4], "little") for i in range(0, 16, 4)]
+        want.append(("/proc/net/tcp6", "".join("%08X" % w for w in words)))
+    want.append(("/proc/net/tcp6", "0" * 32))
+    for path, addr in want:
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    la, st = fields[1], fields[3]
+                    a, p = la.split(":")
+                    if st == "0A" and int(p, 16) == port and a == addr:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def cmd_wait(a):
+    deadline = time.monotonic() + a.timeout
+    targets = [hostport(x) for x in a.listen]
+    while True:
+        missing = [("%s:%d" % t) for t in targets if not listening(*t)]
+        missing += [f for f in a.file if not os.path.exists(f)]
+        if not missing:
+            return 0
+        if a.pid:
+            try:
+                os.kill(a.pid, 0)
+                with open("/proc/%d/stat" % a.pid) as f:
+                    if f.read().split(")")[-1].split()[0] == "Z":
+                        raise OSError("zombie")
+            except OSError:
+                print("sippeer wait: process %d exited; still missing %s" % (
+                    a.pid, " ".join(missing)), file=sys.stderr)
+                return 1
+        if time.monotonic() >= deadline:
+            print("sippeer wait: after %ss still missing %s" % (
+                a.timeout, " ".join(missing)), file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------------ main
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def tls_opts(q):
+        q.add_argument("--tls", action="store_true", help="use TLS")
+        q.add_argument("--cert", help="PEM certificate (chain)")
+        q.add_argument("--key", help="PEM private key")
+        q.add_argument("--ca", help="CA file to verify the other side")
+        q.add_argument("--tls-version", choices=("1.2", "1.3"),
+                       help="pin the TLS version")
+        q.add_argument("-v", "--verbose", action="store_true")
+
+    s = sub.add_parser("send", help="send SIP messages and check responses")
+    s.add_argument("templates", nargs="*", metavar="TEMPLATE",
+                   help="message template files, sent in order")
+    s.add_argument("--connect", required=True, metavar="HOST:PORT")
+    s.add_argument("--bind", metavar="HOST[:PORT]", help="source address")
+    tls_opts(s)
+    s.add_argument("--sni", help="server name sent and verified")
+    s.add_argument("--msg", action="append", default=[],
+                   help="message template given inline (after the files)")
+    s.add_argument("--var", action="append", default=[], metavar="K=V",
+                   help="define ${K}; templates may say ${K:-default}. Built in"
+                   " (fresh per message unless given): BRANCH CALLID TAG; and"
+                   " LOCAL LOCAL_IP LOCAL_PORT TRANSPORT (TLS/TCP)")
+    s.add_argument("--timeout", type=float, default=10,
+                   help="overall limit in seconds (default 10)")
+    s.add_argument("--out", help="append every received message here")
+    s.add_argument("--expect", type=int, metavar="CODE",
+                   help="every final response must have this code")
+    s.add_argument("--expect-header", action="append", default=[],
+                   metavar="'Name: regex'",
+                   help="must match a value of Name in the final response")
+    s.add_argument("--dialog", action="store_true",
+                   help="INVITE, then ACK and BYE built from the 200")
+    s.add_argument("--no-response", action="store_true",
+                   help="send only; fail if anything comes back within --grace")
+    s.add_argument("--grace", type=float, default=2.0,
+                   help="seconds to wait with --no-response (default 2)")
+    s.add_argument("--raw-file", help="send these exact bytes first")
+    s.add_argument("--raw-hex", help="send these exact bytes (hex) first")
+    s.add_argument("--expect-close", action="store_true",
+                   help="succeed iff the server closes the connection")
+    s.add_argument("--expect-pong", action="store_true",
+                   help="with a raw ping: succeed iff exactly CRLF comes back")
+    s.add_argument("--expect-handshake-failure", action="store_true",
+                   help="succeed iff the TLS handshake is refused")
+    s.set_defaults(func=cmd_send)
+
+    v = sub.add_parser("serve", help="answer requests with a fixed code")
+    v.add_argument("--listen", required=True, metavar="HOST:PORT")
+    tls_opts(v)
+    v.add_argument("--respond", type=int, default=200, metavar="CODE",
+                   help="response code, 0 = never answer (default 200)")
+    v.add_argument("--respond-header", action="append", default=[],
+                   metavar="'Name: value'", help="extra header in responses")
+    v.add_argument("--record", help="append every request received here")
+    v.add_argument("--count", type=int, default=0,
+                   help="stop after N requests (0 = run until --timeout)")
+    v.add_argument("--timeout", type=float, default=30)
+    v.add_argument("--conn-count-file", help="number of accepted connections")
+    v.add_argument("--pidfile")
+    v.add_argument("--ready", help="created once listening")
+    v.set_defaults(func=cmd_serve)
+
+    i = sub.add_parser("inspect", help="query a recorded file")
+    i.add_argument("file")
+    i.add_argument("--index", type=int, default=0,
+                   help="which matching message (0 = first, -1 = last)")
+    i.add_argument("--method", help="only requests with this method")
+    i.add_argument("--status", type=int, help="only responses with this code")
+    i.add_argument("--cseq-method", help="only messages with this CSeq method")
+    i.add_argument("--call-id", help="only messages with this Call-ID")
+    i.add_argument("--received", action="store_true", help="only received")
+    i.add_argument("--sent", action="store_true", help="only sent (sipp traces)")
+    i.add_argument("--count-messages", action="store_true",
+                   help="print the number of matching messages")
+    i.add_argument("--count-header", action=Query, metavar="NAME",
+                   help="print how many values NAME has (lists split)")
+    i.add_argument("--header", action=Query, metavar="NAME",
+                   help="print the first value of NAME")
+    i.add_argument("--values", action=Query, metavar="NAME",
+                   help="print every value of NAME, one per line")
+    i.add_argument("--start-line", action=Query, nargs=0)
+    i.add_argument("--body", action=Query, nargs=0)
+    i.add_argument("--raw", action=Query, nargs=0)
+    i.set_defaults(func=cmd_inspect)
+
+    w = sub.add_parser("wait", help="bounded wait for listeners and files")
+    w.add_argument("--listen", action="append", default=[], metavar="HOST:PORT",
+                   help="a TCP socket listening there (checked in /proc)")
+    w.add_argument("--file", action="append", default=[])
+    w.add_argument("--pid", type=int, help="give up if this process exits")
+    w.add_argument("--timeout", type=float, default=10)
+    w.set_defaults(func=cmd_wait)
+
+    a = p.parse_args()
+    sys.exit(a.func(a))
+
+
+if __name__ == "__main__":
+    main()
