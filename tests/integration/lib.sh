@@ -14,7 +14,9 @@
 # is bounded. Exit status: 0 pass, 1 fail, 77 skip (automake convention).
 # Environment: top_srcdir, top_builddir, SIPEDGE (defaults derived from this
 # file's location); SE_VALGRIND=1 runs the daemon under valgrind;
-# SE_VERBOSE=1 shows the daemon log live on stderr.
+# SE_VERBOSE=1 shows the daemon log live on stderr; SE_NET_SHIFT=K and
+# SE_RUN_SUFFIX=S move a test to 127.0.(N+K) and tests/run/<test>S so that a
+# second run (t-valgrind.sh, another tree) can go beside the first.
 
 set -u
 
@@ -24,7 +26,7 @@ set -u
 TOOLS=$top_srcdir/tests/tools
 SCEN=$top_srcdir/tests/integration/scenarios
 DNS_PORT=${DNS_PORT:-10053}
-SE_PASS=0 SE_FAIL=0 SE_PIDS=() DAEMON_PID= SE_LOG_MARK=0 SE_SEQ=0
+SE_PASS=0 SE_FAIL=0 SE_PIDS=() DAEMON_PID='' SE_LOG_MARK=0 SE_SEQ=0
 
 # ------------------------------------------------------------ reporting
 
@@ -133,18 +135,27 @@ se_need_daemon() {
 
 # se_init N : claim 127.0.N.0/24 and a fresh run directory.
 se_init() {
-	TEST=$(basename "$0" .sh)
-	NET=127.0.$1
+	# SE_NET_SHIFT/SE_RUN_SUFFIX let a second run of the same test (under
+	# valgrind) go in parallel with the first without sharing addresses.
+	TEST=$(basename "$0" .sh)${SE_RUN_SUFFIX:-}
+	NET=127.0.$(($1 + ${SE_NET_SHIFT:-0}))
 	NETRE=$(re "$NET")
 	RUN=$top_builddir/tests/run/$TEST
+	PEER=(python3 "$TOOLS/sippeer.py")
+	se_need python3 openssl
+	python3 -c "import socket; socket.socket().bind(('$NET.1', 0))" 2>/dev/null ||
+		se_skip "cannot bind $NET.1 (is 127.0.0.0/8 routed to lo?)"
+	local busy
+	busy=$("${PEER[@]}" listeners "$NET.")
+	if [ -n "$busy" ]; then    # another run owns the /24: leave its RUN alone
+		echo "not ok - $NET.0/24 is in use by another run (listening:" $busy")"
+		echo "# run it later, or beside the other with SE_NET_SHIFT/SE_RUN_SUFFIX"
+		exit 99
+	fi
 	rm -rf "$RUN"
 	mkdir -p "$RUN" || exit 99
 	trap se_done EXIT
 	trap 'not_ok "interrupted"; exit 1' INT TERM
-	se_need python3 openssl
-	PEER=(python3 "$TOOLS/sippeer.py")
-	python3 -c "import socket; socket.socket().bind(('$NET.1', 0))" 2>/dev/null ||
-		se_skip "cannot bind $NET.1 (is 127.0.0.0/8 routed to lo?)"
 	note "$TEST: NET=$NET RUN=$RUN"
 }
 
@@ -216,14 +227,22 @@ se_start_daemon() {
 	if [ "${SE_VALGRIND:-0}" = 1 ]; then
 		se_need valgrind
 		wrap=(valgrind -q --error-exitcode=99 --leak-check=full
-		      --errors-for-leak-kinds=definite)
+		      --errors-for-leak-kinds=definite,possible)
 		t=60
 	fi
 	"${wrap[@]}" "$SIPEDGE" -f -c "$RUN/edge.conf" </dev/null >"$RUN/sipedge.log" 2>&1 &
 	DAEMON_PID=$!
 	[ "${SE_VERBOSE:-0}" = 1 ] && { tail -f "$RUN/sipedge.log" --pid=$DAEMON_PID >&2 & }
 	for a in "${listen[@]}"; do args+=(--listen "$a"); done
-	if "${PEER[@]}" wait "${args[@]}" --pid "$DAEMON_PID" --timeout "$t"; then
+	# The port alone could belong to another process: our daemon logs
+	# event=startup only once all of its own listeners are bound.
+	local i=0
+	while [ $i -lt $((t * 10)) ] && kill -0 "$DAEMON_PID" 2>/dev/null &&
+	      ! grep -q 'event=startup' "$RUN/sipedge.log"; do
+		sleep 0.1; i=$((i + 1))
+	done
+	if grep -q 'event=startup' "$RUN/sipedge.log" &&
+	   "${PEER[@]}" wait "${args[@]}" --pid "$DAEMON_PID" --timeout "$t"; then
 		ok "sipedge started (pid $DAEMON_PID), listening on ${listen[*]}"
 	else
 		se_bail "sipedge did not start listening on ${listen[*]} within ${t}s"
@@ -282,7 +301,8 @@ se_start_dns() {
 		--pid-file= --user="$(id -un)" --group="$(id -gn)" \
 		--host-record="sip.partner.test,$NET.21" --log-queries \
 		--log-facility="$RUN/dnsmasq.log" "$@"
-	"${PEER[@]}" wait --listen "$NET.53:$DNS_PORT" --pid "$BG_PID" --timeout 10 ||
+	"${PEER[@]}" wait --listen "$NET.53:$DNS_PORT" --pid "$BG_PID" --timeout 10 &&
+		sleep 0.2 && kill -0 "$BG_PID" 2>/dev/null ||
 		{ cat "$RUN/dnsmasq.out"; se_bail "dnsmasq did not start"; }
 }
 
@@ -349,7 +369,7 @@ se_send_any() {
 		>"$RUN/send.out" 2>&1
 	SEND_RC=$?
 	SEND_OUT=$(cat "$RUN/send.out")
-	se_match "$desc" "$want" "$SEND_OUT"
+	se_match "$desc [$(echo $SEND_OUT | cut -c1-80)]" "$want" "$SEND_OUT"
 }
 
 # se_inspect FILE [sippeer inspect args...] : prints the answer.
@@ -389,14 +409,13 @@ se_assert_at_node() {
 		"${rr[1]:-}" '^<sip:edge\.test(:5061)?[;>]' ';lr[;>]' ';sipedge[=;>]'
 }
 
-# se_assert_response FILE CALLID METHOD CODE : the last CODE response for
-# CALLID in FILE has exactly one Via and the request's CSeq.
+# se_assert_response FILE CALLID METHOD CODE [CSEQ] : the last CODE response
+# for CALLID in FILE has exactly one Via and CSeq "CSEQ METHOD" (CSEQ 1).
 se_assert_response() {
-	local f=$1 sel=(--call-id "$2" --cseq-method "$3" --status "$4" --index -1)
+	local f=$1 n=${5:-1} sel=(--call-id "$2" --cseq-method "$3" --status "$4" --index -1)
 	if ! "${PEER[@]}" inspect "$f" "${sel[@]}" --start-line >/dev/null 2>&1; then
 		not_ok "$3: no $4 response with Call-ID $2"; return
 	fi
 	se_eq "$3 $4: exactly 1 Via" 1 "$(se_inspect "$f" "${sel[@]}" --count-header Via)"
-	se_match "$3 $4: same CSeq" "^[0-9]+ $3\$" \
-		"$(se_inspect "$f" "${sel[@]}" --header CSeq)"
+	se_eq "$3 $4: same CSeq" "$n $3" "$(se_inspect "$f" "${sel[@]}" --header CSeq)"
 }
