@@ -354,7 +354,7 @@ se_send() {
 	SEND_OUT=$(cat "$RUN/send.out")
 	cp "$RUN/send.out" "$RUN/send.$SE_SEQ.out"
 	if [ "$SEND_RC" -eq 0 ]; then
-		ok "$desc [$(echo $SEND_OUT | cut -c1-80)]"
+		ok "$desc [$(printf "%s" "$SEND_OUT" | tr "\n" " " | cut -c1-80)]"
 	else
 		not_ok "$desc (sippeer rc=$SEND_RC)"
 		sed 's/^/#   /' "$RUN/send.out"
@@ -369,7 +369,7 @@ se_send_any() {
 		>"$RUN/send.out" 2>&1
 	SEND_RC=$?
 	SEND_OUT=$(cat "$RUN/send.out")
-	se_match "$desc [$(echo $SEND_OUT | cut -c1-80)]" "$want" "$SEND_OUT"
+	se_match "$desc [$(printf "%s" "$SEND_OUT" | tr "\n" " " | cut -c1-80)]" "$want" "$SEND_OUT"
 }
 
 # se_inspect FILE [sippeer inspect args...] : prints the answer.

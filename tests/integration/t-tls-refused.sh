@@ -32,6 +32,8 @@ refused expired "expired client certificate"
 se_wait_log "expired: the log line gives a reason= and hints at the clock" \
 	'event=tls_handshake_failed' 'reason=' '[Cc]lock'
 good_peer_ok
+refused noclientauth "client certificate without the clientAuth EKU"
+good_peer_ok
 
 se_stop_daemon
 se_done

@@ -27,7 +27,7 @@ files="ca edge partner wrongsan expired noclientauth untrusted-ca untrusted
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-complete() {
+pki_complete() {
 	[ "$(cat "$dir/.mkpki-stamp" 2>/dev/null)" = "$fqdn" ] || return 1
 	for f in $files; do
 		[ -s "$dir/$f.crt" ] && [ -s "$dir/$f.key" ] || return 1
@@ -35,7 +35,7 @@ complete() {
 	# still good for at least a day?
 	openssl x509 -checkend 86400 -noout -in "$dir/edge.crt" >/dev/null 2>&1
 }
-complete && exit 0
+pki_complete && exit 0
 
 tmp=$(mktemp -d "$dir/.mkpki.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

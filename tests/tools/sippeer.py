@@ -7,6 +7,7 @@ Subcommands (see --help of each):
   inspect  parse a recorded file (sippeer --out/--record or a sipp
            -message_file) and print header counts / values
   wait     wait (bounded) until TCP listeners exist and/or files appear
+  listeners  list TCP listeners on addresses with a given prefix
 
 Only the Python standard library is used. Every wait is bounded.
 
@@ -210,7 +211,8 @@ class StreamReader:
         return msg
 
 
-# Files written by --out / --record: each message preceded by a marker line.
+# Files written by --out / --record: each message, exactly as received, is
+# preceded by a marker line and followed by one separating newline.
 MARK = "=== sippeer %s %s from %s ==="
 MARK_RE = re.compile(r"^=== sippeer (\S+) (\S+) from (\S*) ===\r?$", re.M)
 # sipp -trace_msg / -message_file blocks
@@ -224,15 +226,16 @@ def record(path, lock, direction, peer, raw):
     with lock:
         with open(path, "ab") as f:
             f.write((MARK % (direction, stamp, peer) + "\n").encode())
-            f.write(raw)
-            if not raw.endswith(b"\n"):
-                f.write(b"\n")
+            f.write(raw + b"\n")      # the newline is the separator
 
 
 def load_messages(path):
     """[(direction, SipMessage)] from a sippeer record or a sipp trace."""
-    with open(path, "rb") as f:
-        text = f.read().decode("utf-8", "surrogateescape")
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "surrogateescape")
+    except FileNotFoundError:
+        return []               # nothing recorded: no messages
     out = []
     marks = list(MARK_RE.finditer(text))
     if marks:
@@ -531,6 +534,10 @@ def cmd_send(a):
         return d
 
     if a.expect_handshake_failure:
+        if isinstance(conn.handshake_error, ssl.SSLCertVerificationError):
+            # we refused the server, which is not what is being tested
+            print("SERVER_CERT_REJECTED %s" % conn.handshake_error, flush=True)
+            return 1
         if conn.handshake_error is not None:
             print("HANDSHAKE_FAILED %s" % conn.handshake_error, flush=True)
             return 0
@@ -633,6 +640,9 @@ def cmd_send(a):
         m = conn.next_message()
         if m is not None:
             print("UNEXPECTED %s" % m.describe(), flush=True)
+            return 1
+        if conn.closed:         # silence, but not by hanging up on us
+            print("CLOSED %s" % conn.close_reason, flush=True)
             return 1
         print("NORESPONSE", flush=True)
     return 1 if failures else 0
@@ -892,6 +902,32 @@ def listening(host, port):
     return False
 
 
+def tcp_listeners():
+    """[(ip, port)] of every IPv4 TCP socket in LISTEN state."""
+    out = []
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                addr, port = fields[1].split(":")
+                if fields[3] == "0A":
+                    ip = socket.inet_ntoa(int(addr, 16).to_bytes(4, "little"))
+                    out.append((ip, int(port, 16)))
+    except OSError:
+        pass
+    return out
+
+
+def cmd_listeners(a):
+    """Print ip:port of TCP listeners whose address starts with PREFIX."""
+    found = sorted(set("%s:%d" % l for l in tcp_listeners()
+                       if l[0].startswith(a.prefix)))
+    for x in found:
+        print(x)
+    return 0
+
+
 def cmd_wait(a):
     deadline = time.monotonic() + a.timeout
     targets = [hostport(x) for x in a.listen]
@@ -966,7 +1002,8 @@ def main():
     s.add_argument("--expect-pong", action="store_true",
                    help="with a raw ping: succeed iff exactly CRLF comes back")
     s.add_argument("--expect-handshake-failure", action="store_true",
-                   help="succeed iff the TLS handshake is refused")
+                   help="succeed iff the server refuses the TLS handshake "
+                   "(fails if we reject the server's certificate)")
     s.set_defaults(func=cmd_send)
 
     v = sub.add_parser("serve", help="answer requests with a fixed code")
@@ -1015,6 +1052,10 @@ def main():
     w.add_argument("--pid", type=int, help="give up if this process exits")
     w.add_argument("--timeout", type=float, default=10)
     w.set_defaults(func=cmd_wait)
+
+    l = sub.add_parser("listeners", help="TCP listeners on addresses PREFIX*")
+    l.add_argument("prefix", help='e.g. "127.0.2."')
+    l.set_defaults(func=cmd_listeners)
 
     a = p.parse_args()
     sys.exit(a.func(a))
