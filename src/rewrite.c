@@ -92,15 +92,8 @@ sip_via_t *rewrite_hide_vias(msg_t *msg, sip_t *sip)
 
 bool rewrite_restore_vias(msg_t *msg, sip_t *sip, sip_via_t const *vias)
 {
-	for (; vias; vias = vias->v_next) {
-		sip_via_t *one = sip_via_copy(msg_home(msg), vias);
-		if (!one)
-			return false;
-		one->v_next = NULL;
-		if (msg_header_add_dup(msg, (msg_pub_t *)sip, (msg_header_t *)one) < 0)
-			return false;
-	}
-	return true;
+	return !vias || msg_header_add_dup(msg, (msg_pub_t *)sip,
+					   (msg_header_t const *)vias) >= 0;
 }
 
 /* Our URI in the form for a zone: kind is "ext" or "int". */

@@ -158,9 +158,10 @@ msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
 		phrase = "Unknown";
 	if (sip_add_dup(resp, rs, (sip_header_t *)sip_status_create(home, status, phrase, NULL)) < 0)
 		goto fail;
-	for (sip_via_t const *v = rq->sip_via; v; v = v->v_next)
-		if (sip_add_dup(resp, rs, (sip_header_t const *)sip_via_copy(home, v)) < 0)
-			goto fail;
+	/* One dup of the whole list keeps the order (sip_via_copy() of each
+	 * entry would copy the rest of the chain with it). */
+	if (sip_add_dup(resp, rs, (sip_header_t const *)rq->sip_via) < 0)
+		goto fail;
 	if (sip_add_dup(resp, rs, (sip_header_t const *)rq->sip_from) < 0 ||
 	    sip_add_dup(resp, rs, (sip_header_t const *)rq->sip_to) < 0 ||
 	    sip_add_dup(resp, rs, (sip_header_t const *)rq->sip_call_id) < 0 ||
