@@ -128,6 +128,7 @@ static void conn_free(struct conn *c)
 	framer_free(c->fr);
 	evbuffer_free(c->pending);
 	certnames_free(&c->names);
+	free(c->verdicts);
 	free(c);
 }
 
@@ -591,12 +592,12 @@ static void on_connect_ready(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 }
 
-static void on_resolved(void *arg, int status,
+static void on_resolved(void *arg, enum dns_status status,
 			const struct sockaddr_storage *addrs, size_t n)
 {
 	struct conn *c = arg;
 	if (c->state != CONN_CLOSED) {
-		if (status != 0 || n == 0) {
+		if (status != DNS_OK || n == 0) {
 			char reason[300];
 			snprintf(reason, sizeof reason, "cannot resolve %s: %s",
 				 c->target, dns_strerror(status));
@@ -619,7 +620,7 @@ static void start_resolve(evutil_socket_t fd, short what, void *arg)
 	(void)fd; (void)what;
 	struct conn *c = arg;
 	if (c->state == CONN_CLOSED)
-		on_resolved(c, -1, NULL, 0);
+		on_resolved(c, DNS_FAILED, NULL, 0);
 	else
 		dns_resolve(c->edge->dns, c->target, c->target_port, on_resolved, c);
 }

@@ -33,6 +33,18 @@ enum conn_fail {
 	CFAIL_CLOSED,       /* closed after it was up */
 };
 
+/* What a peer proved for one claimed domain, kept for the connection's
+ * life so the steady state costs no DNS or X.509 work per message. */
+struct verdict {
+	char domain[128];
+	bool accepted;
+	short status;                      /* response when refused */
+	short code;                        /* ms-diagnostics code when refused */
+	const char *reason;                /* static log slug */
+	int rate;                          /* requests/s cap, 0 = none */
+};
+#define CONN_MAX_VERDICTS 8
+
 struct conn {
 	uint64_t id;
 	unsigned hash;
@@ -51,6 +63,8 @@ struct conn {
 	char target[256];                  /* name dialled (outbound) */
 	int target_port;
 	struct certnames names;            /* peer certificate identities */
+	struct verdict *verdicts;          /* allocated on first use */
+	unsigned nverdicts;
 	enum conn_fail fail;
 	char fail_reason[256];
 	struct sockaddr_storage addrs[DNS_MAX_ADDRS];

@@ -19,6 +19,7 @@ struct txn_table;
 struct conn_table;
 struct dns;
 struct listener;
+struct rate_table;
 
 struct edge {
 	struct event_base *base;
@@ -28,6 +29,8 @@ struct edge {
 	struct listener *listeners;
 	struct conn_table *conns;
 	struct txn_table *txns;
+	struct rate_table *rates;     /* per-domain request caps */
+	unsigned fed_pending;         /* requests waiting for an SRV lookup */
 	char branch_salt[12];      /* per-process part of our Via branches */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;

@@ -15,6 +15,7 @@
 #include "edge.h"
 #include "listener.h"
 #include "log.h"
+#include "rate.h"
 #include "tls.h"
 #include "txn.h"
 
@@ -91,6 +92,7 @@ static void edge_free(struct edge *e)
 		conn_close_all(e);
 	txn_table_free(e->txns);
 	conn_table_free(e->conns);
+	rate_table_free(e->rates);
 	dns_free(e->dns);
 	tls_ctxs_free(e->tls);
 	if (e->sig_term) event_free(e->sig_term);
@@ -158,7 +160,8 @@ int main(int argc, char **argv)
 
 	int rc = 1;
 	e->base = event_base_new();
-	if (!e->base || !(e->conns = conn_table_new()) || !(e->txns = txn_table_new())) {
+	if (!e->base || !(e->conns = conn_table_new()) || !(e->txns = txn_table_new()) ||
+	    !(e->rates = rate_table_new(4096))) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}

@@ -10,10 +10,12 @@
 #include "conn.h"
 #include "diag.h"
 #include "edge.h"
+#include "federation.h"
 #include "listener.h"
 #include "log.h"
 #include "pat.h"
 #include "proxy.h"
+#include "respond.h"
 #include "rewrite.h"
 #include "route.h"
 #include "sipmsg.h"
@@ -22,59 +24,6 @@
 #define ACK_LINGER_SECS 5   /* keep an INVITE txn after a non-2xx final */
 
 /* ------------------------------------------------------------ helpers */
-
-static bool is_method(sip_t const *sip, const char *name)
-{
-	return sip->sip_request &&
-	       strcasecmp(sip->sip_request->rq_method_name, name) == 0;
-}
-
-/* BENOTIFY (Microsoft) is a NOTIFY that expects no response. */
-static bool expects_response(sip_t const *sip)
-{
-	return sip->sip_request->rq_method != sip_method_ack &&
-	       !is_method(sip, "BENOTIFY");
-}
-
-static void send_msg(struct conn *c, msg_t *msg)
-{
-	size_t len = 0;
-	char *text = sipmsg_print(msg, &len);
-	if (!text)
-		return;
-	if (log_enabled(LOG_DEBUG) && c->edge->conf->log.sip_trace)
-		log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
-	conn_send(c, text, len);
-	free(text);
-}
-
-static const char *call_id(sip_t const *sip)
-{
-	return sip && sip->sip_call_id ? sip->sip_call_id->i_id : NULL;
-}
-
-static const char *method_name(sip_t const *sip)
-{
-	if (sip && sip->sip_request)
-		return sip->sip_request->rq_method_name;
-	if (sip && sip->sip_cseq)
-		return sip->sip_cseq->cs_method_name;
-	return NULL;
-}
-
-/* Answer a request ourselves on the connection it came on. */
-static void reply(struct conn *c, msg_t *req, int status, const char *phrase,
-		  const char *hdrs)
-{
-	sip_t const *sip = sip_object(req);
-	if (!sip || !sip->sip_request || !expects_response(sip))
-		return;
-	msg_t *resp = sipmsg_response(req, status, phrase, hdrs);
-	if (resp) {
-		send_msg(c, resp);
-		msg_destroy(resp);
-	}
-}
 
 /* Refuse a request: one log line, one response, message freed. */
 static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
@@ -88,8 +37,8 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	log_event(LOG_NOTICE, event, "reason", reason,
 		  "code", code, "ms_code", ms_code ? ms : NULL,
 		  "domain", domain, "peer", c->peer,
-		  "call_id", call_id(sip), "method", method_name(sip), NULL);
-	reply(c, msg, status, phrase, hdrs);
+		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+	respond_reply(c, msg, status, phrase, hdrs);
 	msg_destroy(msg);
 }
 
@@ -169,7 +118,7 @@ static void txn_send(struct txn *t)
 		return;
 	}
 	t->down_conn = c->id;
-	send_msg(c, t->fwd);
+	respond_send(c, t->fwd);
 	txn_arm(t, t->method == sip_method_invite ? e->conf->limits.invite_timeout
 						  : e->conf->limits.transaction_timeout,
 		on_txn_timeout);
@@ -214,7 +163,7 @@ static void send_hop_request(struct txn *t, sip_method_t m, const char *name,
 	struct conn *c = conn_by_id(t->edge, t->down_conn);
 	msg_t *msg = c ? hop_request(t, m, name, to) : NULL;
 	if (msg) {
-		send_msg(c, msg);
+		respond_send(c, msg);
 		msg_destroy(msg);
 	}
 }
@@ -232,7 +181,7 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	rewrite_pop_via(resp, rs);
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
-	send_msg(up, resp);
+	respond_send(up, resp);
 	msg_destroy(resp);
 }
 
@@ -251,8 +200,8 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 	snprintf(secs, sizeof secs, "%d", t->method == sip_method_invite
 		 ? t->edge->conf->limits.invite_timeout
 		 : t->edge->conf->limits.transaction_timeout);
-	log_event(LOG_NOTICE, "transaction_timeout", "method", method_name(f),
-		  "call_id", call_id(f), "target", t->targets[t->cur_target].host,
+	log_event(LOG_NOTICE, "transaction_timeout", "method", respond_method(f),
+		  "call_id", respond_call_id(f), "target", t->targets[t->cur_target].host,
 		  "seconds", secs, "code", "408", NULL);
 	if (t->method == sip_method_invite)
 		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
@@ -276,7 +225,7 @@ static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
 	const char *up_branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
 	struct txn *t = NULL;
 	char branch[48];
-	if (expects_response(sip)) {
+	if (respond_expected(sip)) {
 		t = txn_new(e, msg, up->id, up_branch);
 		if (!t) {
 			refuse_text(up, msg, 503, "limit_reached", "out_of_memory",
@@ -316,7 +265,7 @@ static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
 		: conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
 			  targets[0].port, -1);
 	if (c)
-		send_msg(c, msg);
+		respond_send(c, msg);
 	msg_destroy(msg);
 }
 
@@ -330,10 +279,12 @@ static bool main_listener_port(const struct conf *c, int port)
 	return false;
 }
 
-static void inbound(struct conn *c, msg_t *msg, sip_t *sip, int route_port)
+/* The request passed the federation policy: now where it may go. */
+static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 {
 	struct edge *e = c->edge;
 	const struct conf *cf = e->conf;
+	sip_t *sip = sip_object(msg);
 	url_t *ruri = sip->sip_request->rq_url;
 	char host[256];
 	sipmsg_host(ruri, host, sizeof host);
@@ -374,6 +325,12 @@ static void inbound(struct conn *c, msg_t *msg, sip_t *sip, int route_port)
 	struct txn_target tg = { .port = n->ports[0].internal };
 	snprintf(tg.host, sizeof tg.host, "%s", n->address);
 	forward(c, msg, sip, ZONE_INTERNAL, node, &tg, 1);
+}
+
+static void inbound(struct conn *c, msg_t *msg, int route_port)
+{
+	if (federation_inbound(c, msg, route_port, inbound_accepted) == FED_PASS)
+		inbound_accepted(c, msg, route_port);
 }
 
 /* ------------------------------------------------------------ outbound */
@@ -428,7 +385,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		       0, NULL, NULL);
 		return;
 	}
-	reply(c, msg, 200, NULL, NULL);
+	respond_reply(c, msg, 200, NULL, NULL);
 	msg_destroy(msg);
 	if (t->status < 200)
 		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
@@ -485,7 +442,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	int route_port = rewrite_pop_own_routes(e, msg, sip);
 	if (c->zone == ZONE_EXTERNAL)
-		inbound(c, msg, sip, route_port);
+		inbound(c, msg, route_port);
 	else
 		outbound(c, msg, sip);
 }
@@ -502,7 +459,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		char code[12];
 		snprintf(code, sizeof code, "%d", status);
 		log_event(LOG_INFO, "stray_response", "peer", c->peer, "code", code,
-			  "call_id", call_id(sip), "method", method_name(sip), NULL);
+			  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 		msg_destroy(msg);
 		return;
 	}
@@ -518,7 +475,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		struct zone_view zv = view_for(e, t->node);
 		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
 		rewrite_pat(e, msg, sip, up->zone);
-		send_msg(up, msg);
+		respond_send(up, msg);
 	}
 	msg_destroy(msg);
 	if (status < 200) {
@@ -547,14 +504,14 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 	const char *bad = sipmsg_malformed(msg, sip);
 	if (bad) {
 		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-			  "reason", bad, "call_id", call_id(sip),
-			  "method", method_name(sip), NULL);
+			  "reason", bad, "call_id", respond_call_id(sip),
+			  "method", respond_method(sip), NULL);
 		if (sip && sip->sip_request && sip->sip_via &&
 		    sip->sip_request->rq_method != sip_method_ack) {
 			char hdrs[512];
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);
-			reply(c, msg, 400, NULL, hdrs);
+			respond_reply(c, msg, 400, NULL, hdrs);
 		}
 		msg_destroy(msg);
 		return;
@@ -588,13 +545,14 @@ static void on_down_closed(struct txn *t, void *arg)
 	sip_t const *f = sip_object(t->fwd);
 	char hdrs[1024];
 	if (t->down_zone == ZONE_INTERNAL) {
-		char text[400];
-		snprintf(text, sizeof text, "node %s unreachable: %s",
-			 cf->internal.nodes[t->node].name, c->fail_reason);
+		/* The details name internal hosts: they go to the log only. */
 		log_event(LOG_WARNING, "node_unreachable", "node",
 			  cf->internal.nodes[t->node].name, "reason", c->fail_reason,
-			  "call_id", call_id(f), "method", method_name(f), "code", "503", NULL);
-		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn, text);
+			  "call_id", respond_call_id(f), "method", respond_method(f), "code", "503", NULL);
+		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
+			     "internal server unavailable");
+		size_t off = strlen(hdrs);
+		snprintf(hdrs + off, sizeof hdrs - off, "Retry-After: 30\r\n");
 		local_response(t, 503, hdrs);
 		txn_free(t);
 		return;
@@ -618,7 +576,7 @@ static void on_down_closed(struct txn *t, void *arg)
 	log_event(LOG_WARNING, "outbound_failed", "reason", c->fail_reason,
 		  "ms_code", ms, "code", status == 503 ? "503" : "504",
 		  "domain", domain, "target", fqdn1, "peer", c->peer[0] ? c->peer : NULL,
-		  "call_id", call_id(f), "method", method_name(f), NULL);
+		  "call_id", respond_call_id(f), "method", respond_method(f), NULL);
 	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 		     code, &a, true);
 	local_response(t, status, hdrs);

@@ -26,6 +26,8 @@ static struct conf_listen listen_ext = { .zone = ZONE_EXTERNAL, .address = "192.
 static struct conf_static_route sr = { .pattern = ".test.partner.*",
 				       .next_hop = "sip.partner.test", .port = 5061 };
 static char *domains[] = { "example.test" };
+static struct conf_allowed partner = { .domain = "partner.test", .peer = "sip.partner.test",
+				       .port = 5061 };
 
 static struct conf cf;
 static struct edge e;
@@ -47,6 +49,8 @@ static void setup(void)
 	cf.federation.static_routes = &sr;
 	cf.federation.nstatic_routes = 1;
 	cf.federation.diagnostics = DIAG_BOTH;
+	cf.federation.allowed = &partner;
+	cf.federation.nallowed = 1;
 	cf.limits.max_message_size = 65535;
 	cf.limits.transaction_timeout = 32;
 	cf.limits.invite_timeout = 180;
@@ -75,6 +79,8 @@ static struct conn *peer_conn(void)
 {
 	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	c->local_port = 5061;
+	/* as if its certificate had been verified */
+	c->names.name[c->names.n++] = strdup("sip.partner.test");
 	return c;
 }
 
@@ -329,6 +335,47 @@ START_TEST(response_follows_txn_and_stray_dropped)
 }
 END_TEST
 
+START_TEST(node_unreachable_503_hides_inside)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n", "sip:bob@example.test"));
+	msg_t *fwd = sent(n);
+	ck_assert_ptr_nonnull(fwd);
+	msg_destroy(fwd);
+	conn_close(n, CFAIL_CONNECT, "connect to 10.1.1.11:5062: Connection refused");
+	msg_t *m = sent(peer);
+	ck_assert_ptr_nonnull(m);
+	sip_t *s = sip_object(m);
+	ck_assert_int_eq(s->sip_status->st_status, 503);
+	ck_assert_int_eq(count_vias(s), 1);
+	ck_assert_str_eq(s->sip_via->v_branch, "z9hG4bKpeer1");
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "10.1.1.") == NULL, "internal address leaked:\n%s", t);
+	ck_assert_msg(strstr(t, "Retry-After:") != NULL, "no Retry-After:\n%s", t);
+	free(t);
+	msg_destroy(m);
+	ck_assert_uint_eq(txn_count(&e), 0);
+}
+END_TEST
+
+START_TEST(unproven_domain_refused)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKx\r\n"
+		"From: <sip:mallory@other.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: c9\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
+	expect_refusal(peer, 403, "ms-diagnostics: 1027;");
+	/* the PAI claims a domain the certificate does not prove */
+	deliver(peer, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKy\r\n"
+		"From: <sip:alice@partner.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+		"P-Asserted-Identity: <sip:boss@lync.test>\r\n"
+		"Call-ID: c10\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
+	expect_refusal(peer, 403, "ms-diagnostics: 1027;");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -344,6 +391,8 @@ int main(void)
 	tcase_add_test(tc, outbound_hides_inside);
 	tcase_add_test(tc, in_dialog_from_peer_restores_node_uri);
 	tcase_add_test(tc, response_follows_txn_and_stray_dropped);
+	tcase_add_test(tc, node_unreachable_503_hides_inside);
+	tcase_add_test(tc, unproven_domain_refused);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,226 @@
+/* federation.c - identities, verdict cache, SRV lookups, rate caps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sofia-sip/sip_extra.h>
+
+#include "conn.h"
+#include "diag.h"
+#include "dns.h"
+#include "edge.h"
+#include "federation.h"
+#include "log.h"
+#include "policy.h"
+#include "rate.h"
+#include "respond.h"
+#include "sipmsg.h"
+
+#define FED_MAX_PENDING 1024     /* requests held for DNS, edge-wide */
+#define FED_MAX_IDENTITIES 4     /* From + P-Asserted-Identity entries */
+#define FED_DOMAIN_MAX 128
+
+struct fed_job {
+	struct edge *edge;
+	uint64_t conn_id;
+	msg_t *msg;
+	int arg;
+	fed_resume_fn resume;
+	char domain[FED_MAX_IDENTITIES][FED_DOMAIN_MAX];
+	size_t n, next;
+	/* SRV answer for domain[next], once it arrived */
+	enum srv_state srv;
+	char targets[DNS_MAX_SRV][256];
+	size_t ntargets;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* From and every P-Asserted-Identity, deduplicated. Only sip: and sips:
+ * identities can be proven; anything else refuses the request. */
+static bool identities(sip_t const *sip, struct fed_job *job)
+{
+	url_t const *urls[1 + FED_MAX_IDENTITIES];
+	size_t nu = 0;
+	urls[nu++] = sip->sip_from->a_url;
+	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip);
+	     p && nu < 1 + FED_MAX_IDENTITIES; p = p->paid_next)
+		urls[nu++] = p->paid_url;
+	job->n = 0;
+	for (size_t i = 0; i < nu; i++) {
+		if (urls[i]->url_type != url_sip && urls[i]->url_type != url_sips)
+			return false;
+		char d[FED_DOMAIN_MAX];
+		sipmsg_host(urls[i], d, sizeof d);
+		bool seen = false;
+		for (size_t k = 0; k < job->n; k++)
+			seen |= strcmp(job->domain[k], d) == 0;
+		if (!seen && job->n < FED_MAX_IDENTITIES)
+			memcpy(job->domain[job->n++], d, sizeof d);
+	}
+	return true;
+}
+
+static struct verdict *verdict_find(struct conn *c, const char *d)
+{
+	for (unsigned i = 0; i < c->nverdicts; i++)
+		if (strcmp(c->verdicts[i].domain, d) == 0)
+			return &c->verdicts[i];
+	return NULL;
+}
+
+static void verdict_store(struct conn *c, const char *d, const struct policy_out *o)
+{
+	if (strlen(d) >= FED_DOMAIN_MAX || (o->action == POLICY_REJECT && o->status >= 500))
+		return;         /* a DNS failure is not a verdict on the peer */
+	if (!c->verdicts && !(c->verdicts = calloc(CONN_MAX_VERDICTS, sizeof *c->verdicts)))
+		return;
+	/* Full: the oldest goes; a peer claiming many domains just pays again. */
+	if (c->nverdicts == CONN_MAX_VERDICTS) {
+		memmove(c->verdicts, c->verdicts + 1,
+			(CONN_MAX_VERDICTS - 1) * sizeof *c->verdicts);
+		c->nverdicts--;
+	}
+	struct verdict *v = &c->verdicts[c->nverdicts++];
+	snprintf(v->domain, sizeof v->domain, "%s", d);
+	v->accepted = o->action == POLICY_ACCEPT;
+	v->status = (short)o->status;
+	v->code = (short)o->code;
+	v->reason = o->reason;
+	v->rate = o->entry ? o->entry->rate
+			   : c->edge->conf->limits.rate_per_discovered_domain;
+}
+
+static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
+		   int code, const char *reason, const char *srv_targets)
+{
+	const struct conf *cf = c->edge->conf;
+	sip_t const *sip = sip_object(msg);
+	char st[12], ms[12], names[512], hdrs[1024];
+	snprintf(st, sizeof st, "%d", status);
+	snprintf(ms, sizeof ms, "%d", code);
+	certnames_join(&c->names, names, sizeof names);
+	log_event(LOG_NOTICE, "inbound_rejected", "reason", reason,
+		  "code", code ? ms : NULL, "status", st, "domain", domain,
+		  "peer", c->peer, "cert_names", names, "srv_targets", srv_targets,
+		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+	if (code)
+		diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics,
+			     cf->edge.fqdn, (enum diag_code)code, NULL, false);
+	else
+		snprintf(hdrs, sizeof hdrs, "Retry-After: 1\r\n");
+	respond_reply(c, msg, status, NULL, hdrs);
+	msg_destroy(msg);
+}
+
+static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
+		   size_t n, bool from_cache);
+
+/* Decide domain after domain; stops at the first refusal or lookup. */
+static enum fed_result run(struct conn *c, struct fed_job *job)
+{
+	struct edge *e = c->edge;
+	for (; job->next < job->n; job->next++, job->srv = SRV_UNKNOWN) {
+		const char *d = job->domain[job->next];
+		struct verdict *v = verdict_find(c, d);
+		if (v && !v->accepted) {
+			refuse(c, job->msg, d, v->status, v->code, v->reason, NULL);
+			return FED_REFUSED;
+		}
+		if (v)
+			continue;
+		const char *tp[DNS_MAX_SRV];
+		for (size_t i = 0; i < job->ntargets; i++)
+			tp[i] = job->targets[i];
+		struct policy_in in = { .domain = d, .cert = &c->names, .srv = job->srv,
+					.srv_targets = tp, .nsrv = job->ntargets };
+		struct policy_out out;
+		policy_inbound(e->conf, &in, &out);
+		if (out.action == POLICY_LOOKUP_SRV) {
+			char name[300];
+			snprintf(name, sizeof name, "%s.%s", e->conf->dns.srv_service, d);
+			e->fed_pending++;
+			dns_srv(e->dns, name, on_srv, job);
+			return FED_PENDING;
+		}
+		verdict_store(c, d, &out);
+		if (out.action == POLICY_REJECT) {
+			char list[1024] = "";
+			for (size_t i = 0, off = 0; i < job->ntargets && off < sizeof list; i++)
+				off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
+							i ? "," : "", job->targets[i]);
+			refuse(c, job->msg, d, out.status, (int)out.code, out.reason,
+			       job->srv == SRV_UNKNOWN ? NULL : list);
+			return FED_REFUSED;
+		}
+		job->ntargets = 0;
+	}
+	/* Proven; now the request rate each domain is held to. */
+	for (size_t i = 0; i < job->n; i++) {
+		struct verdict *v = verdict_find(c, job->domain[i]);
+		if (v && !rate_allow(e->rates, v->domain, v->rate, now_ms())) {
+			refuse(c, job->msg, v->domain, 503, 0, "rate_limited", NULL);
+			return FED_REFUSED;
+		}
+	}
+	return FED_PASS;
+}
+
+static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
+		   size_t n, bool from_cache)
+{
+	(void)from_cache;
+	struct fed_job *job = arg;
+	struct edge *e = job->edge;
+	e->fed_pending--;
+	struct conn *c = conn_by_id(e, job->conn_id);
+	if (!c || c->state == CONN_CLOSED) {
+		msg_destroy(job->msg);     /* the peer is gone: nobody to answer */
+		free(job);
+		return;
+	}
+	job->srv = st == DNS_OK ? SRV_FOUND : st == DNS_NOTFOUND ? SRV_NONE : SRV_FAILED;
+	job->ntargets = 0;
+	for (size_t i = 0; st == DNS_OK && i < n && i < DNS_MAX_SRV; i++)
+		snprintf(job->targets[job->ntargets++], sizeof job->targets[0], "%s",
+			 srv[i].target);
+	enum fed_result r = run(c, job);
+	if (r == FED_PENDING)
+		return;
+	if (r == FED_PASS)
+		job->resume(c, job->msg, job->arg);
+	free(job);
+}
+
+enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
+				   fed_resume_fn resume)
+{
+	struct edge *e = c->edge;
+	struct fed_job *job = calloc(1, sizeof *job);
+	if (!job) {
+		refuse(c, msg, NULL, 503, 0, "out_of_memory", NULL);
+		return FED_REFUSED;
+	}
+	*job = (struct fed_job){ .edge = e, .conn_id = c->id, .msg = msg,
+				 .arg = arg, .resume = resume };
+	enum fed_result r;
+	if (!identities(sip_object(msg), job)) {
+		refuse(c, msg, NULL, 403, DIAG_NOT_FEDERATED, "identity_not_sip", NULL);
+		r = FED_REFUSED;
+	} else if (e->fed_pending >= FED_MAX_PENDING) {
+		log_event(LOG_WARNING, "limit_reached", "limit", "policy_pending", NULL);
+		refuse(c, msg, job->domain[0], 503, 0, "dns_backlog", NULL);
+		r = FED_REFUSED;
+	} else {
+		r = run(c, job);
+	}
+	if (r != FED_PENDING)
+		free(job);
+	return r;
+}

@@ -1,0 +1,24 @@
+/* federation.h - the inbound policy stage (SPEC section 4) around the pure
+ * decision in policy.c: which domains a request claims, what this
+ * connection already proved, SRV lookups, and per-domain rate caps. */
+#ifndef SIPEDGE_FEDERATION_H
+#define SIPEDGE_FEDERATION_H
+
+#include <sofia-sip/msg.h>
+
+struct conn;
+
+enum fed_result {
+	FED_PASS,       /* every claimed domain is proven: go on */
+	FED_REFUSED,    /* answered and logged; msg freed */
+	FED_PENDING,    /* waiting for DNS; resume() or a refusal follows */
+};
+
+typedef void (*fed_resume_fn)(struct conn *c, msg_t *msg, int arg);
+
+/* Check a request from the external zone. With FED_PENDING the stage owns
+ * msg and calls resume(c, msg, arg) once it passes, if c still exists. */
+enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
+				   fed_resume_fn resume);
+
+#endif

@@ -1,0 +1,25 @@
+/* respond.h - putting messages on a connection, and answering requests
+ * ourselves. Shared by the proxy and the federation policy stage. */
+#ifndef SIPEDGE_RESPOND_H
+#define SIPEDGE_RESPOND_H
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+
+struct conn;
+
+/* Serialize and queue msg on c (msg stays the caller's). */
+void respond_send(struct conn *c, msg_t *msg);
+
+/* Answer req on c with status, unless it is an ACK or BENOTIFY (which get
+ * no response). hdrs: extra "Name: value\r\n" lines or NULL. */
+void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
+		   const char *hdrs);
+
+/* BENOTIFY (Microsoft) is a NOTIFY that expects no response; ACK neither. */
+int respond_expected(sip_t const *sip);
+
+const char *respond_call_id(sip_t const *sip);
+const char *respond_method(sip_t const *sip);
+
+#endif
