@@ -35,7 +35,7 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	snprintf(code, sizeof code, "%d", status);
 	snprintf(ms, sizeof ms, "%d", ms_code);
 	log_event(LOG_NOTICE, event, "reason", reason,
-		  "code", code, "ms_code", ms_code ? ms : NULL,
+		  "status", code, "code", ms_code ? ms : NULL,
 		  "domain", domain, "peer", c->peer,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 	respond_reply(c, msg, status, phrase, hdrs);
@@ -202,7 +202,7 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 		 : t->edge->conf->limits.transaction_timeout);
 	log_event(LOG_NOTICE, "transaction_timeout", "method", respond_method(f),
 		  "call_id", respond_call_id(f), "target", t->targets[t->cur_target].host,
-		  "seconds", secs, "code", "408", NULL);
+		  "seconds", secs, "status", "408", NULL);
 	if (t->method == sip_method_invite)
 		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
 	local_response(t, 408, NULL);
@@ -458,7 +458,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	if (!t || (t->status >= 200 && !(t->method == sip_method_invite && status < 300))) {
 		char code[12];
 		snprintf(code, sizeof code, "%d", status);
-		log_event(LOG_INFO, "stray_response", "peer", c->peer, "code", code,
+		log_event(LOG_INFO, "stray_response", "peer", c->peer, "status", code,
 			  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 		msg_destroy(msg);
 		return;
@@ -548,7 +548,7 @@ static void on_down_closed(struct txn *t, void *arg)
 		/* The details name internal hosts: they go to the log only. */
 		log_event(LOG_WARNING, "node_unreachable", "node",
 			  cf->internal.nodes[t->node].name, "reason", c->fail_reason,
-			  "call_id", respond_call_id(f), "method", respond_method(f), "code", "503", NULL);
+			  "call_id", respond_call_id(f), "method", respond_method(f), "status", "503", NULL);
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 			     "internal server unavailable");
 		size_t off = strlen(hdrs);
@@ -574,7 +574,7 @@ static void on_down_closed(struct txn *t, void *arg)
 	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
 	snprintf(ms, sizeof ms, "%d", (int)code);
 	log_event(LOG_WARNING, "outbound_failed", "reason", c->fail_reason,
-		  "ms_code", ms, "code", status == 503 ? "503" : "504",
+		  "code", ms, "status", status == 503 ? "503" : "504",
 		  "domain", domain, "target", fqdn1, "peer", c->peer[0] ? c->peer : NULL,
 		  "call_id", respond_call_id(f), "method", respond_method(f), NULL);
 	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
