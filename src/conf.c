@@ -561,6 +561,7 @@ static const struct field limits_fields[] = {
 	LIMIT(rate_per_discovered_domain, 0, 20),
 	LIMIT(transaction_timeout, 1, 32),
 	LIMIT(invite_timeout, 1, 180),
+	LIMIT(unreachable_hold, 0, 30),
 	{ 0 }
 };
 #undef LIMIT

@@ -138,6 +138,7 @@ struct conf {
 		int rate_per_discovered_domain;
 		int transaction_timeout;
 		int invite_timeout;
+		int unreachable_hold;   /* seconds a failed next hop is skipped */
 	} limits;
 
 	struct {

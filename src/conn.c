@@ -132,7 +132,7 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-static const char *fail_slug(enum conn_fail f)
+const char *conn_fail_slug(enum conn_fail f)
 {
 	switch (f) {
 	case CFAIL_NONE: return "closed";
@@ -153,7 +153,7 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 	if (c->fail == CFAIL_NONE) {
 		c->fail = why;
 		snprintf(c->fail_reason, sizeof c->fail_reason, "%s",
-			 reason ? reason : fail_slug(why));
+			 reason ? reason : conn_fail_slug(why));
 	}
 	char id[24];
 	snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
@@ -288,6 +288,8 @@ static void go_up(struct conn *c)
 {
 	const struct conf *cf = c->edge->conf;
 	c->state = CONN_UP;
+	if (c->outbound && c->zone == ZONE_EXTERNAL)
+		reach_clear(&c->edge->reach, c->target, c->target_port);
 	evtimer_del(c->hs_timer);
 	struct timeval idle = { cf->limits.idle_timeout, 0 };
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
@@ -632,8 +634,11 @@ static bool reusable(const struct conn *c, enum zone zone, const char *host,
 		return false;
 	if (node >= 0)
 		return c->node == node;
-	return c->outbound && c->target_port == port &&
-	       strcasecmp(c->target, host) == 0;
+	if (c->outbound)
+		return c->target_port == port && strcasecmp(c->target, host) == 0;
+	/* A peer's own verified connection serves requests to it (RFC 5923). */
+	return c->state == CONN_UP && certnames_match(&c->names, host,
+		c->edge->conf->tls.external.accept_wildcards);
 }
 
 struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,

@@ -100,6 +100,9 @@ void conn_send(struct conn *c, const char *data, size_t len);
 /* Close now (or as soon as the current callback returns). */
 void conn_close(struct conn *c, enum conn_fail why, const char *reason);
 
+/* Stable log slug for a failure: connect_failed, tls_failed, ... */
+const char *conn_fail_slug(enum conn_fail f);
+
 /* Close every connection (shutdown). */
 void conn_close_all(struct edge *e);
 

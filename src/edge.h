@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "conf.h"
+#include "reach.h"
 
 struct tls_ctxs;
 struct txn_table;
@@ -31,6 +32,8 @@ struct edge {
 	struct txn_table *txns;
 	struct rate_table *rates;     /* per-domain request caps */
 	unsigned fed_pending;         /* requests waiting for an SRV lookup */
+	unsigned out_pending;         /* node requests waiting for an SRV lookup */
+	struct reach reach;           /* next hops that failed recently */
 	char branch_salt[12];      /* per-process part of our Via branches */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;

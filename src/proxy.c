@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/su_alloc.h>
@@ -13,6 +14,7 @@
 #include "federation.h"
 #include "listener.h"
 #include "log.h"
+#include "outbound.h"
 #include "pat.h"
 #include "proxy.h"
 #include "respond.h"
@@ -42,7 +44,7 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	msg_destroy(msg);
 }
 
-static void refuse_diag(struct conn *c, msg_t *msg, int status,
+void proxy_refuse_diag(struct conn *c, msg_t *msg, int status,
 			const char *event, const char *reason,
 			enum diag_code code, const struct diag_attrs *a)
 {
@@ -54,7 +56,7 @@ static void refuse_diag(struct conn *c, msg_t *msg, int status,
 	       a ? a->domain : NULL, hdrs);
 }
 
-static void refuse_text(struct conn *c, msg_t *msg, int status,
+void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
 			const char *event, const char *reason, const char *text)
 {
 	const struct conf *cf = c->edge->conf;
@@ -211,14 +213,72 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ forward */
 
-/* Hand a checked, routed request to the next hop in zone `toward`. */
-static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
-		    int node, const struct txn_target *targets, size_t ntargets)
+/* Targets that failed within limits.unreachable_hold go last; if all
+ * did, the remembered failure answers at once. */
+static const struct reach_entry *skip_unreachable(struct edge *e,
+						   struct txn_target *tg, size_t n)
+{
+	struct txn_target alive[TXN_MAX_TARGETS], dead[TXN_MAX_TARGETS];
+	const struct reach_entry *last = NULL;
+	size_t na = 0, nd = 0;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < n; i++) {
+		const struct reach_entry *r = reach_down(&e->reach, tg[i].host, tg[i].port, now);
+		if (r) {
+			dead[nd++] = tg[i];
+			last = r;
+		} else {
+			alive[na++] = tg[i];
+		}
+	}
+	memcpy(tg, alive, na * sizeof *tg);
+	memcpy(tg + na, dead, nd * sizeof *tg);
+	return na == 0 ? last : NULL;
+}
+
+static enum diag_code fail_code(int fail)
+{
+	if (fail == CFAIL_TLS)
+		return DIAG_TLS;
+	if (fail == CFAIL_CERT_NAME)
+		return DIAG_CERT_NAME;
+	return DIAG_CONNECT;
+}
+
+/* ms-diagnostics fqdn1..4 attributes: the targets that were tried. */
+static void targets_attrs(const struct txn_target *tg, size_t n,
+			  struct diag_attrs *a, char fq[4][300])
+{
+	for (size_t i = 0; i < n && i < 4; i++) {
+		snprintf(fq[i], 300, "%.255s:%d", tg[i].host, tg[i].port);
+		a->fqdn[i] = fq[i];
+	}
+}
+
+void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
+		   const struct txn_target *targets_in, size_t ntargets)
 {
 	struct edge *e = up->edge;
+	sip_t *sip = sip_object(msg);
+	struct txn_target targets[TXN_MAX_TARGETS];
+	if (ntargets > TXN_MAX_TARGETS)
+		ntargets = TXN_MAX_TARGETS;
+	memcpy(targets, targets_in, ntargets * sizeof *targets);
+	if (toward == ZONE_EXTERNAL) {
+		const struct reach_entry *down = skip_unreachable(e, targets, ntargets);
+		if (down) {
+			char domain[256], fq[4][300];
+			sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
+			struct diag_attrs a = { .domain = domain, .tls_target = down->host };
+			targets_attrs(targets, ntargets, &a, fq);
+			proxy_refuse_diag(up, msg, 504, "outbound_failed", "target_unreachable",
+					  fail_code(down->fail), &a);
+			return;
+		}
+	}
 	struct zone_view zv = view_for(e, node);
 	if (!zv.intl) {
-		refuse_text(up, msg, 500, "internal_error", "no internal listener",
+		proxy_refuse_text(up, msg, 500, "internal_error", "no internal listener",
 			    "no internal listener configured");
 		return;
 	}
@@ -228,7 +288,7 @@ static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
 	if (respond_expected(sip)) {
 		t = txn_new(e, msg, up->id, up_branch);
 		if (!t) {
-			refuse_text(up, msg, 503, "limit_reached", "out_of_memory",
+			proxy_refuse_text(up, msg, 503, "limit_reached", "out_of_memory",
 				    "edge out of memory");
 			return;
 		}
@@ -253,8 +313,8 @@ static void forward(struct conn *up, msg_t *msg, sip_t *sip, enum zone toward,
 	rewrite_pat(e, msg, sip, toward);
 
 	if (t) {
-		t->ntargets = ntargets < TXN_MAX_TARGETS ? ntargets : TXN_MAX_TARGETS;
-		memcpy(t->targets, targets, t->ntargets * sizeof *targets);
+		t->ntargets = ntargets;
+		memcpy(t->targets, targets, ntargets * sizeof *targets);
 		txn_send(t);
 		return;
 	}
@@ -300,7 +360,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 			: pat_default_port(ruri->url_type == url_sips, ruri->url_params);
 		if (!pat_node_for_public(cf, port, NULL)) {
 			struct diag_attrs a = { .domain = host };
-			refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
+			proxy_refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
 				    DIAG_NOT_LOCAL, &a);
 			return;
 		}
@@ -308,7 +368,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	} else if (!conf_is_local_domain(cf, host)) {
 		/* The edge never relays outside to outside. */
 		struct diag_attrs a = { .domain = host };
-		refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
+		proxy_refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
 			    DIAG_NOT_LOCAL, &a);
 		return;
 	}
@@ -324,7 +384,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	const struct conf_node *n = &cf->internal.nodes[node];
 	struct txn_target tg = { .port = n->ports[0].internal };
 	snprintf(tg.host, sizeof tg.host, "%s", n->address);
-	forward(c, msg, sip, ZONE_INTERNAL, node, &tg, 1);
+	proxy_forward(c, msg, ZONE_INTERNAL, node, &tg, 1);
 }
 
 static void inbound(struct conn *c, msg_t *msg, int route_port)
@@ -337,41 +397,19 @@ static void inbound(struct conn *c, msg_t *msg, int route_port)
 
 static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
 {
-	struct edge *e = c->edge;
-	const struct conf *cf = e->conf;
-	struct txn_target tg[TXN_MAX_TARGETS];
-	size_t n = 0;
-	char host[256];
-
-	if (sip->sip_route) {
-		/* In dialog: the peer's Record-Route entry says where to go. */
-		url_t const *u = sip->sip_route->r_url;
-		sipmsg_host(u, tg[0].host, sizeof tg[0].host);
-		tg[0].port = u->url_port ? atoi(u->url_port) : 5061;
-		n = 1;
-		snprintf(host, sizeof host, "%s", tg[0].host);
-	} else {
-		sipmsg_host(sip->sip_request->rq_url, host, sizeof host);
-		if (conf_is_local_domain(cf, host) || strcasecmp(host, cf->edge.fqdn) == 0) {
-			struct diag_attrs a = { .domain = host };
-			refuse_diag(c, msg, 403, "outbound_failed", "local_domain",
-				    DIAG_NOT_LOCAL, &a);
-			return;
-		}
-		const struct conf_static_route *r[TXN_MAX_TARGETS];
-		n = route_static(cf, host, r, TXN_MAX_TARGETS);
-		for (size_t i = 0; i < n; i++) {
-			snprintf(tg[i].host, sizeof tg[i].host, "%s", r[i]->next_hop);
-			tg[i].port = r[i]->port;
-		}
-	}
-	if (n == 0) {
-		char text[400];
-		snprintf(text, sizeof text, "no static route for %s", host);
-		refuse_text(c, msg, 404, "outbound_failed", "no_route", text);
+	struct txn_target tg;
+	url_t const *u;
+	if (sip->sip_route)            /* in dialog: the peer's Record-Route */
+		u = sip->sip_route->r_url;
+	else if (sip->sip_to->a_tag)   /* in dialog without a route set */
+		u = sip->sip_request->rq_url;
+	else {
+		outbound_route(c, msg);
 		return;
 	}
-	forward(c, msg, sip, ZONE_EXTERNAL, c->node, tg, n);
+	sipmsg_host(u, tg.host, sizeof tg.host);
+	tg.port = u->url_port ? atoi(u->url_port) : 5061;
+	proxy_forward(c, msg, ZONE_EXTERNAL, c->node, &tg, 1);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -410,7 +448,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	if (sip->sip_max_forwards) {
 		if (sip->sip_max_forwards->mf_count == 0) {
-			refuse_text(c, msg, 483, "message_rejected", "too_many_hops",
+			proxy_refuse_text(c, msg, 483, "message_rejected", "too_many_hops",
 				    "Max-Forwards reached zero");
 			return;
 		}
@@ -420,7 +458,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		sip_add_make(msg, sip, sip_max_forwards_class, "70");
 	}
 	if (rewrite_looped(e, sip)) {
-		refuse_text(c, msg, 482, "message_rejected", "loop_detected",
+		proxy_refuse_text(c, msg, 482, "message_rejected", "loop_detected",
 			    "request already passed this edge");
 		return;
 	}
@@ -536,6 +574,9 @@ static void on_down_closed(struct txn *t, void *arg)
 	const struct conf *cf = t->edge->conf;
 	if (t->status >= 200)
 		return;
+	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED)
+		reach_mark(&t->edge->reach, c->target, c->target_port, c->fail,
+			   c->fail_reason, time(NULL), cf->limits.unreachable_hold);
 	/* Not delivered: the next target may do better. */
 	if (c->fail != CFAIL_CLOSED && t->cur_target + 1 < t->ntargets) {
 		t->cur_target++;
@@ -547,7 +588,8 @@ static void on_down_closed(struct txn *t, void *arg)
 	if (t->down_zone == ZONE_INTERNAL) {
 		/* The details name internal hosts: they go to the log only. */
 		log_event(LOG_WARNING, "node_unreachable", "node",
-			  cf->internal.nodes[t->node].name, "reason", c->fail_reason,
+			  cf->internal.nodes[t->node].name, "reason", conn_fail_slug(c->fail),
+			  "detail", c->fail_reason,
 			  "call_id", respond_call_id(f), "method", respond_method(f), "status", "503", NULL);
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 			     "internal server unavailable");
@@ -557,23 +599,21 @@ static void on_down_closed(struct txn *t, void *arg)
 		txn_free(t);
 		return;
 	}
-	enum diag_code code = DIAG_CONNECT;
-	if (c->fail == CFAIL_TLS)
-		code = DIAG_TLS;
-	else if (c->fail == CFAIL_CERT_NAME)
-		code = DIAG_CERT_NAME;
-	char domain[256], fqdn1[300], names[512], ms[12];
+	enum diag_code code = fail_code(c->fail);
+	char domain[256], fqdn1[300], names[512], ms[12], fq[4][300];
 	sipmsg_host(f->sip_request->rq_url, domain, sizeof domain);
 	snprintf(fqdn1, sizeof fqdn1, "%s:%d", c->target, c->target_port);
 	certnames_join(&c->names, names, sizeof names);
 	struct diag_attrs a = {
-		.domain = domain, .fqdn = { fqdn1 },
+		.domain = domain,
 		.tls_target = c->target,
 		.peer_server = code == DIAG_CERT_NAME && *names ? names : NULL,
 	};
+	targets_attrs(t->targets, t->ntargets, &a, fq);
 	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
 	snprintf(ms, sizeof ms, "%d", (int)code);
-	log_event(LOG_WARNING, "outbound_failed", "reason", c->fail_reason,
+	log_event(LOG_WARNING, "outbound_failed", "reason", conn_fail_slug(c->fail),
+		  "detail", c->fail_reason,
 		  "code", ms, "status", status == 503 ? "503" : "504",
 		  "domain", domain, "target", fqdn1, "peer", c->peer[0] ? c->peer : NULL,
 		  "call_id", respond_call_id(f), "method", respond_method(f), NULL);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns.h"
 #include "route.h"
 
 /* "abc.com" -> ".com.abc" (lower case, trailing dot dropped). */
@@ -99,4 +100,60 @@ int route_inbound_node(const struct conf *c, const bool *node_up,
 			return n;
 	}
 	return node_index(c, conf_routing_node(c, node_up));
+}
+
+/* Stable insertion sort by priority: n is small (DNS_MAX_SRV). */
+static void by_priority(const struct dns_srv *srv, size_t *idx, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		size_t v = idx[i], j = i;
+		for (; j > 0 && srv[idx[j - 1]].priority > srv[v].priority; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = v;
+	}
+}
+
+size_t route_srv_order(const struct dns_srv *srv, size_t n,
+		       unsigned (*rnd)(void *arg, unsigned limit), void *arg,
+		       size_t *order)
+{
+	size_t idx[DNS_MAX_SRV];
+	if (n > DNS_MAX_SRV)
+		n = DNS_MAX_SRV;
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	by_priority(srv, idx, n);
+	size_t out = 0;
+	for (size_t start = 0; start < n;) {
+		size_t end = start;
+		while (end < n && srv[idx[end]].priority == srv[idx[start]].priority)
+			end++;
+		/* Zero weights first, then pick by running sums. */
+		size_t group[DNS_MAX_SRV], g = 0;
+		for (size_t i = start; i < end; i++)
+			if (srv[idx[i]].weight == 0)
+				group[g++] = idx[i];
+		for (size_t i = start; i < end; i++)
+			if (srv[idx[i]].weight != 0)
+				group[g++] = idx[i];
+		while (g > 0) {
+			unsigned sum = 0;
+			for (size_t i = 0; i < g; i++)
+				sum += (unsigned)srv[group[i]].weight;
+			unsigned r = rnd(arg, sum), run = 0;
+			size_t pick = g - 1;
+			for (size_t i = 0; i < g; i++) {
+				run += (unsigned)srv[group[i]].weight;
+				if (run >= r) {
+					pick = i;
+					break;
+				}
+			}
+			order[out++] = group[pick];
+			memmove(group + pick, group + pick + 1, (g - pick - 1) * sizeof *group);
+			g--;
+		}
+		start = end;
+	}
+	return out;
 }

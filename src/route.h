@@ -39,4 +39,16 @@ struct inbound_hint {
 int route_inbound_node(const struct conf *c, const bool *node_up,
 		       const struct inbound_hint *h);
 
+struct dns_srv;
+
+/*
+ * RFC 2782 order of SRV records: ascending priority; within a priority,
+ * weighted random selection without replacement (zero weights first, as
+ * the RFC asks). rnd(arg, limit) returns a uniform integer in [0, limit].
+ * Writes indexes into order; returns n.
+ */
+size_t route_srv_order(const struct dns_srv *srv, size_t n,
+		       unsigned (*rnd)(void *arg, unsigned limit), void *arg,
+		       size_t *order);
+
 #endif
