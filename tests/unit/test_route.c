@@ -1,10 +1,13 @@
 /* Route decisions and the PAT map, from configuration data alone. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
+#include "dns.h"
 #include "pat.h"
+#include "reach.h"
 #include "route.h"
 
 static struct conf_static_route routes[] = {
@@ -134,6 +137,86 @@ START_TEST(pat_map_both_ways)
 }
 END_TEST
 
+/* xorshift32 with a fixed seed: the same draws on every run. */
+static unsigned draw(void *arg, unsigned limit)
+{
+	uint32_t *x = arg;
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return limit ? *x % (limit + 1) : 0;
+}
+
+static struct dns_srv srv_rec(const char *t, int prio, int weight)
+{
+	struct dns_srv r = { .port = 5061, .priority = prio, .weight = weight };
+	snprintf(r.target, sizeof r.target, "%s", t);
+	return r;
+}
+
+START_TEST(srv_priority_order)
+{
+	struct dns_srv s[] = { srv_rec("c", 30, 1), srv_rec("a", 10, 0), srv_rec("b", 20, 5),
+			       srv_rec("a2", 10, 0) };
+	size_t order[4];
+	uint32_t seed = 12345;
+	ck_assert_uint_eq(route_srv_order(s, 4, draw, &seed, order), 4);
+	/* priority 10 first (both zero weight: listed order), then 20, then 30 */
+	ck_assert_str_eq(s[order[0]].target, "a");
+	ck_assert_str_eq(s[order[1]].target, "a2");
+	ck_assert_str_eq(s[order[2]].target, "b");
+	ck_assert_str_eq(s[order[3]].target, "c");
+}
+END_TEST
+
+START_TEST(srv_weighted_distribution)
+{
+	/* weights 60/30/10 at one priority: first picks over 10000 draws */
+	struct dns_srv s[] = { srv_rec("w60", 10, 60), srv_rec("w30", 10, 30),
+			       srv_rec("w10", 10, 10), srv_rec("backup", 20, 100) };
+	int first[3] = { 0 };
+	uint32_t seed = 2463534242u;
+	for (int i = 0; i < 10000; i++) {
+		size_t order[4];
+		route_srv_order(s, 4, draw, &seed, order);
+		ck_assert_uint_lt(order[0], 3);           /* never the backup first */
+		ck_assert_str_eq(s[order[3]].target, "backup");
+		first[order[0]]++;
+	}
+	/* expected 6000/3000/1000; allow +-4 % of the draws */
+	ck_assert_msg(abs(first[0] - 6000) < 400, "w60 first %d times", first[0]);
+	ck_assert_msg(abs(first[1] - 3000) < 400, "w30 first %d times", first[1]);
+	ck_assert_msg(abs(first[2] - 1000) < 400, "w10 first %d times", first[2]);
+}
+END_TEST
+
+START_TEST(unreachable_memory)
+{
+	static struct reach r;
+	memset(&r, 0, sizeof r);
+	ck_assert_ptr_null(reach_down(&r, "a.test", 5061, 100));
+	reach_mark(&r, "a.test", 5061, 2, "refused", 100, 30);
+	ck_assert_ptr_nonnull(reach_down(&r, "A.TEST", 5061, 129));
+	ck_assert_str_eq(reach_down(&r, "a.test", 5061, 129)->reason, "refused");
+	ck_assert_ptr_null(reach_down(&r, "a.test", 5061, 130));   /* held 30 s */
+	ck_assert_ptr_null(reach_down(&r, "a.test", 5062, 110));   /* other port */
+	reach_mark(&r, "a.test", 5061, 2, "refused", 200, 30);
+	reach_clear(&r, "a.test", 5061);
+	ck_assert_ptr_null(reach_down(&r, "a.test", 5061, 201));
+	reach_mark(&r, "b.test", 5061, 2, "x", 0, 0);              /* hold 0: off */
+	ck_assert_ptr_null(reach_down(&r, "b.test", 5061, 0));
+	/* a full table drops the entry closest to expiry */
+	for (int i = 0; i < REACH_SLOTS + 1; i++) {
+		char h[32];
+		snprintf(h, sizeof h, "h%d.test", i);
+		reach_mark(&r, h, 5061, 2, "x", 1000 + i, 30);
+	}
+	ck_assert_ptr_null(reach_down(&r, "h0.test", 5061, 1010));     /* evicted */
+	ck_assert_ptr_nonnull(reach_down(&r, "h1.test", 5061, 1010));
+	ck_assert_ptr_nonnull(reach_down(&r, "h64.test", 5061, 1070));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -143,6 +226,9 @@ int main(void)
 	tcase_add_test(tc, static_longest_then_backups);
 	tcase_add_test(tc, inbound_node_choice);
 	tcase_add_test(tc, pat_map_both_ways);
+	tcase_add_test(tc, srv_priority_order);
+	tcase_add_test(tc, srv_weighted_distribution);
+	tcase_add_test(tc, unreachable_memory);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
