@@ -37,7 +37,7 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	snprintf(code, sizeof code, "%d", status);
 	snprintf(ms, sizeof ms, "%d", ms_code);
 	log_event(LOG_NOTICE, event, "reason", reason,
-		  "status", code, "code", ms_code ? ms : NULL,
+		  "code", ms_code ? ms : NULL, "status", code,
 		  "domain", domain, "peer", c->peer,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 	respond_reply(c, msg, status, phrase, hdrs);
