@@ -1153,7 +1153,7 @@ static void check_tls_files(struct ld *ld, const char *group,
 	ERR_clear_error();
 }
 
-static bool internal_tls_used(const struct conf *c)
+bool conf_internal_tls_used(const struct conf *c)
 {
 	for (size_t i = 0; i < c->nlisten; i++)
 		if (c->listen[i].zone == ZONE_INTERNAL &&
@@ -1263,7 +1263,7 @@ struct conf *conf_load(const char *path, bool check_files,
 			   top_fields, c);
 		if (check_files) {
 			check_tls_files(&ld, "external", &c->tls.external);
-			if (internal_tls_used(c))
+			if (conf_internal_tls_used(c))
 				check_tls_files(&ld, "internal",
 						&c->tls.internal);
 		}

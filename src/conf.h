@@ -174,5 +174,7 @@ const struct conf_node *conf_node_by_public_port(const struct conf *c, int port)
 const struct conf_node *conf_node_by_addr(const struct conf *c,
 					  const char *host, int port);
 bool conf_is_local_domain(const struct conf *c, const char *host);
+/* Does any internal listener or node use TLS (so tls.internal matters)? */
+bool conf_internal_tls_used(const struct conf *c);
 
 #endif

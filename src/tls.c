@@ -88,18 +88,6 @@ fail:
 	return NULL;
 }
 
-static bool internal_uses_tls(const struct conf *c)
-{
-	for (size_t i = 0; i < c->nlisten; i++)
-		if (c->listen[i].zone == ZONE_INTERNAL &&
-		    c->listen[i].transport == TRANSPORT_TLS)
-			return true;
-	for (size_t i = 0; i < c->internal.nnodes; i++)
-		if (c->internal.nodes[i].transport == TRANSPORT_TLS)
-			return true;
-	return false;
-}
-
 struct tls_ctxs *tls_ctxs_new(const struct conf *c)
 {
 	struct tls_ctxs *t = calloc(1, sizeof *t);
@@ -109,7 +97,7 @@ struct tls_ctxs *tls_ctxs_new(const struct conf *c)
 	t->ext_client = make_ctx(&c->tls.external, false, true);
 	if (!t->ext_server || !t->ext_client)
 		goto fail;
-	if (internal_uses_tls(c)) {
+	if (conf_internal_tls_used(c)) {
 		t->int_server = make_ctx(&c->tls.internal, true, false);
 		t->int_client = make_ctx(&c->tls.internal, false, false);
 		if (!t->int_server || !t->int_client)

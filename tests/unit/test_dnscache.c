@@ -1,5 +1,6 @@
 /* The DNS cache alone: TTLs, negative entries, keys, the size bound. */
 #include <check.h>
+#include "unit.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,9 +339,5 @@ int main(void)
 	tcase_add_test(tc, answer_ttl_is_the_smallest);
 	tcase_add_test(tc, answer_ttl_never_reads_past_the_end);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -1,5 +1,6 @@
 /* Stream framing: split, merged, oversized, keep-alives, garbage. */
 #include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,9 +223,5 @@ int main(void)
 	tcase_add_test(tc, malformed_detected);
 	tcase_add_test(tc, microsoft_and_prefix_methods);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -1,5 +1,6 @@
 /* The inbound federation decision, one table row per branch. */
 #include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,9 +191,5 @@ int main(void)
 	tcase_add_test(tc, srv_target_rule);
 	tcase_add_test(tc, blocked_and_allowed_lookups);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -1,6 +1,7 @@
 /* The proxy core without sockets: connections that never come up keep
  * what would be sent in their `pending` buffer, which the tests read. */
 #include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,9 +395,5 @@ int main(void)
 	tcase_add_test(tc, node_unreachable_503_hides_inside);
 	tcase_add_test(tc, unproven_domain_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

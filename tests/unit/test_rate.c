@@ -1,5 +1,6 @@
 /* Per-domain token buckets with an explicit clock. */
 #include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 
 #include "rate.h"
@@ -53,9 +54,5 @@ int main(void)
 	tcase_add_test(tc, unlimited_and_independent);
 	tcase_add_test(tc, collision_resets);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

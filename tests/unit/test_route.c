@@ -1,5 +1,6 @@
 /* Route decisions and the PAT map, from configuration data alone. */
 #include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,9 +231,5 @@ int main(void)
 	tcase_add_test(tc, srv_weighted_distribution);
 	tcase_add_test(tc, unreachable_memory);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
