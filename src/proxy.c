@@ -33,12 +33,14 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 		   const char *domain, const char *hdrs)
 {
 	sip_t const *sip = sip_object(msg);
-	char code[12], ms[12];
+	char code[12], ms[12], names[512];
 	snprintf(code, sizeof code, "%d", status);
 	snprintf(ms, sizeof ms, "%d", ms_code);
+	certnames_join(&c->names, names, sizeof names);
 	log_event(LOG_NOTICE, event, "reason", reason,
 		  "code", ms_code ? ms : NULL, "status", code,
 		  "domain", domain, "peer", c->peer,
+		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 	respond_reply(c, msg, status, phrase, hdrs);
 	msg_destroy(msg);

@@ -12,6 +12,20 @@
 #   internal-ca.crt/.key      CA of the internal zone
 #   edge-internal.crt/.key    DNS:edge.internal, by internal-ca
 #   node1.crt/.key            DNS:node1.internal, by internal-ca
+#   (policy tests; all by ca, serverAuth+clientAuth)
+#   sancn.crt/.key            CN=sip.cnonly.test, DNS:other.cnonly.test
+#   wild.crt/.key             DNS:*.wild.test
+#   lync.crt/.key             DNS:sip.lync.test
+#   open.crt/.key             DNS:sip.open.test
+#   sub.crt/.key              DNS:sip.sub.sub.test
+#   otherdom.crt/.key         DNS:sip.other.test
+#   mismatch.crt/.key         DNS:other.mismatch.test
+#   (outbound SRV tests; all by ca, serverAuth+clientAuth)
+#   srv.crt/.key              DNS:sip.srv.test
+#   srv2.crt/.key             DNS:sip2.srv.test
+#   vcse.crt/.key             DNS:vcse.sub.tac.test
+#   primary.crt/.key          DNS:sip.primary.test
+#   backup.crt/.key           DNS:sip.backup.test
 #
 # Never for production. Quiet on success; on failure prints the openssl
 # output and exits non-zero. Re-running with the same FQDN keeps an existing
@@ -22,7 +36,9 @@ set -eu
 dir=$1
 fqdn=${2:-edge.test}
 files="ca edge partner wrongsan expired noclientauth untrusted-ca untrusted
-       internal-ca edge-internal node1"
+       internal-ca edge-internal node1
+       sancn wild lync open sub otherdom mismatch
+       srv srv2 vcse primary backup"
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -98,6 +114,18 @@ leaf noclientauth ca sip.partner.test DNS:sip.partner.test serverAuth
 leaf untrusted untrusted-ca sip.partner.test DNS:sip.partner.test
 leaf edge-internal internal-ca edge.internal DNS:edge.internal
 leaf node1 internal-ca node1.internal DNS:node1.internal
+leaf sancn ca sip.cnonly.test DNS:other.cnonly.test
+leaf wild ca '*.wild.test' 'DNS:*.wild.test'
+leaf lync ca sip.lync.test DNS:sip.lync.test
+leaf open ca sip.open.test DNS:sip.open.test
+leaf sub ca sip.sub.sub.test DNS:sip.sub.sub.test
+leaf otherdom ca sip.other.test DNS:sip.other.test
+leaf mismatch ca other.mismatch.test DNS:other.mismatch.test
+leaf srv ca sip.srv.test DNS:sip.srv.test
+leaf srv2 ca sip2.srv.test DNS:sip2.srv.test
+leaf vcse ca vcse.sub.tac.test DNS:vcse.sub.tac.test
+leaf primary ca sip.primary.test DNS:sip.primary.test
+leaf backup ca sip.backup.test DNS:sip.backup.test
 
 # OpenSSL 3.0's "x509 -req" cannot back-date; "openssl ca" can.
 csr expired sip.partner.test

@@ -491,11 +491,96 @@ def wait_final(conn, req_branch, method):
         return m
 
 
+def wait_provisional(conn, req_branch, code):
+    """Wait for provisional CODE of the INVITE with req_branch; a final
+    response ends the wait early (and is returned)."""
+    while True:
+        m = conn.next_message()
+        if m is None:
+            return None
+        if m.is_request:
+            print("REQUEST %s" % m.method, flush=True)
+            continue
+        if m.top_branch() != req_branch or m.cseq()[1] != "INVITE":
+            print("STRAY %d %s" % (m.status, m.cseq()[1]), flush=True)
+            continue
+        if m.status < 200:
+            print("PROVISIONAL %d INVITE" % m.status, flush=True)
+            if m.status == code:
+                return m
+            continue
+        print("STATUS %d INVITE" % m.status, flush=True)
+        return m
+
+
+def wait_finals(conn, req_branch, methods):
+    """Final responses of several transactions sharing req_branch (INVITE
+    and its CANCEL), in whatever order: {method: response} or None."""
+    got = {}
+    while len(got) < len(methods):
+        m = conn.next_message()
+        if m is None:
+            return None
+        if m.is_request:
+            print("REQUEST %s" % m.method, flush=True)
+            continue
+        meth = m.cseq()[1]
+        if m.top_branch() != req_branch or meth not in methods:
+            print("STRAY %d %s" % (m.status, meth), flush=True)
+            continue
+        if m.status < 200:
+            print("PROVISIONAL %d %s" % (m.status, meth), flush=True)
+            continue
+        print("STATUS %d %s" % (m.status, meth), flush=True)
+        if meth in got:
+            print("DUPLICATE_FINAL %d %s" % (m.status, meth), flush=True)
+            continue
+        got[meth] = m
+    return got
+
+
 def end_of_wait(conn):
     if conn.closed:
         print("CLOSED %s" % conn.close_reason, flush=True)
     else:
         print("TIMEOUT", flush=True)
+
+
+def send_pipelined(a, conn, templates, variables):
+    """--pipeline: send every request at once, then collect one final
+    response each (matched by branch, in whatever order they come)."""
+    wanted = {}
+    for t in templates:
+        data = build(t, variables())
+        req = SipMessage.parse(data)
+        if not conn.send(data):
+            end_of_wait(conn)
+            return 1
+        wanted[req.top_branch()] = req.method
+    failures = 0
+    while wanted:
+        m = conn.next_message()
+        if m is None:
+            end_of_wait(conn)
+            print("MISSING %d final response(s)" % len(wanted), flush=True)
+            return 1
+        if m.is_request:
+            print("REQUEST %s" % m.method, flush=True)
+            continue
+        meth = m.cseq()[1]
+        if wanted.get(m.top_branch()) != meth:
+            print("STRAY %d %s" % (m.status, meth), flush=True)
+            continue
+        if m.status < 200:
+            print("PROVISIONAL %d %s" % (m.status, meth), flush=True)
+            continue
+        del wanted[m.top_branch()]
+        print("STATUS %d %s" % (m.status, meth), flush=True)
+        if a.expect and m.status != a.expect:
+            failures += 1
+        if not check_headers(a, m):
+            failures += 1
+    return 1 if failures else 0
 
 
 def cmd_send(a):
@@ -588,6 +673,8 @@ def cmd_send(a):
         for t in templates:
             if not conn.send(build(t, variables())):
                 break
+        # from the last byte sent (or the connection being up) to the close
+        since = time.monotonic()
         while not conn.closed:
             m = conn.next_message()
             if m is None:
@@ -596,9 +683,13 @@ def cmd_send(a):
                 m.method or "%d %s" % (m.status, m.cseq()[1])), flush=True)
         if conn.closed:
             print("CLOSED %s" % conn.close_reason, flush=True)
+            print("ELAPSED %.3f" % (time.monotonic() - since), flush=True)
             return 0
         print("TIMEOUT (connection still open)", flush=True)
         return 1
+
+    if a.pipeline:
+        return send_pipelined(a, conn, templates, variables)
 
     for i, t in enumerate(templates):
         data = build(t, variables())
@@ -608,7 +699,21 @@ def cmd_send(a):
             return 1
         if a.no_response or req.method == "ACK":
             continue
-        resp = wait_final(conn, req.top_branch(), req.method)
+        if a.cancel_after is not None and req.method == "INVITE":
+            resp = wait_provisional(conn, req.top_branch(), a.cancel_after)
+            if resp is not None and resp.status < 200:
+                # RFC 3261 9.1: same Request-URI, Call-ID, From, To, CSeq
+                # number, Route and top Via (branch included) as the INVITE
+                conn.send(in_dialog(req, req, "CANCEL", req.cseq()[0],
+                                    req.top_branch(), True))
+                finals = wait_finals(conn, req.top_branch(),
+                                     ("CANCEL", "INVITE"))
+                resp = finals and finals["INVITE"]
+                if finals and a.expect_cancel is not None and \
+                        finals["CANCEL"].status != a.expect_cancel:
+                    failures += 1
+        else:
+            resp = wait_final(conn, req.top_branch(), req.method)
         if resp is None:
             end_of_wait(conn)
             return 1
@@ -995,10 +1100,19 @@ def main():
                    help="send only; fail if anything comes back within --grace")
     s.add_argument("--grace", type=float, default=2.0,
                    help="seconds to wait with --no-response (default 2)")
+    s.add_argument("--cancel-after", type=int, metavar="CODE",
+                   help="INVITE: on provisional CODE send its CANCEL (same "
+                   "branch), then wait for the final responses of both")
+    s.add_argument("--expect-cancel", type=int, metavar="CODE",
+                   help="with --cancel-after: the CANCEL's final response")
+    s.add_argument("--pipeline", action="store_true",
+                   help="send all requests at once, then wait for a final "
+                   "response to each (any order)")
     s.add_argument("--raw-file", help="send these exact bytes first")
     s.add_argument("--raw-hex", help="send these exact bytes (hex) first")
     s.add_argument("--expect-close", action="store_true",
-                   help="succeed iff the server closes the connection")
+                   help="succeed iff the server closes the connection (then"
+                   " prints ELAPSED: seconds since the last byte sent)")
     s.add_argument("--expect-pong", action="store_true",
                    help="with a raw ping: succeed iff exactly CRLF comes back")
     s.add_argument("--expect-handshake-failure", action="store_true",
