@@ -247,6 +247,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	c->busy++;
+	c->heard = true;
 	while (c->state == CONN_UP && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v[8];
 		int n = evbuffer_peek(in, -1, NULL, v, 8);
@@ -383,7 +384,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	} else if (what & BEV_EVENT_EOF) {
 		conn_close(c, CFAIL_CLOSED, "peer_closed");
 	} else if (what & BEV_EVENT_ERROR) {
-		conn_close(c, CFAIL_CLOSED, close_reason(c));
+		/* TLS 1.3: a server refuses our certificate after our side of
+		 * the handshake is done. Silence then an error is a TLS
+		 * failure, not a lost connection: nothing was processed. */
+		bool refused = c->outbound && !c->heard && c->transport == TRANSPORT_TLS;
+		conn_close(c, refused ? CFAIL_TLS : CFAIL_CLOSED, close_reason(c));
 	}
 	if (--c->busy == 0 && c->state == CONN_CLOSED)
 		conn_free(c);

@@ -72,6 +72,7 @@ struct conn {
 	struct event *hs_timer;            /* connect + handshake deadline */
 	struct event *hdr_timer;           /* a begun message must complete */
 	int busy;                          /* inside one of our callbacks */
+	bool heard;                        /* the peer has sent us something */
 	struct conn *prev, *next;
 };
 

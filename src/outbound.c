@@ -95,7 +95,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 	free(job);
 }
 
-void outbound_route(struct conn *c, msg_t *msg)
+void outbound_route(struct conn *c, msg_t *msg, bool in_dialog)
 {
 	struct edge *e = c->edge;
 	const struct conf *cf = e->conf;
@@ -106,12 +106,12 @@ void outbound_route(struct conn *c, msg_t *msg)
 		refuse(c, msg, 403, "local_domain", DIAG_NOT_LOCAL, domain, NULL, 0);
 		return;
 	}
-	if (policy_blocked(cf, domain)) {
+	if (!in_dialog && policy_blocked(cf, domain)) {
 		refuse(c, msg, 403, "domain_blocked", DIAG_NOT_FEDERATED, domain, NULL, 0);
 		return;
 	}
 	const struct conf_allowed *entry = policy_allowed(cf, domain);
-	if (!entry && !cf->federation.discovery) {
+	if (!in_dialog && !entry && !cf->federation.discovery) {
 		refuse(c, msg, 403, "domain_not_federated", DIAG_NOT_FEDERATED, domain, NULL, 0);
 		return;
 	}

@@ -4,12 +4,14 @@
 #ifndef SIPEDGE_OUTBOUND_H
 #define SIPEDGE_OUTBOUND_H
 
+#include <stdbool.h>
 #include <sofia-sip/msg.h>
 
 struct conn;
 
 /* Takes ownership of msg: forwards it (possibly after an SRV lookup) or
- * answers the node with the reason it cannot go out. */
-void outbound_route(struct conn *c, msg_t *msg);
+ * answers the node with the reason it cannot go out. The policy applies
+ * to out-of-dialog requests only; in_dialog ones are just routed. */
+void outbound_route(struct conn *c, msg_t *msg, bool in_dialog);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/su_alloc.h>
@@ -397,16 +398,23 @@ static void inbound(struct conn *c, msg_t *msg, int route_port)
 
 /* ------------------------------------------------------------ outbound */
 
+static bool host_is_ip(const char *h)
+{
+	unsigned char buf[16];
+	return h && (h[0] == '[' || inet_pton(AF_INET, h, buf) == 1);
+}
+
 static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct txn_target tg;
 	url_t const *u;
-	if (sip->sip_route)            /* in dialog: the peer's Record-Route */
+	if (sip->sip_route) {          /* in dialog: the peer's Record-Route */
 		u = sip->sip_route->r_url;
-	else if (sip->sip_to->a_tag)   /* in dialog without a route set */
-		u = sip->sip_request->rq_url;
-	else {
-		outbound_route(c, msg);
+	} else if (sip->sip_to->a_tag && (sip->sip_request->rq_url->url_port ||
+		   host_is_ip(sip->sip_request->rq_url->url_host))) {
+		u = sip->sip_request->rq_url;   /* a Contact: go there (RFC 3263) */
+	} else {
+		outbound_route(c, msg, sip->sip_to->a_tag != NULL);
 		return;
 	}
 	sipmsg_host(u, tg.host, sizeof tg.host);

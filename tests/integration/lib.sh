@@ -33,7 +33,7 @@ SE_PASS=0 SE_FAIL=0 SE_PIDS=() DAEMON_PID='' SE_LOG_MARK=0 SE_SEQ=0
 ok()     { SE_PASS=$((SE_PASS + 1)); echo "ok - $*"; }
 not_ok() { SE_FAIL=$((SE_FAIL + 1)); echo "not ok - $*"; }
 note()   { echo "# $*"; }
-se_skip() { echo "SKIP: $*"; exit 77; }
+se_skip() { echo "SKIP: $*"; trap - EXIT; se_cleanup; exit 77; }   # not via se_done (exit 1)
 se_bail() { not_ok "$*"; se_done; }
 
 # se_eq DESC EXPECTED ACTUAL
