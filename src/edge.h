@@ -21,6 +21,7 @@ struct conn_table;
 struct dns;
 struct listener;
 struct rate_table;
+struct health;
 
 struct edge {
 	struct event_base *base;
@@ -34,6 +35,7 @@ struct edge {
 	unsigned fed_pending;         /* requests waiting for an SRV lookup */
 	unsigned out_pending;         /* node requests waiting for an SRV lookup */
 	struct reach reach;           /* next hops that failed recently */
+	struct health *health;        /* node up/down state and probes */
 	char branch_salt[12];      /* per-process part of our Via branches */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "dns.h"
 #include "edge.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "rate.h"
@@ -87,6 +88,7 @@ static char *listener_summary(const struct edge *e)
 
 static void edge_free(struct edge *e)
 {
+	health_stop(e);
 	listeners_close(e);
 	if (e->conns)
 		conn_close_all(e);
@@ -173,6 +175,10 @@ int main(int argc, char **argv)
 	}
 	if (!listeners_open(e))
 		goto out;
+	if (!health_start(e)) {
+		log_msg(LOG_ERR, "out of memory");
+		goto out;
+	}
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_stop, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_stop, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hup, e);

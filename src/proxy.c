@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "edge.h"
 #include "federation.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "outbound.h"
@@ -124,9 +125,10 @@ static void txn_send(struct txn *t)
 	}
 	t->down_conn = c->id;
 	respond_send(c, t->fwd);
-	txn_arm(t, t->method == sip_method_invite ? e->conf->limits.invite_timeout
-						  : e->conf->limits.transaction_timeout,
-		on_txn_timeout);
+	int secs = t->timeout ? t->timeout
+		: t->method == sip_method_invite ? e->conf->limits.invite_timeout
+						 : e->conf->limits.transaction_timeout;
+	txn_arm(t, secs, on_txn_timeout);
 }
 
 /* A request built from the forwarded INVITE: CANCEL, or ACK for a
@@ -200,6 +202,11 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct txn *t = arg;
+	if (t->on_final) {
+		t->on_final(t, 0);
+		txn_free(t);
+		return;
+	}
 	sip_t const *f = sip_object(t->fwd);
 	char secs[16];
 	snprintf(secs, sizeof secs, "%d", t->method == sip_method_invite
@@ -332,6 +339,34 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	msg_destroy(msg);
 }
 
+struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
+			    void (*on_final)(struct txn *t, int status), void *arg)
+{
+	const struct conf_node *n = &e->conf->internal.nodes[node];
+	struct txn *t = txn_new(e, msg, 0, "");
+	if (!t) {
+		msg_destroy(msg);
+		return NULL;
+	}
+	sip_t *sip = sip_object(msg);
+	struct zone_view zv = view_for(e, node);
+	t->method = sip->sip_request->rq_method;
+	t->down_zone = ZONE_INTERNAL;
+	t->node = node;
+	t->timeout = timeout;
+	t->on_final = on_final;
+	t->final_arg = arg;
+	t->ntargets = 1;
+	snprintf(t->targets[0].host, sizeof t->targets[0].host, "%s", n->address);
+	t->targets[0].port = n->ports[0].internal;
+	if (!zv.intl || !rewrite_push_via(msg, sip, ZONE_INTERNAL, &zv, t->branch)) {
+		txn_free(t);
+		return NULL;
+	}
+	txn_send(t);
+	return t;
+}
+
 /* ------------------------------------------------------------ inbound */
 
 static bool main_listener_port(const struct conf *c, int port)
@@ -378,7 +413,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	/* Microsoft's trust marker means nothing when it comes from outside. */
 	remove_unknown(msg, sip, "ms-edge-proxy-message-trust");
 
-	int node = route_inbound_node(cf, NULL, &h);
+	int node = route_inbound_node(cf, health_up(e), &h);
 	if (node < 0) {
 		refuse(c, msg, 503, NULL, "inbound_rejected", "no_node_available", 0,
 		       host, "Retry-After: 30\r\n");
@@ -515,6 +550,14 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
+	if (t->on_final) {
+		msg_destroy(msg);
+		if (status >= 200) {
+			t->on_final(t, status);
+			txn_free(t);
+		}
+		return;
+	}
 	rewrite_pop_via(msg, sip);
 	if (t->hidden_vias)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
@@ -584,6 +627,11 @@ static void on_down_closed(struct txn *t, void *arg)
 	const struct conf *cf = t->edge->conf;
 	if (t->status >= 200)
 		return;
+	if (t->on_final) {
+		t->on_final(t, -1);
+		txn_free(t);
+		return;
+	}
 	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED)
 		reach_mark(&t->edge->reach, c->target, c->target_port, c->fail,
 			   c->fail_reason, time(NULL), cf->limits.unreachable_hold);
@@ -635,5 +683,7 @@ static void on_down_closed(struct txn *t, void *arg)
 
 void proxy_conn_closed(struct conn *c)
 {
+	if (c->zone == ZONE_INTERNAL && c->node >= 0)
+		health_conn_lost(c->edge, c->node, c->fail, c->fail_reason);
 	txn_each_down(c->edge, c->id, on_down_closed, c);
 }

@@ -15,6 +15,8 @@
 
 struct conn;
 struct txn_target;
+struct txn;
+struct edge;
 
 /* Takes ownership of msg. */
 void proxy_on_message(struct conn *c, msg_t *msg);
@@ -26,6 +28,12 @@ void proxy_conn_closed(struct conn *c);
  * order (one connection failure moves to the next). Takes msg. */
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		   const struct txn_target *targets, size_t ntargets);
+
+/* Send a request the edge makes itself (a health probe) to a node; the
+ * final status goes to on_final (0: no answer within timeout seconds,
+ * -1: connection failed). Takes msg; NULL if it could not be sent. */
+struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
+			    void (*on_final)(struct txn *t, int status), void *arg);
 
 /* Refuse a request from c: one log line (event, reason), one response
  * with the Microsoft diagnostics or a Warning text. Takes msg. */

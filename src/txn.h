@@ -42,6 +42,12 @@ struct txn {
 	struct txn_target targets[TXN_MAX_TARGETS];
 	size_t ntargets, cur_target;
 	struct event *timer;
+	int timeout;               /* seconds; 0 = by method from limits */
+	/* Requests the edge itself sends (health probes) have no upstream:
+	 * the final status goes here instead (0 = no answer in time,
+	 * -1 = connection failed). */
+	void (*on_final)(struct txn *t, int status);
+	void *final_arg;
 };
 
 struct txn_table;
