@@ -134,8 +134,7 @@ static void txn_send(struct txn *t)
 /* A request built from the forwarded INVITE: CANCEL, or ACK for a
  * non-2xx final (RFC 3261 9.1 and 17.1.1.3): same Request-URI, Call-ID,
  * From, CSeq number, Route, and our single Via. */
-static msg_t *hop_request(struct txn *t, sip_method_t m, const char *name,
-			  sip_to_t const *to)
+static msg_t *hop_request(struct txn *t, const char *name, sip_to_t const *to)
 {
 	sip_t const *f = sip_object(t->fwd);
 	msg_t *msg = msg_create(sipmsg_mclass(), 0);
@@ -144,17 +143,19 @@ static msg_t *hop_request(struct txn *t, sip_method_t m, const char *name,
 	sip_t *s = sip_object(msg);
 	su_home_t *home = msg_home(msg);
 	sip_via_t *v = sip_via_copy(home, f->sip_via);
+	char *uri = url_as_string(home, f->sip_request->rq_url);
 	if (v)
-		v->v_next = NULL;
-	if (sip_add_dup(msg, s, (sip_header_t *)sip_request_create(home, m, name,
-			(url_string_t const *)f->sip_request->rq_url, NULL)) < 0 ||
+		v->v_next = NULL;      /* only our own Via */
+	if (!v || !uri ||
+	    sip_add_make(msg, s, sipmsg_request_class(),
+			 su_sprintf(home, "%s %s SIP/2.0", name, uri)) < 0 ||
 	    sip_add_dup(msg, s, (sip_header_t *)v) < 0 ||
 	    sip_add_make(msg, s, sip_max_forwards_class, "70") < 0 ||
 	    sip_add_dup(msg, s, (sip_header_t *)f->sip_from) < 0 ||
 	    sip_add_dup(msg, s, (sip_header_t *)(to ? to : f->sip_to)) < 0 ||
 	    sip_add_dup(msg, s, (sip_header_t *)f->sip_call_id) < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)sip_cseq_create(home,
-			f->sip_cseq->cs_seq, m, name)) < 0 ||
+	    sip_add_make(msg, s, sipmsg_cseq_class(),
+			 su_sprintf(home, "%u %s", f->sip_cseq->cs_seq, name)) < 0 ||
 	    (f->sip_route && sip_add_dup(msg, s, (sip_header_t *)f->sip_route) < 0) ||
 	    sip_add_make(msg, s, sip_content_length_class, "0") < 0 ||
 	    sip_add_dup(msg, s, (sip_header_t *)sip_separator_create(home)) < 0) {
@@ -164,11 +165,10 @@ static msg_t *hop_request(struct txn *t, sip_method_t m, const char *name,
 	return msg;
 }
 
-static void send_hop_request(struct txn *t, sip_method_t m, const char *name,
-			     sip_to_t const *to)
+static void send_hop_request(struct txn *t, const char *name, sip_to_t const *to)
 {
 	struct conn *c = conn_by_id(t->edge, t->down_conn);
-	msg_t *msg = c ? hop_request(t, m, name, to) : NULL;
+	msg_t *msg = c ? hop_request(t, name, to) : NULL;
 	if (msg) {
 		respond_send(c, msg);
 		msg_destroy(msg);
@@ -216,7 +216,7 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 		  "call_id", respond_call_id(f), "target", t->targets[t->cur_target].host,
 		  "seconds", secs, "status", "408", NULL);
 	if (t->method == sip_method_invite)
-		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
+		send_hop_request(t, "CANCEL", NULL);
 	local_response(t, 408, NULL);
 	txn_free(t);
 }
@@ -471,7 +471,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 	respond_reply(c, msg, 200, NULL, NULL);
 	msg_destroy(msg);
 	if (t->status < 200)
-		send_hop_request(t, sip_method_cancel, "CANCEL", NULL);
+		send_hop_request(t, "CANCEL", NULL);
 }
 
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
@@ -546,7 +546,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
-	if (status == 100) {            /* hop by hop: we sent our own progress */
+	/* Hop by hop: we sent our own 100, and answered the CANCEL ourselves. */
+	if (status == 100 || sip->sip_cseq->cs_method == sip_method_cancel) {
 		msg_destroy(msg);
 		return;
 	}
@@ -568,16 +569,16 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		rewrite_pat(e, msg, sip, up->zone);
 		respond_send(up, msg);
 	}
-	msg_destroy(msg);
 	if (status < 200) {
 		t->status = status;
+		msg_destroy(msg);
 		return;
 	}
 	int first_final = t->status < 200;
 	t->status = status;
 	if (t->method == sip_method_invite && status >= 300) {
-		if (first_final)
-			send_hop_request(t, sip_method_ack, "ACK", sip->sip_to);
+		if (first_final)     /* RFC 3261 16.7: we ACK non-2xx downstream */
+			send_hop_request(t, "ACK", sip->sip_to);
 		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
 	} else if (t->method == sip_method_invite) {
 		/* Further 2xx (forking) may follow: linger, relaying them. */
@@ -585,6 +586,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	} else {
 		txn_free(t);
 	}
+	msg_destroy(msg);
 }
 
 /* ------------------------------------------------------------ entry */

@@ -67,6 +67,19 @@ static issize_t cseq_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
 }
 
 static struct msg_hclass_s request_class[1], cseq_class[1];
+msg_mclass_t const *sipmsg_mclass(void);
+
+msg_hclass_t *sipmsg_request_class(void)
+{
+	sipmsg_mclass();
+	return request_class;
+}
+
+msg_hclass_t *sipmsg_cseq_class(void)
+{
+	sipmsg_mclass();
+	return cseq_class;
+}
 
 msg_mclass_t const *sipmsg_mclass(void)
 {

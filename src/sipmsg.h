@@ -14,6 +14,13 @@
  * registered, so that they are parsed rather than kept as unknown. */
 msg_mclass_t const *sipmsg_mclass(void);
 
+/* The request-line and CSeq classes of that mclass (Sofia workaround in
+ * sipmsg.c): headers built with sip_request_create()/sip_cseq_create()
+ * carry Sofia's own classes and cannot be added to our messages; make
+ * them from text with these instead (sip_add_make). */
+msg_hclass_t *sipmsg_request_class(void);
+msg_hclass_t *sipmsg_cseq_class(void);
+
 /* Why a request cannot be processed: NULL if it is well-formed enough
  * (RFC 3261 8.2 / 16.3 checks), else a short reason for 400. */
 const char *sipmsg_malformed(msg_t *msg, sip_t const *sip);

@@ -377,6 +377,83 @@ START_TEST(unproven_domain_refused)
 }
 END_TEST
 
+static void deliver_fmt(struct conn *c, const char *fmt, const char *branch)
+{
+	char buf[2048];
+	snprintf(buf, sizeof buf, fmt, branch);
+	deliver(c, buf);
+}
+
+#define INVITE_HDRS \
+	"Max-Forwards: 70\r\nFrom: <sip:alice@partner.test>;tag=a1\r\n" \
+	"To: <sip:bob@example.test>\r\nCall-ID: inv-1\r\n"
+
+START_TEST(cancel_and_487)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "INVITE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv\r\n" INVITE_HDRS
+		"CSeq: 1 INVITE\r\nContact: <sip:alice@198.51.100.7:5061;transport=tls>\r\n"
+		"Content-Length: 0\r\n\r\n");
+	msg_t *inv = sent(n);
+	ck_assert_ptr_nonnull(inv);
+	char branch[64];
+	snprintf(branch, sizeof branch, "%s", sip_object(inv)->sip_via->v_branch);
+	msg_destroy(inv);
+
+	deliver(peer, "CANCEL sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv\r\n" INVITE_HDRS
+		"CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n");
+	msg_t *ok = sent(peer);                      /* we answer the CANCEL */
+	ck_assert_ptr_nonnull(ok);
+	ck_assert_int_eq(sip_object(ok)->sip_status->st_status, 200);
+	ck_assert_int_eq(sip_object(ok)->sip_cseq->cs_method, sip_method_cancel);
+	msg_destroy(ok);
+	msg_t *cancel = sent(n);                     /* and cancel downstream */
+	ck_assert_ptr_nonnull(cancel);
+	sip_t *cs = sip_object(cancel);
+	ck_assert_str_eq(cs->sip_request->rq_method_name, "CANCEL");
+	ck_assert_int_eq(count_vias(cs), 1);
+	ck_assert_str_eq(cs->sip_via->v_branch, branch);
+	ck_assert_str_eq(cs->sip_cseq->cs_method_name, "CANCEL");
+	ck_assert_uint_eq(cs->sip_cseq->cs_seq, 1);
+	msg_destroy(cancel);
+
+	/* The node's 200 to our CANCEL is hop by hop: not relayed. */
+	deliver_fmt(n, "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 10.1.1.1:5060;branch=%s\r\n"
+		    INVITE_HDRS "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", branch);
+	ck_assert_ptr_null(sent(peer));
+	/* The 487 is relayed, and we ACK it downstream ourselves. */
+	char resp[1024];
+	snprintf(resp, sizeof resp, "SIP/2.0 487 Request Terminated\r\n"
+		 "Via: SIP/2.0/TCP 10.1.1.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:alice@partner.test>;tag=a1\r\n"
+		 "To: <sip:bob@example.test>;tag=b7\r\nCall-ID: inv-1\r\n"
+		 "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", branch);
+	deliver(n, resp);
+	msg_t *r487 = sent(peer);
+	ck_assert_ptr_nonnull(r487);
+	ck_assert_int_eq(sip_object(r487)->sip_status->st_status, 487);
+	ck_assert_int_eq(count_vias(sip_object(r487)), 1);
+	msg_destroy(r487);
+	msg_t *ack = sent(n);
+	ck_assert_ptr_nonnull(ack);
+	sip_t *as = sip_object(ack);
+	ck_assert_str_eq(as->sip_request->rq_method_name, "ACK");
+	ck_assert_str_eq(as->sip_via->v_branch, branch);
+	ck_assert_str_eq(as->sip_to->a_tag, "b7");
+	msg_destroy(ack);
+	/* The peer's ACK for the 487 is ours to absorb. */
+	deliver(peer, "ACK sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@partner.test>;tag=a1\r\n"
+		"To: <sip:bob@example.test>;tag=b7\r\nCall-ID: inv-1\r\n"
+		"CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_ptr_null(sent(n));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -394,6 +471,7 @@ int main(void)
 	tcase_add_test(tc, response_follows_txn_and_stray_dropped);
 	tcase_add_test(tc, node_unreachable_503_hides_inside);
 	tcase_add_test(tc, unproven_domain_refused);
+	tcase_add_test(tc, cancel_and_487);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
