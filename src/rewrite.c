@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/url.h>
 #include <sofia-sip/su_alloc.h>
@@ -228,4 +229,11 @@ void rewrite_pat(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
 			msg_fragment_clear_chain((msg_header_t *)r);
 	if (sip->sip_request && pat_url(e, home, sip->sip_request->rq_url, toward))
 		msg_fragment_clear_chain((msg_header_t *)sip->sip_request);
+	/* Identities a node may have written with its own address. */
+	for (sip_p_asserted_identity_t *p = sip_p_asserted_identity(sip); p; p = p->paid_next)
+		if (pat_url(e, home, p->paid_url, toward))
+			msg_fragment_clear_chain((msg_header_t *)p);
+	sip_referred_by_t *b = sip_referred_by(sip);
+	if (b && pat_url(e, home, b->b_url, toward))
+		msg_fragment_clear_chain((msg_header_t *)b);
 }

@@ -258,6 +258,8 @@ START_TEST(outbound_hides_inside)
 		"From: <sip:alice@example.test>;tag=n1\r\nTo: <sip:bob@partner.test>\r\n"
 		"Call-ID: out-1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n"
 		"Contact: <sip:alice@10.1.1.11:5062;transport=tcp>\r\n"
+		"P-Asserted-Identity: <sip:alice@10.1.1.11:5062>\r\n"
+		"Referred-By: <sip:carol@10.1.1.11:5062>\r\n"
 		"Content-Length: 0\r\n\r\n");
 	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *m = sent(ext);
