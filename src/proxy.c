@@ -281,8 +281,18 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
 			struct diag_attrs a = { .domain = domain, .tls_target = down->host };
 			targets_attrs(targets, ntargets, &a, fq);
-			proxy_refuse_diag(up, msg, 504, "outbound_failed", "target_unreachable",
-					  fail_code(down->fail), &a);
+			/* Same diagnostics as the failure it remembers. */
+			char target[300], ms[12], hdrs[1024];
+			snprintf(target, sizeof target, "%.255s:%d", down->host, down->port);
+			snprintf(ms, sizeof ms, "%d", (int)fail_code(down->fail));
+			log_event(LOG_WARNING, "outbound_failed", "reason", "target_unreachable",
+				  "detail", down->reason, "code", ms, "status", "504",
+				  "domain", domain, "target", target,
+				  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
+				     e->conf->edge.fqdn, fail_code(down->fail), &a, true);
+			respond_reply(up, msg, 504, NULL, hdrs);
+			msg_destroy(msg);
 			return;
 		}
 	}
