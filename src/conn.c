@@ -22,6 +22,7 @@
 #include "framing.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "tls.h"
 
@@ -276,13 +277,14 @@ static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ TLS + up */
 
-static void log_handshake_failure(struct conn *c, const char *reason,
-				  const char *hint)
+static void log_handshake_failure(struct conn *c, const char *slug,
+				  const char *detail, const char *hint)
 {
-	log_event(LOG_WARNING, "tls_handshake_failed",
-		  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
+	const char *zone = c->zone == ZONE_EXTERNAL ? "external" : "internal";
+	log_event(LOG_WARNING, "tls_handshake_failed", "zone", zone,
 		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
-		  "reason", reason, "hint", *hint ? hint : NULL, NULL);
+		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL, NULL);
+	metrics_tls_failure(c->edge->metrics, zone, slug);
 }
 
 static void go_up(struct conn *c)
@@ -323,7 +325,7 @@ static void on_tls_up(struct conn *c)
 		snprintf(reason, sizeof reason,
 			 "certificate does not name %s (it names: %s)", want,
 			 *names ? names : "nothing");
-		log_handshake_failure(c, reason, "");
+		log_handshake_failure(c, "certificate_name", reason, "");
 		conn_close(c, CFAIL_CERT_NAME, reason);
 		return;
 	}
@@ -365,11 +367,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	} else if (c->state == CONN_CONNECTING && c->transport == TRANSPORT_TLS) {
 		char reason[256], hint[160];
 		unsigned long err = bufferevent_get_openssl_error(c->bev);
-		tls_failure_reason(bufferevent_openssl_get_ssl(c->bev), err,
-				   reason, sizeof reason, hint, sizeof hint);
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+		tls_failure_reason(ssl, err, reason, sizeof reason, hint, sizeof hint);
+		const char *slug = tls_failure_slug(ssl, err);
 		while (bufferevent_get_openssl_error(c->bev))
 			;
-		log_handshake_failure(c, reason, hint);
+		log_handshake_failure(c, slug, reason, hint);
 		if (c->outbound) {
 			c->fail = CFAIL_TLS;
 			snprintf(c->fail_reason, sizeof c->fail_reason, "%s", reason);
@@ -403,11 +406,12 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 		snprintf(c->fail_reason, sizeof c->fail_reason, "%s timed out",
 			 c->bev ? "TLS handshake" : "TCP connect");
 		if (c->bev)
-			log_handshake_failure(c, c->fail_reason, "");
+			log_handshake_failure(c, "handshake_timeout", c->fail_reason, "");
 		conn_close(c, c->fail, c->fail_reason);
 		return;
 	}
-	log_handshake_failure(c, "handshake not completed within limits.handshake_timeout", "");
+	log_handshake_failure(c, "handshake_timeout",
+			      "handshake not completed within limits.handshake_timeout", "");
 	conn_close(c, CFAIL_TLS, "handshake_timeout");
 }
 

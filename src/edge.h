@@ -22,6 +22,7 @@ struct dns;
 struct listener;
 struct rate_table;
 struct health;
+struct metrics;
 
 struct edge {
 	struct event_base *base;
@@ -36,6 +37,7 @@ struct edge {
 	unsigned out_pending;         /* node requests waiting for an SRV lookup */
 	struct reach reach;           /* next hops that failed recently */
 	struct health *health;        /* node up/down state and probes */
+	struct metrics *metrics;      /* NULL-safe: counting is optional */
 	char branch_salt[12];      /* per-process part of our Via branches */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;

@@ -144,3 +144,40 @@ void tls_failure_reason(SSL *ssl, unsigned long err, char *reason, size_t rlen,
 	}
 	snprintf(reason, rlen, "connection closed during handshake");
 }
+
+const char *tls_failure_slug(SSL *ssl, unsigned long err)
+{
+	long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	switch (vr) {
+	case X509_V_OK:
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return "certificate_expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "certificate_not_yet_valid";
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+		return "unknown_ca";
+	case X509_V_ERR_INVALID_PURPOSE:
+		return "certificate_purpose";
+	case X509_V_ERR_CERT_REVOKED:
+		return "certificate_revoked";
+	default:
+		return "certificate_invalid";
+	}
+	if (!err)
+		return "closed";
+	int r = ERR_GET_REASON(err);
+	if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+		return "no_client_certificate";
+	if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_WRONG_VERSION_NUMBER ||
+	    r == SSL_R_VERSION_TOO_LOW)
+		return "protocol_version";
+	if (r == SSL_R_NO_SHARED_CIPHER)
+		return "no_shared_cipher";
+	if (r >= SSL_AD_REASON_OFFSET)    /* the peer sent an alert */
+		return "alert_received";
+	return "protocol_error";
+}

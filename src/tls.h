@@ -25,4 +25,11 @@ void tls_ctxs_free(struct tls_ctxs *t);
 void tls_failure_reason(SSL *ssl, unsigned long err, char *reason, size_t rlen,
 			char *hint, size_t hlen);
 
+/* The same failure as a short slug from a fixed set (logs, metrics):
+ * certificate_expired, certificate_not_yet_valid, unknown_ca,
+ * certificate_purpose, certificate_revoked, certificate_invalid,
+ * no_client_certificate, protocol_version, no_shared_cipher,
+ * alert_received, closed, protocol_error. */
+const char *tls_failure_slug(SSL *ssl, unsigned long err);
+
 #endif

@@ -65,7 +65,7 @@ se_send "silent TCP connection to the TLS listener closed within handshake_timeo
 	--connect "$NET.1:5061" --bind "$NET.21" --raw-hex '' --expect-close --timeout $((HS + 2))
 se_between "... and not before handshake_timeout - 0.5 s" $(calc "$HS - 0.5") $((HS + 2)) "$(elapsed)"
 se_wait_log "log: tls_handshake_failed, reason names the handshake timeout" \
-	'event=tls_handshake_failed' 'zone=external' "peer=$NETRE\.21:" 'reason="[^"]*handshake'
+	'event=tls_handshake_failed' 'zone=external' "peer=$NETRE\.21:" 'reason=handshake_timeout detail="[^"]*handshake'
 
 # ---- header_timeout: 40 bytes of a MESSAGE, then nothing
 printf 'MESSAGE sip:bob@example.test SIP/2.0\r\nVia: SIP/2.0/TLS' | head -c 40 >"$RUN/partial.bin"
