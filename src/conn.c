@@ -168,6 +168,15 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 		conn_free(c);
 }
 
+void conn_foreach(struct edge *e, void (*fn)(struct conn *c, void *arg), void *arg)
+{
+	for (struct conn *c = e->conns->head, *next; c; c = next) {
+		next = c->next;
+		if (c->state != CONN_CLOSED)
+			fn(c, arg);
+	}
+}
+
 void conn_close_all(struct edge *e)
 {
 	while (e->conns->head) {
@@ -519,10 +528,9 @@ static void on_connect_ready(evutil_socket_t fd, short what, void *arg);
  * firewalls) see the address they were configured with. */
 static void bind_source(struct conn *c, evutil_socket_t fd, int family)
 {
-	const struct listener *l = NULL;
-	for (const struct listener *x = c->edge->listeners; x; x = x->next)
-		if (x->zone == c->zone)
-			l = x;         /* list is newest first: take the first configured */
+	const struct listener *l = c->edge->listeners;
+	while (l && l->zone != c->zone)
+		l = l->next;
 	if (!l)
 		return;
 	struct sockaddr_storage ss = { 0 };

@@ -104,6 +104,9 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason);
 /* Stable log slug for a failure: connect_failed, tls_failed, ... */
 const char *conn_fail_slug(enum conn_fail f);
 
+/* Call fn for every open connection; fn may close the one it is given. */
+void conn_foreach(struct edge *e, void (*fn)(struct conn *c, void *arg), void *arg);
+
 /* Close every connection (shutdown). */
 void conn_close_all(struct edge *e);
 

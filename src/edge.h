@@ -43,6 +43,8 @@ struct edge {
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *drain_timer;
+	struct event *tick;           /* STATUS= and watchdog */
+	bool watchdog;
 };
 
 #endif

@@ -52,41 +52,104 @@ static bool open_one(struct edge *e, enum zone zone, enum transport tr,
 		free(l);
 		return false;
 	}
-	l->next = e->listeners;
-	e->listeners = l;
+	struct listener **tail = &e->listeners;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
 	return true;
 }
 
-static bool have_external_port(const struct edge *e, int port)
+/* The sockets a configuration asks for: the `listen` entries, plus one
+ * external listener per node public port not already covered, on the
+ * first external address. */
+struct want {
+	enum zone zone;
+	enum transport tr;
+	const char *addr;
+	int port;
+};
+
+static size_t wanted(const struct conf *c, struct want *w, size_t max)
 {
-	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (l->zone == ZONE_EXTERNAL && l->port == port)
-			return true;
-	return false;
+	size_t n = 0;
+	const char *first_ext = NULL;
+	for (size_t i = 0; i < c->nlisten && n < max; i++) {
+		const struct conf_listen *cl = &c->listen[i];
+		w[n++] = (struct want){ cl->zone, cl->transport, cl->address, cl->port };
+		if (cl->zone == ZONE_EXTERNAL && !first_ext)
+			first_ext = cl->address;
+	}
+	for (size_t k = 0; first_ext && k < c->internal.nnodes; k++) {
+		const struct conf_node *node = &c->internal.nodes[k];
+		for (size_t p = 0; p < node->nports && n < max; p++) {
+			bool have = false;
+			for (size_t i = 0; i < n; i++)
+				have |= w[i].zone == ZONE_EXTERNAL && w[i].port == node->ports[p].public_;
+			if (!have)
+				w[n++] = (struct want){ ZONE_EXTERNAL, TRANSPORT_TLS, first_ext,
+							node->ports[p].public_ };
+		}
+	}
+	return n;
+}
+
+static bool same(const struct listener *l, const struct want *w)
+{
+	return l->zone == w->zone && l->transport == w->tr && l->port == w->port &&
+	       strcmp(l->address, w->addr) == 0;
+}
+
+static void close_one(struct listener *l)
+{
+	evconnlistener_free(l->ev);
+	free(l);
 }
 
 bool listeners_open(struct edge *e)
 {
-	const struct conf *c = e->conf;
-	const char *first_ext = NULL;
-	for (size_t i = 0; i < c->nlisten; i++) {
-		const struct conf_listen *cl = &c->listen[i];
-		if (!open_one(e, cl->zone, cl->transport, cl->address, cl->port))
+	return listeners_update(e, e->conf);
+}
+
+bool listeners_update(struct edge *e, const struct conf *c)
+{
+	struct want w[1024];
+	size_t n = wanted(c, w, sizeof w / sizeof w[0]);
+	struct listener *old = e->listeners, *added = NULL;
+	e->listeners = NULL;
+	/* Open what is new first: on any failure nothing changes. */
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (struct listener *l = old; l && !have; l = l->next)
+			have = same(l, &w[i]);
+		if (have)
+			continue;
+		if (!open_one(e, w[i].zone, w[i].tr, w[i].addr, w[i].port)) {
+			while (e->listeners) {
+				struct listener *l = e->listeners;
+				e->listeners = l->next;
+				close_one(l);
+			}
+			e->listeners = old;
 			return false;
-		if (cl->zone == ZONE_EXTERNAL && !first_ext)
-			first_ext = cl->address;
-	}
-	/* Each node's public ports are listeners too (PAT), on the first
-	 * external address. */
-	for (size_t n = 0; first_ext && n < c->internal.nnodes; n++) {
-		const struct conf_node *node = &c->internal.nodes[n];
-		for (size_t p = 0; p < node->nports; p++) {
-			int port = node->ports[p].public_;
-			if (!have_external_port(e, port) &&
-			    !open_one(e, ZONE_EXTERNAL, TRANSPORT_TLS, first_ext, port))
-				return false;
 		}
 	}
+	added = e->listeners;
+	e->listeners = NULL;
+	/* Keep the old ones still wanted, in order; close the rest. */
+	struct listener **tail = &e->listeners;
+	for (struct listener *l = old, *next; l; l = next) {
+		next = l->next;
+		bool keep = false;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = same(l, &w[i]);
+		if (keep) {
+			*tail = l;
+			tail = &l->next;
+		} else {
+			close_one(l);
+		}
+	}
+	*tail = added;
 	return true;
 }
 
@@ -95,8 +158,7 @@ void listeners_close(struct edge *e)
 	while (e->listeners) {
 		struct listener *l = e->listeners;
 		e->listeners = l->next;
-		evconnlistener_free(l->ev);
-		free(l);
+		close_one(l);
 	}
 }
 

@@ -23,6 +23,11 @@ struct listener {
 bool listeners_open(struct edge *e);
 void listeners_close(struct edge *e);
 
+/* Make the open listeners those that c asks for, keeping the ones both
+ * configurations share (their queued connections stay). False, with
+ * nothing changed, when a new one cannot be bound. */
+bool listeners_update(struct edge *e, const struct conf *c);
+
 /* The first internal listener with transport tr (for our Via/RR toward a
  * node), or NULL. */
 const struct listener *listener_internal(const struct edge *e, enum transport tr);

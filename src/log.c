@@ -16,6 +16,11 @@ void log_open(const char *ident, int facility, int level, bool to_stderr)
 	use_stderr = to_stderr;
 }
 
+void log_reopen(const char *ident, int facility, int level)
+{
+	log_open(ident, facility, level, use_stderr);
+}
+
 void log_set_level(int level)
 {
 	cur_level = level;

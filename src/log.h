@@ -12,6 +12,9 @@
 #include <syslog.h>
 
 void log_open(const char *ident, int facility, int level, bool to_stderr);
+/* New ident/facility/level, same stderr choice (reload). openlog() keeps
+ * the ident pointer: it must outlive the next call. */
+void log_reopen(const char *ident, int facility, int level);
 void log_set_level(int level);
 bool log_enabled(int level);
 void log_msg(int level, const char *fmt, ...)

@@ -16,6 +16,8 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
+#include "reload.h"
 #include "rate.h"
 #include "tls.h"
 #include "txn.h"
@@ -33,9 +35,13 @@ static void usage(FILE *f)
 
 static void notify_status(struct edge *e)
 {
-	sd_notifyf(0, "STATUS=%zu external and %zu internal connections, %zu transactions",
-		   conn_count(e, ZONE_EXTERNAL), conn_count(e, ZONE_INTERNAL),
-		   txn_count(e));
+	const bool *up = health_up(e);
+	size_t nodes = e->conf->internal.nnodes, nup = 0;
+	for (size_t i = 0; i < nodes; i++)
+		nup += !up || up[i];
+	sd_notifyf(0, "STATUS=%zu external and %zu internal connections, %zu/%zu nodes up, "
+		   "%zu transactions", conn_count(e, ZONE_EXTERNAL),
+		   conn_count(e, ZONE_INTERNAL), nup, nodes, txn_count(e));
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -70,8 +76,34 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig; (void)what;
 	struct edge *e = arg;
-	log_event(LOG_NOTICE, "reload_requested", "config", e->conf->path,
-		  "result", "not implemented in this release; restart to apply", NULL);
+	if (!e->stopping)
+		reload(e);
+}
+
+/* STATUS= for systemctl status, and the watchdog ping when asked for. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct edge *e = arg;
+	notify_status(e);
+	if (e->watchdog)
+		sd_notify(0, "WATCHDOG=1");
+}
+
+static void start_ticks(struct edge *e)
+{
+	uint64_t usec = 0;
+	struct timeval tv = { 5, 0 };
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		e->watchdog = true;
+		/* Ping at half the watchdog interval, status every 5 s at most. */
+		if (usec / 2 < 5000000) {
+			tv.tv_sec = (time_t)(usec / 2 / 1000000);
+			tv.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+		}
+	}
+	e->tick = event_new(e->base, -1, EV_PERSIST, on_tick, e);
+	event_add(e->tick, &tv);
 }
 
 static char *listener_summary(const struct edge *e)
@@ -101,6 +133,8 @@ static void edge_free(struct edge *e)
 	if (e->sig_int) event_free(e->sig_int);
 	if (e->sig_hup) event_free(e->sig_hup);
 	if (e->drain_timer) event_free(e->drain_timer);
+	if (e->tick) event_free(e->tick);
+	metrics_free(e->metrics);
 	conf_free(e->conf);
 	if (e->base)
 		event_base_free(e->base);
@@ -179,6 +213,9 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}
+	e->metrics = metrics_new(e);
+	if (!metrics_listen(e->metrics))
+		goto out;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_stop, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_stop, e);
 	e->sig_hup = evsignal_new(e->base, SIGHUP, on_hup, e);
@@ -190,6 +227,7 @@ int main(int argc, char **argv)
 		  "fqdn", conf->edge.fqdn, "listeners", listener_summary(e), NULL);
 	sd_notify(0, "READY=1");
 	notify_status(e);
+	start_ticks(e);
 	event_base_dispatch(e->base);
 	log_event(LOG_NOTICE, "shutdown", "reason", e->stopping ? "signal" : "loop ended",
 		  "open_transactions", txn_count(e) ? "abandoned" : "0", NULL);

@@ -658,7 +658,8 @@ static void on_down_closed(struct txn *t, void *arg)
 	if (t->down_zone == ZONE_INTERNAL) {
 		/* The details name internal hosts: they go to the log only. */
 		log_event(LOG_WARNING, "node_unreachable", "node",
-			  cf->internal.nodes[t->node].name, "reason", conn_fail_slug(c->fail),
+			  t->node >= 0 ? cf->internal.nodes[t->node].name : "(removed)",
+			  "reason", conn_fail_slug(c->fail),
 			  "detail", c->fail_reason,
 			  "call_id", respond_call_id(f), "method", respond_method(f), "status", "503", NULL);
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,

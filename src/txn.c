@@ -161,3 +161,11 @@ void txn_each_down(struct edge *e, uint64_t conn_id,
 		fn(hit[i], arg);
 	free(hit);
 }
+
+void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg)
+{
+	down_ht_t *ht = &e->txns->down;
+	for (size_t i = 0; i < ht->dh_size; i++)
+		if (ht->dh_table[i])
+			fn(ht->dh_table[i], arg);
+}

@@ -72,6 +72,9 @@ void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *)
 void txn_each_down(struct edge *e, uint64_t conn_id,
 		   void (*fn)(struct txn *t, void *arg), void *arg);
 
+/* Call fn for every txn; fn must not free or create txns. */
+void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg);
+
 /* A fresh branch for our Via. */
 void txn_make_branch(struct edge *e, char *buf, size_t len);
 

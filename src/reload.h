@@ -1,0 +1,15 @@
+/* reload.h - SIGHUP: the new configuration beside the running one. */
+#ifndef SIPEDGE_RELOAD_H
+#define SIPEDGE_RELOAD_H
+
+#include <stdbool.h>
+
+struct edge;
+
+/* Re-read edge.conf and every certificate, key, CA and CRL file. On any
+ * error the running configuration stays and the errors are logged
+ * (event=reload result=failed). Established connections keep their TLS
+ * contexts; new ones get the new files. */
+bool reload(struct edge *e);
+
+#endif
