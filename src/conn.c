@@ -400,7 +400,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		 * the handshake is done. Silence then an error is a TLS
 		 * failure, not a lost connection: nothing was processed. */
 		bool refused = c->outbound && !c->heard && c->transport == TRANSPORT_TLS;
-		conn_close(c, refused ? CFAIL_TLS : CFAIL_CLOSED, close_reason(c));
+		const char *why = close_reason(c);
+		if (refused)
+			log_handshake_failure(c, "alert_received", why, "");
+		conn_close(c, refused ? CFAIL_TLS : CFAIL_CLOSED, why);
 	}
 	if (--c->busy == 0 && c->state == CONN_CLOSED)
 		conn_free(c);

@@ -16,6 +16,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbound.h"
 #include "pat.h"
 #include "proxy.h"
@@ -44,6 +45,8 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 		  "domain", domain, "peer", c->peer,
 		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+	metrics_rejection(c->edge->metrics, event, reason);
+	if (sip && sip->sip_request && respond_expected(sip)) metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip), status, 0);
 	respond_reply(c, msg, status, phrase, hdrs);
 	msg_destroy(msg);
 }
@@ -189,6 +192,7 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
 	respond_send(up, resp);
+	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
 	msg_destroy(resp);
 }
 
@@ -291,6 +295,8 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 				  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
 				     e->conf->edge.fqdn, fail_code(down->fail), &a, true);
+			metrics_rejection(e->metrics, "outbound_failed", "target_unreachable");
+			if (respond_expected(sip)) metrics_request(e->metrics, METRIC_OUTBOUND, respond_method(sip), 504, 0);
 			respond_reply(up, msg, 504, NULL, hdrs);
 			msg_destroy(msg);
 			return;
@@ -479,6 +485,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	respond_reply(c, msg, 200, NULL, NULL);
+	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, "CANCEL", 200, 0);
 	msg_destroy(msg);
 	if (t->status < 200)
 		send_hop_request(t, "CANCEL", NULL);
@@ -533,7 +540,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL, NULL);
 		return;
 	}
-	int route_port = rewrite_pop_own_routes(e, msg, sip);
+	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
 	if (c->zone == ZONE_EXTERNAL)
 		inbound(c, msg, route_port);
 	else
@@ -585,6 +592,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	int first_final = t->status < 200;
+	if (first_final && up) metrics_request(e->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, sip->sip_cseq->cs_method_name, status, metrics_since(&t->started));
 	t->status = status;
 	if (t->method == sip_method_invite && status >= 300) {
 		if (first_final)     /* RFC 3261 16.7: we ACK non-2xx downstream */
@@ -609,8 +617,10 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
 			  "reason", bad, "call_id", respond_call_id(sip),
 			  "method", respond_method(sip), NULL);
+		metrics_rejection(c->edge->metrics, "message_rejected", "malformed");
 		if (sip && sip->sip_request && sip->sip_via &&
 		    sip->sip_request->rq_method != sip_method_ack) {
+			metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip), 400, 0);
 			char hdrs[512];
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);

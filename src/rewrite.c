@@ -49,9 +49,28 @@ bool rewrite_is_own_uri(const struct edge *e, url_t const *u)
 	return false;
 }
 
-int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip)
+/* A route a node pre-loaded to reach us: our internal listener, without
+ * our marker (RFC 3261 16.4: a first Route naming this proxy goes). */
+static bool names_internal_listener(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host)
+		return false;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (l->zone == ZONE_INTERNAL && l->port == port && host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
+			   enum zone from)
 {
 	int ext_port = 0;
+	while (sip->sip_route && from == ZONE_INTERNAL &&
+	       !url_has_param(sip->sip_route->r_url, "sipedge") &&
+	       names_internal_listener(e, sip->sip_route->r_url))
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
 	while (sip->sip_route && rewrite_is_own_uri(e, sip->sip_route->r_url)) {
 		url_t const *u = sip->sip_route->r_url;
 		char v[8] = "";

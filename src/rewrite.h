@@ -27,9 +27,11 @@ struct zone_view {
 
 bool rewrite_is_own_uri(const struct edge *e, url_t const *u);
 
-/* Remove our own entries from the top of Route; returns the port of our
+/* Remove our own entries from the top of Route (and, from a node, a
+ * pre-loaded route to our internal listener); returns the port of our
  * external entry (or 0). */
-int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip);
+int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
+			   enum zone from);
 
 bool rewrite_push_via(msg_t *msg, sip_t *sip, enum zone toward,
 		      const struct zone_view *zv, const char *branch);

@@ -254,6 +254,7 @@ START_TEST(outbound_hides_inside)
 	n->node = 0;
 	deliver(n, "SUBSCRIBE sip:bob@partner.test SIP/2.0\r\n"
 		"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKnode1\r\n"
+		"Route: <sip:10.1.1.1:5060;transport=tcp;lr>\r\n"   /* pre-loaded to us */
 		"Max-Forwards: 70\r\n"
 		"From: <sip:alice@example.test>;tag=n1\r\nTo: <sip:bob@partner.test>\r\n"
 		"Call-ID: out-1\r\nCSeq: 1 SUBSCRIBE\r\nEvent: presence\r\n"
@@ -266,6 +267,7 @@ START_TEST(outbound_hides_inside)
 	ck_assert_ptr_nonnull(m);
 	sip_t *s = sip_object(m);
 	ck_assert_int_eq(count_vias(s), 1);                     /* node Via hidden */
+	ck_assert_ptr_null(s->sip_route);                       /* our pre-loaded route went */
 	ck_assert_str_eq(s->sip_via->v_host, "edge.example.com");
 	ck_assert_str_eq(s->sip_via->v_protocol, "SIP/2.0/TLS");
 	ck_assert_str_eq(s->sip_record_route->r_url->url_host, "edge.example.com");
