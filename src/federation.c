@@ -12,6 +12,7 @@
 #include "edge.h"
 #include "federation.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "rate.h"
 #include "respond.h"
@@ -110,6 +111,8 @@ static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
 		  "code", code ? ms : NULL, "status", st, "domain", domain,
 		  "peer", c->peer, "cert_names", names, "srv_targets", srv_targets,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+	metrics_rejection(c->edge->metrics, "inbound_rejected", reason);
+	if (respond_expected(sip)) metrics_request(c->edge->metrics, METRIC_INBOUND, respond_method(sip), status, 0);
 	if (code)
 		diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics,
 			     cf->edge.fqdn, (enum diag_code)code, NULL, false);

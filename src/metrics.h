@@ -9,6 +9,8 @@
 #define SIPEDGE_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 struct edge;
 struct metrics;
@@ -29,5 +31,11 @@ void metrics_request(struct metrics *m, enum metric_dir dir, const char *method,
 void metrics_rejection(struct metrics *m, const char *event, const char *reason);
 /* A TLS handshake failure; reason is a short slug (tls_failure_slug()). */
 void metrics_tls_failure(struct metrics *m, const char *zone, const char *reason);
+
+/* Seconds from a CLOCK_MONOTONIC stamp (struct txn's started) until now. */
+double metrics_since(const struct timespec *start);
+/* The exposition /metrics serves, as a malloc'd NUL-terminated string
+ * (length in *len if len is not NULL); NULL if m is NULL or out of memory. */
+char *metrics_text(struct metrics *m, size_t *len);
 
 #endif

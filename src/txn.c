@@ -83,6 +83,7 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 	t->fwd = fwd;
 	t->node = -1;
 	t->up_conn = up_conn;
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
 	snprintf(t->up_branch, sizeof t->up_branch, "%s", up_branch ? up_branch : "");
 	txn_make_branch(e, t->branch, sizeof t->branch);
 	t->hash_down = hash_str(t->branch, 0);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
 
@@ -39,6 +40,7 @@ struct txn {
 	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
 	sip_method_t method;
 	int status;                /* best response so far, 0 = none */
+	struct timespec started;   /* CLOCK_MONOTONIC at txn_new (metrics latency) */
 	struct txn_target targets[TXN_MAX_TARGETS];
 	size_t ntargets, cur_target;
 	struct event *timer;

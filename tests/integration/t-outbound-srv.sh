@@ -223,7 +223,7 @@ se_has "srv.test: sip2.srv.test received the MESSAGE" "$RUN/srv2.rec" --method M
 se_eq "srv.test: sip.srv.test (priority 10) was dialled first" 1 "$(conns srvwrong)"
 se_eq "srv.test: and got no request" 0 "$(se_count "$RUN/srvwrong.rec" --method MESSAGE)"
 se_wait_log "srv.test: its certificate was refused" \
-	"event=tls_handshake_failed .*target=sip\\.srv\\.test reason=\"certificate does not name sip\\.srv\\.test \\(it names: other\\.partner\\.test\\)\""
+	"event=tls_handshake_failed .*target=sip\\.srv\\.test reason=certificate_name detail=\"certificate does not name sip\\.srv\\.test \\(it names: other\\.partner\\.test\\)\""
 
 # c. both up: priority 10 wins, although a connection to sip2 is open
 se_kill "$srvwrong_pid"
