@@ -22,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -1153,6 +1154,26 @@ static void check_tls_files(struct ld *ld, const char *group,
 	ERR_clear_error();
 }
 
+/* OpenSSL decides what a cipher string means: ask it now, so that a bad
+ * one is reported with its line rather than at the first handshake. */
+static void check_ciphers(struct ld *ld, const char *group,
+			  const struct conf_tls *t)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	if (!ctx)
+		return;
+	if (t->ciphers && *t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1)
+		err(ld, tls_key(ld, group, "ciphers"),
+		    "'ciphers' matches no cipher OpenSSL knows: '%s'", t->ciphers);
+	if (t->ciphersuites && *t->ciphersuites &&
+	    SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1)
+		err(ld, tls_key(ld, group, "ciphersuites"),
+		    "'ciphersuites' is not a valid TLS 1.3 suite list: '%s'",
+		    t->ciphersuites);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+}
+
 bool conf_internal_tls_used(const struct conf *c)
 {
 	for (size_t i = 0; i < c->nlisten; i++)
@@ -1261,6 +1282,8 @@ struct conf *conf_load(const char *path, bool check_files,
 	} else {
 		read_group(&ld, config_root_setting(&cfg), "", "at top level",
 			   top_fields, c);
+		check_ciphers(&ld, "external", &c->tls.external);
+		check_ciphers(&ld, "internal", &c->tls.internal);
 		if (check_files) {
 			check_tls_files(&ld, "external", &c->tls.external);
 			if (conf_internal_tls_used(c))

@@ -6,7 +6,7 @@
 se_need valgrind
 export SE_VALGRIND=1 SE_NET_SHIFT=100 SE_RUN_SUFFIX=-valgrind
 rc=0
-for t in t-inbound-proxy t-outbound-static t-cancel; do
+for t in t-inbound-proxy t-outbound-static t-cancel t-reload; do
 	bash "$(dirname "$0")/$t.sh" || rc=1
 done
 exit $rc

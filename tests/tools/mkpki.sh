@@ -3,6 +3,7 @@
 #
 #   ca.crt/.key               federation CA
 #   edge.crt/.key             EDGE_FQDN (default edge.test), serverAuth+clientAuth, by ca
+#   edge2.crt/.key            EDGE_FQDN again, own key and serial (reload tests), by ca
 #   partner.crt/.key          DNS:sip.partner.test, serverAuth+clientAuth, by ca
 #   wrongsan.crt/.key         DNS:other.partner.test, by ca
 #   expired.crt/.key          DNS:sip.partner.test, valid 2020-01-01..2020-02-01, by ca
@@ -26,6 +27,7 @@
 #   vcse.crt/.key             DNS:vcse.sub.tac.test
 #   primary.crt/.key          DNS:sip.primary.test
 #   backup.crt/.key           DNS:sip.backup.test
+#   soon.crt/.key             DNS:sip.partner.test, valid 10 days (sipedge-check)
 #
 # Never for production. Quiet on success; on failure prints the openssl
 # output and exits non-zero. Re-running with the same FQDN keeps an existing
@@ -35,10 +37,10 @@ set -eu
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 DIR [EDGE_FQDN]" >&2; exit 2; }
 dir=$1
 fqdn=${2:-edge.test}
-files="ca edge partner wrongsan expired noclientauth untrusted-ca untrusted
+files="ca edge edge2 partner wrongsan expired noclientauth untrusted-ca untrusted
        internal-ca edge-internal node1
        sancn wild lync open sub otherdom mismatch
-       srv srv2 vcse primary backup"
+       srv srv2 vcse primary backup soon"
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -94,12 +96,12 @@ ext() {
 	EOF
 }
 
-# leaf NAME ISSUER CN SAN [EKU]
+# leaf NAME ISSUER CN SAN [EKU [DAYS]]
 leaf() {
 	csr "$1" "$3"
 	ext "$1" "$4" "${5:-serverAuth,clientAuth}"
 	run openssl x509 -req -in "$tmp/$1.csr" -CA "$tmp/$2.crt" -CAkey "$tmp/$2.key" \
-		-set_serial "0x$(openssl rand -hex 8)" -days 825 -sha256 \
+		-set_serial "0x$(openssl rand -hex 8)" -days "${6:-825}" -sha256 \
 		-extfile "$tmp/$1.ext" -extensions leaf -out "$tmp/$1.crt"
 }
 
@@ -108,6 +110,7 @@ ca untrusted-ca "sipedge untrusted CA"
 ca internal-ca "sipedge internal CA"
 
 leaf edge ca "$fqdn" "DNS:$fqdn"
+leaf edge2 ca "$fqdn" "DNS:$fqdn"
 leaf partner ca sip.partner.test DNS:sip.partner.test
 leaf wrongsan ca other.partner.test DNS:other.partner.test
 leaf noclientauth ca sip.partner.test DNS:sip.partner.test serverAuth
@@ -126,6 +129,7 @@ leaf srv2 ca sip2.srv.test DNS:sip2.srv.test
 leaf vcse ca vcse.sub.tac.test DNS:vcse.sub.tac.test
 leaf primary ca sip.primary.test DNS:sip.primary.test
 leaf backup ca sip.backup.test DNS:sip.backup.test
+leaf soon ca sip.partner.test DNS:sip.partner.test serverAuth,clientAuth 10
 
 # OpenSSL 3.0's "x509 -req" cannot back-date; "openssl ca" can.
 csr expired sip.partner.test
