@@ -112,8 +112,20 @@ sip_via_t *rewrite_hide_vias(msg_t *msg, sip_t *sip)
 
 bool rewrite_restore_vias(msg_t *msg, sip_t *sip, sip_via_t const *vias)
 {
-	return !vias || msg_header_add_dup(msg, (msg_pub_t *)sip,
-					   (msg_header_t const *)vias) >= 0;
+	/* Via headers go in at the top one by one: insert the last first. */
+	sip_via_t const *list[64];
+	size_t n = 0;
+	for (; vias && n < sizeof list / sizeof list[0]; vias = vias->v_next)
+		list[n++] = vias;
+	while (n > 0) {
+		sip_via_t *one = sip_via_copy(msg_home(msg), list[--n]);
+		if (!one)
+			return false;
+		one->v_next = NULL;
+		if (msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)one) < 0)
+			return false;
+	}
+	return true;
 }
 
 /* Our URI in the form for a zone: kind is "ext" or "int". */

@@ -245,6 +245,12 @@ se_start_daemon() {
 	   "${PEER[@]}" wait "${args[@]}" --pid "$DAEMON_PID" --timeout "$t"; then
 		ok "sipedge started (pid $DAEMON_PID), listening on ${listen[*]}"
 	else
+		if kill -0 "$DAEMON_PID" 2>/dev/null; then
+			note "sipedge (pid $DAEMON_PID) is running, $(wc -c <"$RUN/sipedge.log") bytes logged"
+		else
+			wait "$DAEMON_PID"
+			note "sipedge (pid $DAEMON_PID) exited with status $?"
+		fi
 		se_bail "sipedge did not start listening on ${listen[*]} within ${t}s"
 	fi
 }
@@ -306,16 +312,19 @@ se_start_dns() {
 		{ cat "$RUN/dnsmasq.out"; se_bail "dnsmasq did not start"; }
 }
 
-# se_node_uas [SCENARIO] : sipp plays the internal node on $NET.11:5062;
-# what it sends and receives goes to $RUN/node.msg.
+# se_node_uas [SCENARIO [ADDR [NAME [SIPP-ARG...]]]] : sipp plays the
+# internal node on ADDR:5062 (default $NET.11); what it sends and receives
+# goes to $RUN/NAME.msg (default node.msg), its output to $RUN/sipp-NAME.out.
 se_node_uas() {
+	local scen=${1:-node-uas.xml} addr=${2:-$NET.11} name=${3:-node}
+	shift $(($# < 3 ? $# : 3))
 	se_need sipp
-	se_bg sipp-node sipp -sf "$SCEN/${1:-node-uas.xml}" -t t1 -i "$NET.11" -p 5062 \
-		-nd -nostdin -timeout 300 -trace_msg -message_file "$RUN/node.msg" \
-		-trace_err -error_file "$RUN/node.err"
+	se_bg "sipp-$name" sipp -sf "$SCEN/$scen" -t t1 -i "$addr" -p 5062 \
+		-nd -nostdin -timeout 300 -trace_msg -message_file "$RUN/$name.msg" \
+		-trace_err -error_file "$RUN/$name.err" "$@"
 	NODE_PID=$BG_PID
-	"${PEER[@]}" wait --listen "$NET.11:5062" --pid "$NODE_PID" --timeout 10 ||
-		{ cat "$RUN/sipp-node.out"; se_bail "sipp node did not start"; }
+	"${PEER[@]}" wait --listen "$addr:5062" --pid "$NODE_PID" --timeout 10 ||
+		{ cat "$RUN/sipp-$name.out"; se_bail "sipp node did not start"; }
 }
 
 # se_node_uac USER DOMAIN : sipp plays the node sending one MESSAGE to

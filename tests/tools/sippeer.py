@@ -796,8 +796,9 @@ class Server:
         lines.append("CSeq: " + (req.get("CSeq") or ""))
         if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
             lines += ["Record-Route: " + v for v in req.values("Record-Route")]
-            lines.append("Contact: <sip:peer@%s;transport=%s>" % (
-                self.local, "tls" if self.a.tls else "tcp"))
+            lines.append("Contact: <%s>" % (self.a.contact or
+                         "sip:peer@%s;transport=%s" % (
+                             self.local, "tls" if self.a.tls else "tcp")))
         lines += self.a.respond_header
         lines.append("Content-Length: 0")
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -1127,6 +1128,9 @@ def main():
                    help="response code, 0 = never answer (default 200)")
     v.add_argument("--respond-header", action="append", default=[],
                    metavar="'Name: value'", help="extra header in responses")
+    v.add_argument("--contact", metavar="URI",
+                   help="Contact URI of 2xx to INVITE/SUBSCRIBE (default "
+                   "sip:peer@LISTEN;transport=tls|tcp)")
     v.add_argument("--record", help="append every request received here")
     v.add_argument("--count", type=int, default=0,
                    help="stop after N requests (0 = run until --timeout)")

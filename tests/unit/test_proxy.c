@@ -458,6 +458,34 @@ START_TEST(cancel_and_487)
 }
 END_TEST
 
+START_TEST(hidden_vias_restored_in_order)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, "MESSAGE sip:bob@partner.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKtop\r\n"
+		"Via: SIP/2.0/TCP 10.1.1.11:5080;branch=z9hG4bKinner\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=n1\r\n"
+		"To: <sip:bob@partner.test>\r\nCall-ID: vo-1\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *fwd = sent(ext);
+	ck_assert_ptr_nonnull(fwd);
+	deliver_fmt(ext, "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS edge.example.com:5061;branch=%s\r\n"
+		    "From: <sip:alice@example.test>;tag=n1\r\nTo: <sip:bob@partner.test>;tag=p\r\n"
+		    "Call-ID: vo-1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+		    sip_object(fwd)->sip_via->v_branch);
+	msg_destroy(fwd);
+	msg_t *back = sent(n);
+	ck_assert_ptr_nonnull(back);
+	sip_t *s = sip_object(back);
+	ck_assert_int_eq(count_vias(s), 2);
+	ck_assert_str_eq(s->sip_via->v_branch, "z9hG4bKtop");
+	ck_assert_str_eq(s->sip_via->v_next->v_branch, "z9hG4bKinner");
+	msg_destroy(back);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -476,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, node_unreachable_503_hides_inside);
 	tcase_add_test(tc, unproven_domain_refused);
 	tcase_add_test(tc, cancel_and_487);
+	tcase_add_test(tc, hidden_vias_restored_in_order);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
