@@ -428,3 +428,32 @@ se_assert_response() {
 	se_eq "$3 $4: exactly 1 Via" 1 "$(se_inspect "$f" "${sel[@]}" --count-header Via)"
 	se_eq "$3 $4: same CSeq" "$n $3" "$(se_inspect "$f" "${sel[@]}" --header CSeq)"
 }
+
+# se_seed_nodes [HEALTH] : the seed documents' three-node PAT layout as an
+# `internal` group: imp1 .11 (5062->5061, 5080->5080, routing, priority 1),
+# imp2 .12 (45062, 45080, routing, priority 2), imp3 .13 (55062, 55080).
+se_seed_nodes() {
+	local health=${1:-"interval = 0;"} i pub
+	printf '{\n  domains = [ "example.test" ];\n  nodes = (\n'
+	for i in 1 2 3; do
+		case $i in 1) pub="5061 5080" ;; 2) pub="45062 45080" ;; 3) pub="55062 55080" ;; esac
+		set -- $pub
+		printf '    { name = "imp%s"; address = "%s.1%s"; transport = "tcp";\n' "$i" "$NET" "$i"
+		printf '      ports = ( { internal = 5062; public = %s; }, { internal = 5080; public = %s; } );\n' "$1" "$2"
+		case $i in
+		1) printf '      routing = true; priority = 1; },\n' ;;
+		2) printf '      routing = true; priority = 2; },\n' ;;
+		3) printf '      routing = false; }\n' ;;
+		esac
+	done
+	printf '  );\n  health = { %s };\n}\n' "$health"
+}
+
+# se_tls_peer NAME ADDR CERT [ARG...] : a federated peer (mutual TLS with the
+# test CA, certificate CERT from the test PKI) recording requests.
+se_tls_peer() {
+	local name=$1 addr=$2 cert=$3
+	shift 3
+	se_serve "$name" "$addr" --tls --cert "$PKI/$cert.crt" --key "$PKI/$cert.key" \
+		--ca "$PKI/ca.crt" --timeout 300 "$@"
+}

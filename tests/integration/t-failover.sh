@@ -15,21 +15,7 @@ se_init 16
 se_need sipp
 se_pki
 INTERVAL=1 TIMEOUT=1 FAILURES=2 TT=2
-se_write_conf internal="{
-  domains = [ \"example.test\" ];
-  nodes = (
-    { name = \"imp1\"; address = \"$NET.11\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 5061; }, { internal = 5080; public = 5080; } );
-      routing = true; priority = 1; },
-    { name = \"imp2\"; address = \"$NET.12\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 45062; }, { internal = 5080; public = 45080; } );
-      routing = true; priority = 2; },
-    { name = \"imp3\"; address = \"$NET.13\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 55062; }, { internal = 5080; public = 55080; } );
-      routing = false; }
-  );
-  health = { interval = $INTERVAL; timeout = $TIMEOUT; failures = $FAILURES; };
-}" limits="{ transaction_timeout = $TT; }"
+se_write_conf internal="$(se_seed_nodes "interval = $INTERVAL; timeout = $TIMEOUT; failures = $FAILURES;")" limits="{ transaction_timeout = $TT; }"
 declare -A NPID
 for i in 1 2 3; do
 	se_node_uas node-uas.xml "$NET.1$i" "imp$i" -deadcall_wait 0

@@ -29,16 +29,11 @@ se_write_conf federation='{
     { pattern = ".test.bk.*"; next_hop = "sip.primary.test"; port = 5061; } );
 }' limits="{ unreachable_hold = $HOLD; }"
 
-# tls_peer NAME ADDR CERT : a federated peer (mutual TLS) recording requests
-tls_peer() {
-	se_serve "$1" "$2" --tls --cert "$PKI/$3.crt" --key "$PKI/$3.key" \
-		--ca "$PKI/ca.crt" --timeout 300
-}
-tls_peer partner "$NET.21:5061" partner
-tls_peer srvtarget "$NET.22:5061" partner
-tls_peer primary "$NET.23:5061" primary
+se_tls_peer partner "$NET.21:5061" partner
+se_tls_peer srvtarget "$NET.22:5061" partner
+se_tls_peer primary "$NET.23:5061" primary
 primary_pid=$BG_PID
-tls_peer backup "$NET.24:5061" backup
+se_tls_peer backup "$NET.24:5061" backup
 backup_pid=$BG_PID
 se_start_daemon
 
@@ -79,7 +74,7 @@ se_log_mark
 next_second
 t_fail_s=${EPOCHREALTIME%.*} t_fail=$(now_ms)
 out "bk.test, primary refuses: node still gets 200" "$id" bk.test 200
-tls_peer primary2 "$NET.23:5061" primary
+se_tls_peer primary2 "$NET.23:5061" primary
 primary2_pid=$BG_PID
 id2=outsrv-bk-held-$$
 out "bk.test, primary back but within unreachable_hold: 200" "$id2" bk.test 200

@@ -65,17 +65,12 @@ se_write_conf internal="{
               { domain = "wrong.test"; }, { domain = "tac.test"; }, { domain = "nosrv.test"; } );
 }' limits="{ unreachable_hold = $HOLD; handshake_timeout = 2; }"
 
-# tls_peer NAME ADDR CERT : a federated peer (mutual TLS) recording requests
-tls_peer() {
-	se_serve "$1" "$2" --tls --cert "$PKI/$3.crt" --key "$PKI/$3.key" \
-		--ca "$PKI/ca.crt" --timeout 300
-}
-tls_peer partner "$NET.21:5071" partner
-tls_peer srv2 "$NET.23:5061" srv2
+se_tls_peer partner "$NET.21:5071" partner
+se_tls_peer srv2 "$NET.23:5061" srv2
 se_serve plain "$NET.26:5061" --timeout 300
-tls_peer wrong "$NET.27:5061" wrongsan
-tls_peer vcse "$NET.28:5061" vcse
-tls_peer trap "$NET.29:5061" partner
+se_tls_peer wrong "$NET.27:5061" wrongsan
+se_tls_peer vcse "$NET.28:5061" vcse
+se_tls_peer trap "$NET.29:5061" partner
 se_start_daemon
 
 # out DESC CALLID DOMAIN CODE : imp1 sends MESSAGE sip:bob@DOMAIN, expects CODE
@@ -212,7 +207,7 @@ se_eq "nosrv.test: the SRV record was asked for" 1 "$(srv_queried nosrv.test)"
 
 # ------------------------------------------------------------ 2. continued
 # b. sip.srv.test answers with a certificate for other.partner.test
-tls_peer srvwrong "$NET.22:5061" wrongsan
+se_tls_peer srvwrong "$NET.22:5061" wrongsan
 srvwrong_pid=$BG_PID
 hold_over "$t_refused"
 id=outsrv-prio-wrongname-$$
@@ -227,7 +222,7 @@ se_wait_log "srv.test: its certificate was refused" \
 
 # c. both up: priority 10 wins, although a connection to sip2 is open
 se_kill "$srvwrong_pid"
-tls_peer srv1 "$NET.22:5061" srv
+se_tls_peer srv1 "$NET.22:5061" srv
 hold_over "$t_wrong"
 id=outsrv-prio-up-$$
 out "srv.test, both targets up: node gets 200" "$id" srv.test 200

@@ -18,21 +18,7 @@ se_need sipp
 se_pki
 se_start_dns
 
-NODES="{
-  domains = [ \"example.test\" ];
-  nodes = (
-    { name = \"imp1\"; address = \"$NET.11\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 5061; }, { internal = 5080; public = 5080; } );
-      routing = true; priority = 1; },
-    { name = \"imp2\"; address = \"$NET.12\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 45062; }, { internal = 5080; public = 45080; } );
-      routing = true; priority = 2; },
-    { name = \"imp3\"; address = \"$NET.13\"; transport = \"tcp\";
-      ports = ( { internal = 5062; public = 55062; }, { internal = 5080; public = 55080; } );
-      routing = false; }
-  );
-  health = { interval = 0; };
-}"
+NODES=$(se_seed_nodes)
 se_write_conf internal="$NODES"
 se_serve partner "$NET.21:5061" --tls --cert "$PKI/partner.crt" --key "$PKI/partner.key" \
 	--ca "$PKI/ca.crt" --contact "sip:peer@sip.partner.test:5061;transport=tls" --timeout 600
