@@ -13,6 +13,7 @@
 #   internal-ca.crt/.key      CA of the internal zone
 #   edge-internal.crt/.key    DNS:edge.internal, by internal-ca
 #   node1.crt/.key            DNS:node1.internal, by internal-ca
+#   node2.crt/.key            DNS:node2.internal, by internal-ca (not node1's name)
 #   (policy tests; all by ca, serverAuth+clientAuth)
 #   sancn.crt/.key            CN=sip.cnonly.test, DNS:other.cnonly.test
 #   wild.crt/.key             DNS:*.wild.test
@@ -38,7 +39,7 @@ set -eu
 dir=$1
 fqdn=${2:-edge.test}
 files="ca edge edge2 partner wrongsan expired noclientauth untrusted-ca untrusted
-       internal-ca edge-internal node1
+       internal-ca edge-internal node1 node2
        sancn wild lync open sub otherdom mismatch
        srv srv2 vcse primary backup soon"
 
@@ -117,6 +118,7 @@ leaf noclientauth ca sip.partner.test DNS:sip.partner.test serverAuth
 leaf untrusted untrusted-ca sip.partner.test DNS:sip.partner.test
 leaf edge-internal internal-ca edge.internal DNS:edge.internal
 leaf node1 internal-ca node1.internal DNS:node1.internal
+leaf node2 internal-ca node2.internal DNS:node2.internal
 leaf sancn ca sip.cnonly.test DNS:other.cnonly.test
 leaf wild ca '*.wild.test' 'DNS:*.wild.test'
 leaf lync ca sip.lync.test DNS:sip.lync.test
