@@ -30,16 +30,72 @@
 HTABLE_DECLARE_WITH(conn_ht, ch, struct conn, size_t, unsigned);
 HTABLE_BODIES_WITH(conn_ht, ch, struct conn, CONN_HASH, size_t, unsigned);
 
+/* Accepted connections per source address (limits.max_connections_per_ip). */
+struct ipcount {
+	unsigned hash;
+	unsigned n;
+	char ip[INET6_ADDRSTRLEN];
+};
+#define IP_HASH(x) ((x)->hash)
+HTABLE_DECLARE_WITH(ip_ht, ih, struct ipcount, size_t, unsigned);
+HTABLE_BODIES_WITH(ip_ht, ih, struct ipcount, IP_HASH, size_t, unsigned);
+
 struct conn_table {
 	conn_ht_t ht;           /* by id */
+	ip_ht_t ips;            /* inbound connections per source address */
 	struct conn *head;      /* all connections */
 	size_t n, nzone[2];
 };
 
+static unsigned ip_hash(const char *ip)
+{
+	unsigned h = 2166136261u;
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h;
+}
+
+static struct ipcount *ip_find(struct conn_table *t, const char *ip)
+{
+	unsigned h = ip_hash(ip);
+	for (struct ipcount **p = ip_ht_hash(&t->ips, h); *p; p = ip_ht_next(&t->ips, p))
+		if ((*p)->hash == h && strcmp((*p)->ip, ip) == 0)
+			return *p;
+	return NULL;
+}
+
+/* Count one more inbound connection from ip; false if that passes max. */
+static bool ip_take(struct conn_table *t, const char *ip, unsigned max)
+{
+	struct ipcount *c = ip_find(t, ip);
+	if (c && c->n >= max)
+		return false;
+	if (!c) {
+		if ((ip_ht_is_full(&t->ips) && ip_ht_resize(NULL, &t->ips, 0) < 0) ||
+		    !(c = calloc(1, sizeof *c)))
+			return false;
+		c->hash = ip_hash(ip);
+		snprintf(c->ip, sizeof c->ip, "%s", ip);
+		ip_ht_insert(&t->ips, c);
+	}
+	c->n++;
+	return true;
+}
+
+static void ip_release(struct conn_table *t, const char *ip)
+{
+	struct ipcount *c = ip_find(t, ip);
+	if (c && --c->n == 0) {
+		ip_ht_remove(&t->ips, c);
+		free(c);
+	}
+}
+
 struct conn_table *conn_table_new(void)
 {
 	struct conn_table *t = calloc(1, sizeof *t);
-	if (t && conn_ht_resize(NULL, &t->ht, 0) < 0) {
+	if (t && (conn_ht_resize(NULL, &t->ht, 0) < 0 || ip_ht_resize(NULL, &t->ips, 0) < 0)) {
+		su_free(NULL, t->ht.ch_table);
 		free(t);
 		return NULL;
 	}
@@ -52,6 +108,7 @@ void conn_table_free(struct conn_table *t)
 		return;
 	assert(t->head == NULL);
 	su_free(NULL, t->ht.ch_table);
+	su_free(NULL, t->ips.ih_table);
 	free(t);
 }
 
@@ -120,6 +177,8 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	t->n--;
 	t->nzone[c->zone]--;
+	if (c->counted_ip)
+		ip_release(t, c->peer_ip);
 	if (c->bev)
 		bufferevent_free(c->bev);      /* closes the socket and SSL */
 	if (c->hs_timer)
@@ -472,18 +531,27 @@ static int node_by_ip(const struct conf *cf, const char *ip)
 	return -1;
 }
 
+/* One line per limit and second at most: a flood must not flood syslog. */
+static void limit_reached(struct edge *e, const char *limit, const char *peer)
+{
+	(void)e;
+	static time_t last[2];
+	int i = strcmp(limit, "max_connections") == 0 ? 0 : 1;
+	time_t now = time(NULL);
+	if (now == last[i])
+		return;
+	last[i] = now;
+	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer, NULL);
+}
+
 void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 		 int salen, enum zone zone, enum transport tr, int local_port)
 {
 	(void)salen;
 	const struct conf *cf = e->conf;
 	if (e->stopping || conn_count(e, -1) >= (size_t)cf->limits.max_connections) {
-		static time_t last;
-		time_t now = time(NULL);
-		if (!e->stopping && now != last) {   /* once per second at most */
-			last = now;
-			log_event(LOG_WARNING, "limit_reached", "limit", "max_connections", NULL);
-		}
+		if (!e->stopping)
+			limit_reached(e, "max_connections", NULL);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -494,6 +562,17 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	fmt_peer(c, sa);
 	c->local_port = local_port;
+	/* One address may not take every slot; configured nodes are exempt. */
+	if (node_by_ip(cf, c->peer_ip) < 0) {
+		if (!ip_take(e->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
+			limit_reached(e, "max_connections_per_ip", c->peer_ip);
+			evutil_closesocket(fd);
+			c->state = CONN_CLOSED;
+			conn_free(c);
+			return;
+		}
+		c->counted_ip = true;
+	}
 	if (zone == ZONE_INTERNAL) {
 		/* Only the configured nodes may use the internal listeners. */
 		c->node = node_by_ip(cf, c->peer_ip);

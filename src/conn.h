@@ -73,6 +73,7 @@ struct conn {
 	struct event *hdr_timer;           /* a begun message must complete */
 	int busy;                          /* inside one of our callbacks */
 	bool heard;                        /* the peer has sent us something */
+	bool counted_ip;                   /* counts toward max_connections_per_ip */
 	struct conn *prev, *next;
 };
 
