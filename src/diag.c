@@ -66,11 +66,9 @@ const char *diag_headers(char *buf, size_t len, enum diagnostics mode,
 	off += (size_t)n;
 	if (internal && a) {
 		put_attr(buf, len, &off, "domain", a->domain);
-		for (int i = 0; i < 4; i++) {
-			char k[8];
-			snprintf(k, sizeof k, "fqdn%d", i + 1);
-			put_attr(buf, len, &off, k, a->fqdn[i]);
-		}
+		static const char *const fqdn_key[4] = { "fqdn1", "fqdn2", "fqdn3", "fqdn4" };
+		for (int i = 0; i < 4; i++)
+			put_attr(buf, len, &off, fqdn_key[i], a->fqdn[i]);
 		put_attr(buf, len, &off, "tls-target", a->tls_target);
 		put_attr(buf, len, &off, "PeerServer", a->peer_server);
 	}
