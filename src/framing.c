@@ -23,6 +23,8 @@ struct framer {
 	msg_t *cur;             /* message being received, NULL at a boundary */
 	int lf_run;             /* LFs seen in a row at a boundary */
 	bool dead;
+	char *carry;            /* bytes after a message, fed again at a boundary */
+	size_t carry_len;
 	struct frame_item *q;   /* events not yet taken by framer_next() */
 	size_t qhead, qlen, qcap;
 };
@@ -62,14 +64,17 @@ void framer_free(struct framer *f)
 		if (f->q[i].msg)
 			msg_destroy(f->q[i].msg);
 	free(f->q);
+	free(f->carry);
 	if (f->cur)
 		msg_destroy(f->cur);
 	free(f);
 }
 
+/* A message is pending from its first byte until it is complete (headers
+ * and body): header_timeout covers both. */
 bool framer_pending(const struct framer *f)
 {
-	return f->cur && msg_buf_committed(f->cur) > 0;
+	return f->cur != NULL;
 }
 
 static void fail(struct framer *f, enum frame_event ev)
@@ -96,6 +101,14 @@ static size_t eat_keepalives(struct framer *f, const char *p, size_t len)
 	return i;
 }
 
+/* Sofia parses headers as C strings: a NUL before the body can never be
+ * parsed, so the message would only wait for header_timeout. */
+static bool nul_in_headers(msg_t *m)
+{
+	return !msg_get_flags(m, MSG_FLG_BODY) && msg_buf_committed(m) > 0 &&
+	       memchr(msg_buf_committed_data(m), '\0', msg_buf_committed(m)) != NULL;
+}
+
 /* Pull out every complete message the parser now holds. */
 static void extract(struct framer *f)
 {
@@ -105,6 +118,8 @@ static void extract(struct framer *f)
 			if (msg_size(f->cur) > f->max_size ||
 			    msg_buf_committed(f->cur) > f->max_size)
 				fail(f, FRAME_TOOLARGE);
+			else if (nul_in_headers(f->cur))
+				fail(f, FRAME_ERROR);
 			return;
 		}
 		if (r < 0) {
@@ -112,13 +127,48 @@ static void extract(struct framer *f)
 				     ? FRAME_TOOLARGE : FRAME_ERROR);
 			return;
 		}
-		msg_t *done = f->cur;
-		f->cur = msg_next(done);   /* bytes of the next message, or NULL */
+		/* Bytes that followed the message go round again from a
+		 * boundary, where keep-alives and stray CRLFs are handled
+		 * (Sofia's msg_next() would take them as a message start). */
+		msg_t *done = f->cur, *next = msg_next(done);
+		f->cur = NULL;
+		if (next) {
+			size_t n = msg_buf_committed(next);
+			char *more = n ? realloc(f->carry, f->carry_len + n) : f->carry;
+			if (n && !more) {
+				msg_destroy(next);
+				msg_destroy(done);
+				fail(f, FRAME_ERROR);
+				return;
+			}
+			if (n) {
+				memcpy(more + f->carry_len, msg_buf_committed_data(next), n);
+				f->carry = more;
+				f->carry_len += n;
+			}
+			msg_destroy(next);
+		}
 		push(f, FRAME_MSG, done);
 	}
 }
 
+static void feed(struct framer *f, const char *data, size_t len);
+
 bool framer_feed(struct framer *f, const char *data, size_t len)
+{
+	feed(f, data, len);
+	while (f->carry_len > 0 && !f->dead) {
+		char *again = f->carry;
+		size_t n = f->carry_len;
+		f->carry = NULL;
+		f->carry_len = 0;
+		feed(f, again, n);
+		free(again);
+	}
+	return !f->dead;
+}
+
+static void feed(struct framer *f, const char *data, size_t len)
 {
 	while (len > 0 && !f->dead) {
 		if (!f->cur) {
@@ -154,8 +204,20 @@ bool framer_feed(struct framer *f, const char *data, size_t len)
 		data += copied;
 		len -= copied;
 		extract(f);
+		if (f->carry_len > 0)
+			break;     /* the rest follows the carried bytes */
 	}
-	return !f->dead;
+	if (len > 0 && !f->dead) {
+		/* Keep order: what was not fed yet goes after the carry. */
+		char *more = realloc(f->carry, f->carry_len + len);
+		if (!more) {
+			fail(f, FRAME_ERROR);
+			return;
+		}
+		memcpy(more + f->carry_len, data, len);
+		f->carry = more;
+		f->carry_len += len;
+	}
 }
 
 enum frame_event framer_next(struct framer *f, msg_t **msg)

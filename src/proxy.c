@@ -625,8 +625,22 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);
 			respond_reply(c, msg, 400, NULL, hdrs);
+		} else if (!sip || !sip->sip_status) {
+			/* A request we cannot even answer: the stream is not to
+			 * be trusted further (RFC 4475 badinv01). */
+			msg_destroy(msg);
+			conn_close(c, CFAIL_CLOSED, "parse_error");
+			return;
 		}
 		msg_destroy(msg);
+		return;
+	}
+	if (!sipmsg_version_ok(sip)) {
+		if (sip->sip_request)
+			refuse(c, msg, 505, NULL, "message_rejected", "version_not_supported",
+			       0, NULL, NULL);
+		else
+			msg_destroy(msg);
 		return;
 	}
 	if (c->edge->stopping && sip->sip_request &&

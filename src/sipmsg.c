@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/rand.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/msg_mclass.h>
@@ -34,8 +35,13 @@ static sip_method_t method_d(char *name, char const **return_name)
 	memcpy(buf + n, METHOD_PAD, sizeof METHOD_PAD);
 	char *p = buf;
 	sip_method_t m = sip_method_d(&p, NULL);
-	if (m < 0 || strcmp(p, METHOD_PAD + 1) != 0)
-		return sip_method_invalid;
+	if (m < 0 || strcmp(p, METHOD_PAD + 1) != 0) {
+		/* Sofia also refuses '+' and '`', which RFC 3261 tokens allow. */
+		for (size_t i = 0; i < n; i++)
+			if (!isalnum((unsigned char)name[i]) && !strchr("-.!%*_+`'~", name[i]))
+				return sip_method_invalid;
+		m = sip_method_unknown;
+	}
 	*return_name = m == sip_method_unknown ? name : sip_method_name(m, name);
 	return m;
 }
@@ -125,6 +131,10 @@ const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 	if (sip->sip_request) {
 		if (!sip->sip_request->rq_url->url_host)
 			return "Request-URI without host";
+		/* RFC 3261 19.1.5: headers in a Request-URI are not for a proxy
+		 * to pass on (RFC 4475 escruri). */
+		if (sip->sip_request->rq_url->url_headers)
+			return "Request-URI carries headers";
 		if (sip->sip_cseq->cs_method != sip->sip_request->rq_method ||
 		    (sip->sip_request->rq_method == sip_method_unknown &&
 		     strcmp(sip->sip_cseq->cs_method_name,
@@ -134,6 +144,18 @@ const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 	if (sip->sip_error)
 		return "malformed header";
 	return NULL;
+}
+
+bool sipmsg_version_ok(sip_t const *sip)
+{
+	char const *v = sip->sip_request ? sip->sip_request->rq_version
+					 : sip->sip_status ? sip->sip_status->st_version : NULL;
+	if (!v || strcasecmp(v, "SIP/2.0") != 0)
+		return false;
+	for (sip_via_t const *via = sip->sip_via; via; via = via->v_next)
+		if (!via->v_protocol || strncasecmp(via->v_protocol, "SIP/2.0/", 8) != 0)
+			return false;
+	return true;
 }
 
 char *sipmsg_print(msg_t *msg, size_t *len)

@@ -25,6 +25,9 @@ msg_hclass_t *sipmsg_cseq_class(void);
  * (RFC 3261 8.2 / 16.3 checks), else a short reason for 400. */
 const char *sipmsg_malformed(msg_t *msg, sip_t const *sip);
 
+/* SIP/2.0 in the start line and in every Via? (else 505, RFC 3261 8.2.2) */
+bool sipmsg_version_ok(sip_t const *sip);
+
 /* Serialize msg into a fresh heap buffer (caller frees). */
 char *sipmsg_print(msg_t *msg, size_t *len);
 

@@ -546,6 +546,26 @@ def end_of_wait(conn):
         print("TIMEOUT", flush=True)
 
 
+def collect(conn, settle):
+    """--collect: report whatever comes back for raw bytes, one line per
+    message, until --timeout, a close, or SETTLE seconds after the last
+    final response; then CLOSED (the peer hung up) or OPEN. Exit 0."""
+    end = conn.deadline
+    while True:
+        m = conn.next_message()
+        if m is None:
+            break
+        if m.is_request:
+            print("REQUEST %s" % m.method, flush=True)
+        elif m.status < 200:
+            print("PROVISIONAL %d %s" % (m.status, m.cseq()[1]), flush=True)
+        else:
+            print("STATUS %d %s" % (m.status, m.cseq()[1]), flush=True)
+            conn.deadline = min(end, time.monotonic() + settle)
+    print("CLOSED %s" % conn.close_reason if conn.closed else "OPEN", flush=True)
+    return 0
+
+
 def send_pipelined(a, conn, templates, variables):
     """--pipeline: send every request at once, then collect one final
     response each (matched by branch, in whatever order they come)."""
@@ -643,6 +663,8 @@ def cmd_send(a):
     failures = 0
     if raw is not None:
         conn.send(raw)
+        if a.collect is not None:
+            return collect(conn, a.collect)
         if a.expect_pong:
             end = time.monotonic() + a.timeout
             while len(conn.reader.buf) < 2 and conn.fill(end):
@@ -816,7 +838,7 @@ class Server:
                     return
                 self.log("TLS %s from %s (%s)" % (s.version(), peer,
                                                   peer_names(s)))
-            reader = StreamReader()
+            reader = StreamReader(max_header=self.a.max_header)
             s.settimeout(0.2)
             while not self.done.is_set():
                 try:
@@ -1114,6 +1136,11 @@ def main():
     s.add_argument("--expect-close", action="store_true",
                    help="succeed iff the server closes the connection (then"
                    " prints ELAPSED: seconds since the last byte sent)")
+    s.add_argument("--collect", type=float, metavar="SETTLE",
+                   help="with raw bytes: print every message that comes back"
+                   " (STATUS/PROVISIONAL/REQUEST lines) until --timeout, a"
+                   " close, or SETTLE s after a final response; then CLOSED"
+                   " or OPEN; exit 0")
     s.add_argument("--expect-pong", action="store_true",
                    help="with a raw ping: succeed iff exactly CRLF comes back")
     s.add_argument("--expect-handshake-failure", action="store_true",
@@ -1136,6 +1163,8 @@ def main():
                    help="stop after N requests (0 = run until --timeout)")
     v.add_argument("--timeout", type=float, default=30)
     v.add_argument("--conn-count-file", help="number of accepted connections")
+    v.add_argument("--max-header", type=int, default=65536, metavar="BYTES",
+                   help="largest header section accepted (default 65536)")
     v.add_argument("--pidfile")
     v.add_argument("--ready", help="created once listening")
     v.set_defaults(func=cmd_serve)

@@ -181,12 +181,44 @@ START_TEST(malformed_detected)
 }
 END_TEST
 
+/* RFC 3261 7.5: CRLFs between messages are ignored, even in one read;
+ * a double CRLF there is still a ping (RFC 4475 dblreq). */
+START_TEST(crlf_between_messages)
+{
+	const char m[] = MSG("one..") "\r\n" MSG("two..") "\r\n\r\n";
+	struct result r = feed(m, strlen(m), 0, 65535);
+	ck_assert_int_eq(r.errors + r.toolarge, 0);
+	ck_assert_int_eq(r.msgs, 2);
+	ck_assert_str_eq(r.bodies[1], "two..");
+	ck_assert_int_eq(r.pings, 1);
+	r = feed(m, strlen(m), 13, 65535);       /* and split anywhere */
+	ck_assert_int_eq(r.msgs, 2);
+	ck_assert_int_eq(r.pings, 1);
+}
+END_TEST
+
+/* A body that never completes keeps the message pending (header_timeout). */
+START_TEST(pending_until_body_complete)
+{
+	const char m[] = "MESSAGE sip:b@example.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			 "Content-Length: 50\r\n\r\nonly part";
+	struct framer *f = framer_new(65535);
+	framer_feed(f, m, strlen(m));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_NONE);
+	ck_assert(framer_pending(f));
+	framer_free(f);
+}
+END_TEST
+
 /* Debian's Sofia 1.12.11 rejects these unless sipmsg.c works around it. */
 START_TEST(microsoft_and_prefix_methods)
 {
-	static const char *methods[] = { "SERVICE", "BENOTIFY", "NOTE", "SE", "SUBSCRIBE", "INFO" };
+	static const char *methods[] = { "SERVICE", "BENOTIFY", "NOTE", "SE", "SUBSCRIBE", "INFO",
+					 "!interesting-Method0123456789_*+`.%indeed'~" };
 	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-		char m[512];
+		char m[640];
 		snprintf(m, sizeof m, "%s sip:bob@example.test SIP/2.0\r\n"
 			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
 			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
@@ -222,6 +254,8 @@ int main(void)
 	tcase_add_test(tc, pending_flag);
 	tcase_add_test(tc, malformed_detected);
 	tcase_add_test(tc, microsoft_and_prefix_methods);
+	tcase_add_test(tc, crlf_between_messages);
+	tcase_add_test(tc, pending_until_body_complete);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
