@@ -270,11 +270,13 @@ static void fmt_peer(struct conn *c, const struct sockaddr *sa)
 
 /* ------------------------------------------------------------ reading */
 
-static void arm_header_timer(struct conn *c)
+/* The deadline runs from a message's first byte: restart it when a
+ * message completed in this read and another has begun. */
+static void arm_header_timer(struct conn *c, bool completed)
 {
 	bool pending = framer_pending(c->fr);
 	bool armed = evtimer_pending(c->hdr_timer, NULL);
-	if (pending && !armed) {
+	if (pending && (!armed || completed)) {
 		struct timeval tv = { c->edge->conf->limits.header_timeout, 0 };
 		evtimer_add(c->hdr_timer, &tv);
 	} else if (!pending && armed) {
@@ -282,13 +284,15 @@ static void arm_header_timer(struct conn *c)
 	}
 }
 
-static void dispatch(struct conn *c)
+static bool dispatch(struct conn *c)
 {
 	msg_t *msg;
 	enum frame_event ev;
+	bool completed = false;
 	while (c->state == CONN_UP && (ev = framer_next(c->fr, &msg)) != FRAME_NONE) {
 		switch (ev) {
 		case FRAME_MSG:
+			completed = true;
 			proxy_on_message(c, msg);
 			break;
 		case FRAME_PING:
@@ -309,6 +313,7 @@ static void dispatch(struct conn *c)
 		}
 	}
 	/* Anything left after a close is dropped with the framer. */
+	return completed;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -317,6 +322,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	c->busy++;
 	c->heard = true;
+	bool completed = false;
 	while (c->state == CONN_UP && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v[8];
 		int n = evbuffer_peek(in, -1, NULL, v, 8);
@@ -326,10 +332,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 			used += v[i].iov_len;
 		}
 		evbuffer_drain(in, used);
-		dispatch(c);
+		completed |= dispatch(c);
 	}
 	if (c->state == CONN_UP)
-		arm_header_timer(c);
+		arm_header_timer(c, completed);
 	if (--c->busy == 0 && c->state == CONN_CLOSED)
 		conn_free(c);
 }
