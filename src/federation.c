@@ -44,19 +44,23 @@ static uint64_t now_ms(void)
 }
 
 /* From and every P-Asserted-Identity, deduplicated. Only sip: and sips:
- * identities can be proven; anything else refuses the request. */
-static bool identities(sip_t const *sip, struct fed_job *job)
+ * identities can be proven; anything else, or more identities than we
+ * check, refuses the request (never skip one unchecked). */
+static const char *identities(sip_t const *sip, struct fed_job *job)
 {
 	url_t const *urls[1 + FED_MAX_IDENTITIES];
 	size_t nu = 0;
 	urls[nu++] = sip->sip_from->a_url;
 	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip);
-	     p && nu < 1 + FED_MAX_IDENTITIES; p = p->paid_next)
+	     p; p = p->paid_next) {
+		if (nu == 1 + FED_MAX_IDENTITIES)
+			return "too_many_identities";
 		urls[nu++] = p->paid_url;
+	}
 	job->n = 0;
 	for (size_t i = 0; i < nu; i++) {
 		if (urls[i]->url_type != url_sip && urls[i]->url_type != url_sips)
-			return false;
+			return "identity_not_sip";
 		char d[FED_DOMAIN_MAX];
 		sipmsg_host(urls[i], d, sizeof d);
 		bool seen = false;
@@ -65,7 +69,7 @@ static bool identities(sip_t const *sip, struct fed_job *job)
 		if (!seen && job->n < FED_MAX_IDENTITIES)
 			memcpy(job->domain[job->n++], d, sizeof d);
 	}
-	return true;
+	return NULL;
 }
 
 static struct verdict *verdict_find(struct conn *c, const char *d)
@@ -213,8 +217,9 @@ enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
 	*job = (struct fed_job){ .edge = e, .conn_id = c->id, .msg = msg,
 				 .arg = arg, .resume = resume };
 	enum fed_result r;
-	if (!identities(sip_object(msg), job)) {
-		refuse(c, msg, NULL, 403, DIAG_NOT_FEDERATED, "identity_not_sip", NULL);
+	const char *bad = identities(sip_object(msg), job);
+	if (bad) {
+		refuse(c, msg, NULL, 403, DIAG_NOT_FEDERATED, bad, NULL);
 		r = FED_REFUSED;
 	} else if (e->fed_pending >= FED_MAX_PENDING) {
 		log_event(LOG_WARNING, "limit_reached", "limit", "policy_pending", NULL);

@@ -13,6 +13,12 @@
 #include "framing.h"
 #include "sipmsg.h"
 
+#define FRAME_CHUNK 8192
+/* Sofia's header handling grows worse than linearly with the number of
+ * headers (10 000 cost ~0.4 s of CPU): more lines than this before the
+ * body are refused as too large. */
+#define FRAME_MAX_HEADER_LINES 512
+
 struct frame_item {
 	enum frame_event ev;
 	msg_t *msg;
@@ -21,6 +27,11 @@ struct frame_item {
 struct framer {
 	size_t max_size;
 	msg_t *cur;             /* message being received, NULL at a boundary */
+	size_t cur_bytes;       /* bytes fed into cur (may include the next message's) */
+	size_t cur_lines;       /* header lines of cur */
+	bool hdr_done;          /* the empty line ending cur's headers was fed */
+	bool line_empty;        /* the current line of cur has no text yet */
+	bool hdr_nul;           /* a NUL was fed before the headers ended */
 	int lf_run;             /* LFs seen in a row at a boundary */
 	bool dead;
 	char *carry;            /* bytes after a message, fed again at a boundary */
@@ -103,10 +114,32 @@ static size_t eat_keepalives(struct framer *f, const char *p, size_t len)
 
 /* Sofia parses headers as C strings: a NUL before the body can never be
  * parsed, so the message would only wait for header_timeout. */
-static bool nul_in_headers(msg_t *m)
+static bool in_headers(msg_t *m)
 {
-	return !msg_get_flags(m, MSG_FLG_BODY) && msg_buf_committed(m) > 0 &&
-	       memchr(msg_buf_committed_data(m), '\0', msg_buf_committed(m)) != NULL;
+	sip_t const *sip = sip_object(m);
+	return !sip || !sip->sip_separator;   /* the empty line not parsed yet */
+}
+
+static bool nul_in_headers(const struct framer *f, msg_t *m)
+{
+	return f->hdr_nul && in_headers(m);
+}
+
+/* Lines up to the empty line that ends the headers (body lines are not
+ * counted, even when they share a read with the headers). */
+static void count_header_lines(struct framer *f, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !f->hdr_done; i++) {
+		if (p[i] == '\0')
+			f->hdr_nul = true;
+		if (p[i] == '\n') {
+			f->hdr_done = f->line_empty;
+			f->cur_lines++;
+			f->line_empty = true;
+		} else if (p[i] != '\r') {
+			f->line_empty = false;
+		}
+	}
 }
 
 /* Pull out every complete message the parser now holds. */
@@ -115,10 +148,14 @@ static void extract(struct framer *f)
 	while (f->cur && !f->dead) {
 		int r = msg_extract(f->cur);
 		if (r == 0) {
-			if (msg_size(f->cur) > f->max_size ||
-			    msg_buf_committed(f->cur) > f->max_size)
+			sip_t const *sip = sip_object(f->cur);
+			/* Sofia's own cap is loose (see feed()); ours is exact. */
+			if (f->cur_bytes > f->max_size + FRAME_CHUNK ||
+			    f->cur_lines > FRAME_MAX_HEADER_LINES ||
+			    (sip && sip->sip_content_length &&
+			     sip->sip_content_length->l_length > f->max_size))
 				fail(f, FRAME_TOOLARGE);
-			else if (nul_in_headers(f->cur))
+			else if (nul_in_headers(f, f->cur))
 				fail(f, FRAME_ERROR);
 			return;
 		}
@@ -132,6 +169,13 @@ static void extract(struct framer *f)
 		 * (Sofia's msg_next() would take them as a message start). */
 		msg_t *done = f->cur, *next = msg_next(done);
 		f->cur = NULL;
+		if (msg_size(done) > f->max_size) {
+			if (next)
+				msg_destroy(next);
+			msg_destroy(done);
+			fail(f, FRAME_TOOLARGE);
+			return;
+		}
 		if (next) {
 			size_t n = msg_buf_committed(next);
 			char *more = n ? realloc(f->carry, f->carry_len + n) : f->carry;
@@ -148,6 +192,9 @@ static void extract(struct framer *f)
 			}
 			msg_destroy(next);
 		}
+		/* The limit guards reading; re-encoding with our Via and
+		 * Record-Route needs room beyond it. */
+		msg_maxsize(done, (usize_t)f->max_size * 4 + 65536);
 		push(f, FRAME_MSG, done);
 	}
 }
@@ -183,23 +230,32 @@ static void feed(struct framer *f, const char *data, size_t len)
 				fail(f, FRAME_ERROR);
 				break;
 			}
-			msg_maxsize(f->cur, f->max_size);
+			/* Loose on purpose: bytes of the next message may share a
+			 * chunk with this one's end; extract() enforces max_size. */
+			msg_maxsize(f->cur, f->max_size * 2 + 4 * FRAME_CHUNK);
+			f->cur_bytes = f->cur_lines = 0;
+			f->hdr_done = f->line_empty = f->hdr_nul = false;
 		}
+		/* Bounded chunks: a read may also hold the next message, which
+		 * must not count against this one's size limit. */
+		size_t chunk = len < FRAME_CHUNK ? len : FRAME_CHUNK;
 		msg_iovec_t vec[2];
-		issize_t nv = msg_recv_iovec(f->cur, vec, 2, len, 0);
+		issize_t nv = msg_recv_iovec(f->cur, vec, 2, chunk, 0);
 		if (nv < 0) {
 			fail(f, msg_get_flags(f->cur, MSG_FLG_TOOLARGE)
 				     ? FRAME_TOOLARGE : FRAME_TOOLARGE);
 			break;
 		}
 		size_t copied = 0;
-		for (issize_t i = 0; i < nv && copied < len; i++) {
+		for (issize_t i = 0; i < nv && copied < chunk; i++) {
 			size_t n = vec[i].mv_len;
-			if (n > len - copied)
-				n = len - copied;
+			if (n > chunk - copied)
+				n = chunk - copied;
 			memcpy(vec[i].mv_base, data + copied, n);
 			copied += n;
 		}
+		count_header_lines(f, data, copied);
+		f->cur_bytes += copied;
 		msg_recv_commit(f->cur, copied, 0);
 		data += copied;
 		len -= copied;

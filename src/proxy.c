@@ -393,6 +393,18 @@ static bool main_listener_port(const struct conf *c, int port)
 	return false;
 }
 
+/* A Route that names neither the edge (node URIs the edge handed out are
+ * edge.fqdn:P) nor nothing: somewhere a node must not be sent. */
+static bool foreign_route(const struct conf *cf, sip_route_t const *r)
+{
+	for (; r; r = r->r_next) {
+		char h[256];
+		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0)
+			return true;
+	}
+	return false;
+}
+
 /* The request passed the federation policy: now where it may go. */
 static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 {
@@ -402,6 +414,14 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	url_t *ruri = sip->sip_request->rq_url;
 	char host[256];
 	sipmsg_host(ruri, host, sizeof host);
+	if (foreign_route(cf, sip->sip_route)) {
+		/* Routes left after ours lead elsewhere: a node honouring them
+		 * would make the edge a relay. */
+		struct diag_attrs a = { .domain = host };
+		proxy_refuse_diag(c, msg, 403, "inbound_rejected", "foreign_route",
+				  DIAG_NOT_LOCAL, &a);
+		return;
+	}
 
 	struct inbound_hint h = {
 		.arrival_port = c->local_port,

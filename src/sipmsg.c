@@ -227,6 +227,12 @@ const char *sipmsg_host(url_t const *url, char *buf, size_t len)
 			buf[0] = '\0';
 		return buf;
 	}
+	/* A host that does not fit is no host: a truncated name could pass a
+	 * suffix check it should fail. */
+	if (strlen(url->url_host) >= len) {
+		buf[0] = '\0';
+		return buf;
+	}
 	size_t i = 0;
 	for (const char *p = url->url_host; *p && i + 1 < len; p++)
 		buf[i++] = (char)tolower((unsigned char)*p);

@@ -36,6 +36,14 @@ static SSL_CTX *make_ctx(const struct conf_tls *t, bool server, bool external)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, version_of(t->min_version));
+	if (version_of(t->min_version) < TLS1_2_VERSION) {
+		/* Debian's default security level 2 forbids TLS 1.0/1.1 even
+		 * when asked for: the legacy opt-in needs level 0 (risk in
+		 * edge.conf(5)). */
+		SSL_CTX_set_security_level(ctx, 0);
+		log_msg(LOG_WARNING, "tls: min_version %s: TLS below 1.2 allowed, security level 0",
+			t->min_version);
+	}
 	/* Idle federation connections live for hours: keep them small. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |

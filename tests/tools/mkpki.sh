@@ -29,6 +29,8 @@
 #   primary.crt/.key          DNS:sip.primary.test
 #   backup.crt/.key           DNS:sip.backup.test
 #   soon.crt/.key             DNS:sip.partner.test, valid 10 days (sipedge-check)
+#   notyet.crt/.key           DNS:sip.partner.test, valid 2099-01-01..2100-01-01, by ca
+#   selfsigned.crt/.key       DNS:sip.partner.test, self-signed (not a CA)
 #
 # Never for production. Quiet on success; on failure prints the openssl
 # output and exits non-zero. Re-running with the same FQDN keeps an existing
@@ -41,7 +43,7 @@ fqdn=${2:-edge.test}
 files="ca edge edge2 partner wrongsan expired noclientauth untrusted-ca untrusted
        internal-ca edge-internal node1 node2
        sancn wild lync open sub otherdom mismatch
-       srv srv2 vcse primary backup soon"
+       srv srv2 vcse primary backup soon notyet selfsigned"
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -132,6 +134,13 @@ leaf vcse ca vcse.sub.tac.test DNS:vcse.sub.tac.test
 leaf primary ca sip.primary.test DNS:sip.primary.test
 leaf backup ca sip.backup.test DNS:sip.backup.test
 leaf soon ca sip.partner.test DNS:sip.partner.test serverAuth,clientAuth 10
+run openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$tmp/selfsigned.key" -out "$tmp/selfsigned.crt" -days 825 -sha256 \
+	-subj "/O=sipedge tests/CN=sip.partner.test" \
+	-addext "basicConstraints=critical,CA:FALSE" \
+	-addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+	-addext "extendedKeyUsage=serverAuth,clientAuth" \
+	-addext "subjectAltName=DNS:sip.partner.test"
 
 # OpenSSL 3.0's "x509 -req" cannot back-date; "openssl ca" can.
 csr expired sip.partner.test
@@ -158,6 +167,12 @@ run openssl ca -batch -notext -preserveDN -config "$tmp/cadb/ca.cnf" \
 	-cert "$tmp/ca.crt" -keyfile "$tmp/ca.key" -in "$tmp/expired.csr" \
 	-startdate 20200101000000Z -enddate 20200201000000Z \
 	-extfile "$tmp/expired.ext" -extensions leaf -out "$tmp/expired.crt"
+csr notyet sip.partner.test
+ext notyet DNS:sip.partner.test serverAuth,clientAuth
+run openssl ca -batch -notext -preserveDN -config "$tmp/cadb/ca.cnf" \
+	-cert "$tmp/ca.crt" -keyfile "$tmp/ca.key" -in "$tmp/notyet.csr" \
+	-startdate 20990101000000Z -enddate 21000101000000Z \
+	-extfile "$tmp/notyet.ext" -extensions leaf -out "$tmp/notyet.crt"
 
 for f in $files; do
 	chmod 600 "$tmp/$f.key"

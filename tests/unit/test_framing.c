@@ -197,6 +197,35 @@ START_TEST(crlf_between_messages)
 }
 END_TEST
 
+/* A binary body with NULs and many lines, split across reads, is a body. */
+START_TEST(binary_body_split)
+{
+	char m[4096];
+	int hdr = snprintf(m, sizeof m, "MESSAGE sip:b@example.test SIP/2.0\r\n"
+			   "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			   "From: <sip:a@p.test>;tag=1\r\nTo: <sip:b@example.test>\r\n"
+			   "Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2000\r\n\r\n");
+	for (int i = 0; i < 2000; i++)
+		m[hdr + i] = (char)(i % 3 == 0 ? '\0' : '\n');
+	struct result r = feed(m, (size_t)hdr + 2000, 300, 65535);
+	ck_assert_int_eq(r.errors + r.toolarge, 0);
+	ck_assert_int_eq(r.msgs, 1);
+}
+END_TEST
+
+/* More than 512 header lines is refused; Sofia's cost grows with them. */
+START_TEST(header_line_bomb)
+{
+	static char m[16384];
+	int off = snprintf(m, sizeof m, "MESSAGE sip:b@example.test SIP/2.0\r\n");
+	for (int i = 0; i < 600; i++)
+		off += snprintf(m + off, sizeof m - (size_t)off, "X-H: a\r\n");
+	struct result r = feed(m, (size_t)off, 1000, 65535);
+	ck_assert_int_eq(r.toolarge, 1);
+	ck_assert_int_eq(r.msgs, 0);
+}
+END_TEST
+
 /* A body that never completes keeps the message pending (header_timeout). */
 START_TEST(pending_until_body_complete)
 {
@@ -256,6 +285,8 @@ int main(void)
 	tcase_add_test(tc, microsoft_and_prefix_methods);
 	tcase_add_test(tc, crlf_between_messages);
 	tcase_add_test(tc, pending_until_body_complete);
+	tcase_add_test(tc, binary_body_split);
+	tcase_add_test(tc, header_line_bomb);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
