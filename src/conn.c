@@ -538,9 +538,8 @@ static int node_by_ip(const struct conf *cf, const char *ip)
 }
 
 /* One line per limit and second at most: a flood must not flood syslog. */
-static void limit_reached(struct edge *e, const char *limit, const char *peer)
+static void limit_reached(const char *limit, const char *peer)
 {
-	(void)e;
 	static time_t last[2];
 	int i = strcmp(limit, "max_connections") == 0 ? 0 : 1;
 	time_t now = time(NULL);
@@ -557,7 +556,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	const struct conf *cf = e->conf;
 	if (e->stopping || conn_count(e, -1) >= (size_t)cf->limits.max_connections) {
 		if (!e->stopping)
-			limit_reached(e, "max_connections", NULL);
+			limit_reached("max_connections", NULL);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -571,7 +570,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	/* One address may not take every slot; configured nodes are exempt. */
 	if (node_by_ip(cf, c->peer_ip) < 0) {
 		if (!ip_take(e->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
-			limit_reached(e, "max_connections_per_ip", c->peer_ip);
+			limit_reached("max_connections_per_ip", c->peer_ip);
 			evutil_closesocket(fd);
 			c->state = CONN_CLOSED;
 			conn_free(c);

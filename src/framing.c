@@ -242,8 +242,7 @@ static void feed(struct framer *f, const char *data, size_t len)
 		msg_iovec_t vec[2];
 		issize_t nv = msg_recv_iovec(f->cur, vec, 2, chunk, 0);
 		if (nv < 0) {
-			fail(f, msg_get_flags(f->cur, MSG_FLG_TOOLARGE)
-				     ? FRAME_TOOLARGE : FRAME_TOOLARGE);
+			fail(f, FRAME_TOOLARGE);   /* Sofia refused more room */
 			break;
 		}
 		size_t copied = 0;
