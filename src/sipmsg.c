@@ -10,6 +10,7 @@
 #include <sofia-sip/msg_mclass.h>
 #include <sofia-sip/msg_parser.h>
 #include <sofia-sip/sip_parser.h>
+#include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/su_alloc.h>
 
@@ -109,6 +110,49 @@ msg_mclass_t const *sipmsg_mclass(void)
 	return mc;
 }
 
+/*
+ * SIP and tel URIs have no path, but Sofia reads "sip:host/x" as host plus
+ * path and prints it back as "sip:hostx" (and "sip/x:u@h" as "sipx:u@h").
+ * The edge would check one host and the next hop read another: refuse any
+ * URI the edge reads or rewrites that carries a path.
+ */
+static bool url_has_path(url_t const *u)
+{
+	return u && (u->url_path || u->url_root);
+}
+
+static const char *uri_with_path(sip_t const *sip)
+{
+	if (sip->sip_request && url_has_path(sip->sip_request->rq_url))
+		return "Request-URI with a path";
+	if (url_has_path(sip->sip_from->a_url))
+		return "From with a path";
+	if (url_has_path(sip->sip_to->a_url))
+		return "To with a path";
+	for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next)
+		if (url_has_path(m->m_url))
+			return "Contact with a path";
+	for (sip_route_t const *r = sip->sip_route; r; r = r->r_next)
+		if (url_has_path(r->r_url))
+			return "Route with a path";
+	for (sip_record_route_t const *r = sip->sip_record_route; r; r = r->r_next)
+		if (url_has_path(r->r_url))
+			return "Record-Route with a path";
+	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip); p;
+	     p = p->paid_next)
+		if (url_has_path(p->paid_url))
+			return "P-Asserted-Identity with a path";
+	for (sip_p_preferred_identity_t const *p = sip_p_preferred_identity(sip); p;
+	     p = p->ppid_next)
+		if (url_has_path(p->ppid_url))
+			return "P-Preferred-Identity with a path";
+	if (sip_referred_by(sip) && url_has_path(sip_referred_by(sip)->b_url))
+		return "Referred-By with a path";
+	if (sip->sip_refer_to && url_has_path(sip->sip_refer_to->r_url))
+		return "Refer-To with a path";
+	return NULL;
+}
+
 const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 {
 	(void)msg;
@@ -143,7 +187,7 @@ const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 	}
 	if (sip->sip_error)
 		return "malformed header";
-	return NULL;
+	return uri_with_path(sip);
 }
 
 bool sipmsg_version_ok(sip_t const *sip)
@@ -160,6 +204,14 @@ bool sipmsg_version_ok(sip_t const *sip)
 
 char *sipmsg_print(msg_t *msg, size_t *len)
 {
+	/* A bare CR or LF ends the headers for Sofia and is printed back as
+	 * read; a next hop may read it differently (and then take the body or
+	 * the next message for headers): always send CRLF. */
+	sip_t *sip = sip_object(msg);
+	if (sip && sip->sip_separator && strcmp(sip->sip_separator->sep_data, "\r\n") != 0) {
+		strcpy(sip->sip_separator->sep_data, "\r\n");
+		msg_fragment_clear(sip->sip_separator->sep_common);
+	}
 	if (msg_serialize(msg, NULL) < 0 || msg_prepare(msg) < 0)
 		return NULL;
 	return msg_as_string(NULL, msg, NULL, 0, len);

@@ -181,6 +181,74 @@ START_TEST(malformed_detected)
 }
 END_TEST
 
+/* Sofia reads "sip:host/x" as host + path and prints "sip:hostx": the
+ * edge would check one host and the next hop read another (fuzz finds). */
+static const char *malformed_text(const char *m)
+{
+	static char why[80];
+	struct framer *f = framer_new(65535);
+	framer_feed(f, m, strlen(m));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	const char *w = sipmsg_malformed(msg, sip_object(msg));
+	snprintf(why, sizeof why, "%s", w ? w : "");
+	msg_destroy(msg);
+	framer_free(f);
+	return why;
+}
+
+#define PATH_MSG(ruri, from, extra) \
+	"MESSAGE " ruri " SIP/2.0\r\n" \
+	"Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n" \
+	"From: " from ";tag=1\r\nTo: <sip:bob@example.test>\r\n" \
+	"Call-ID: c1\r\nCSeq: 1 MESSAGE\r\n" extra "Content-Length: 0\r\n\r\n"
+
+START_TEST(uri_with_path_refused)
+{
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"<sip:alice@partner.test>", "")), "");
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"<sip:alice@partner.test/@victim.example>", "")), "From with a path");
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test/.evil.org",
+		"<sip:alice@partner.test>", "")), "Request-URI with a path");
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"<sip:alice@partner.test>", "Referred-By: <sip/x:carol@10.1.1.11:5062>\r\n")),
+		"Referred-By with a path");
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"<sip:alice@partner.test>",
+		"P-Asserted-Identity: <sip:a@partner.test/x>\r\n")),
+		"P-Asserted-Identity with a path");
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"<sip:alice@partner.test>", "Route: <sip:10.1.1.1/x;lr>\r\n")),
+		"Route with a path");
+	/* '/' is legal in the user part: not a path */
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:a/b@example.test",
+		"<sip:alice@partner.test>", "")), "");
+}
+END_TEST
+
+/* A bare LF (or CR) ending the headers is sent on as CRLF. */
+START_TEST(separator_printed_as_crlf)
+{
+	const char m[] = "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+			 "Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\nhi";
+	struct framer *f = framer_new(65535);
+	framer_feed(f, m, strlen(m));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	size_t len;
+	char *out = sipmsg_print(msg, &len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert(len > 6);
+	ck_assert_str_eq(out + len - 6, "\r\n\r\nhi");
+	free(out);
+	msg_destroy(msg);
+	framer_free(f);
+}
+END_TEST
+
 /* RFC 3261 7.5: CRLFs between messages are ignored, even in one read;
  * a double CRLF there is still a ping (RFC 4475 dblreq). */
 START_TEST(crlf_between_messages)
@@ -282,6 +350,8 @@ int main(void)
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, pending_flag);
 	tcase_add_test(tc, malformed_detected);
+	tcase_add_test(tc, uri_with_path_refused);
+	tcase_add_test(tc, separator_printed_as_crlf);
 	tcase_add_test(tc, microsoft_and_prefix_methods);
 	tcase_add_test(tc, crlf_between_messages);
 	tcase_add_test(tc, pending_until_body_complete);
