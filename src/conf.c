@@ -1241,6 +1241,57 @@ static char *absolute(const char *path)
 	return xasprintf("%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", path);
 }
 
+/*
+ * libconfig 1.5 exits the process (flex's fatal error) when a file it
+ * reads is a directory, as '@include ""' names: sipedge -t would die
+ * without a word and a reload would kill the daemon. So every file it will
+ * read is checked first: a regular file, includes followed to libconfig's
+ * own depth limit (10). Names are relative to dir, as libconfig takes them.
+ */
+static void check_readable(struct ld *ld, const char *path, const char *at,
+			   unsigned line, int depth)
+{
+	struct stat st;
+	char buf[4096];
+	FILE *fp;
+
+	const char *why = NULL;
+	if (stat(path, &st) != 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = "is a directory";
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (why) {
+		add_error(ld->errs, at ? xasprintf("%s:%u: @include \"%s\": %s", at,
+						   line, path, why)
+				       : xasprintf("%s:0: cannot read configuration "
+						   "file: %s", path, why));
+		return;
+	}
+	if (depth >= 10 || !(fp = fopen(path, "r")))
+		return;        /* libconfig says why, with the line */
+	for (unsigned n = 1; fgets(buf, sizeof buf, fp); n++) {
+		char *p = buf + strspn(buf, " \t"), *end;
+		if (strncmp(p, "@include", 8) != 0 || !strchr(" \t", p[8]))
+			continue;
+		p += 8 + strspn(p + 8, " \t");
+		if (*p++ != '"' || !(end = strchr(p, '"')))
+			continue;
+		*end = '\0';
+		if (strchr(p, '\\')) {
+			add_error(ld->errs, xasprintf("%s:%u: @include: escapes in "
+						      "file names are not supported",
+						      path, n));
+			continue;
+		}
+		char *inc = xasprintf("%s/%s", ld->dir, p);
+		check_readable(ld, inc, path, n, depth + 1);
+		free(inc);
+	}
+	fclose(fp);
+}
+
 struct conf *conf_load(const char *path, bool check_files,
 		       struct conf_errors *errs)
 {
@@ -1268,6 +1319,11 @@ struct conf *conf_load(const char *path, bool check_files,
 		strcpy(ld.dir, ".");    /* getcwd() failed: the best we have */
 	else
 		slash[slash == ld.dir] = '\0';     /* "/edge.conf" keeps "/" */
+	check_readable(&ld, path, NULL, 0, 0);
+	if (ld.errs->n) {
+		free(ld.dir);
+		goto out;
+	}
 
 	config_init(&cfg);
 	ld.cfg = &cfg;

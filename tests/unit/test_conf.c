@@ -578,6 +578,24 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* libconfig 1.5 exits the process on a directory: never handed one. */
+START_TEST(test_include_checked)
+{
+	struct conf *c = load_ok(FIXTURE("good-include.conf"), false);
+	conf_free(c);
+	ck_assert_ptr_null(conf_load(FIXTURE("bad-include.conf"), false, &errs));
+	ck_assert_uint_eq(errs.n, 2);
+	ck_assert_str_eq(short_msg(errs.msg[0]), "bad-include.conf:2: @include \""
+			 TEST_SRCDIR "/tests/unit/conf/\": is a directory");
+	ck_assert_str_eq(short_msg(errs.msg[1]), "bad-include.conf:3: @include \""
+			 TEST_SRCDIR "/tests/unit/conf/no-such-include.conf\": "
+			 "No such file or directory");
+	conf_errors_free(&errs);
+	EXPECT(TEST_SRCDIR "/tests/unit/conf",
+	       "conf:0: cannot read configuration file: is a directory");
+}
+END_TEST
+
 /* ----------------------------------------------------------- files */
 
 static char tmpdir[] = "/tmp/sipedge-test-conf-XXXXXX";
@@ -841,6 +859,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_allowed);
 	tcase_add_test(t, test_bad_syntax);
 	tcase_add_test(t, test_missing_file);
+	tcase_add_test(t, test_include_checked);
 	suite_add_tcase(s, t);
 
 	tcase_add_unchecked_fixture(f, files_setup, files_teardown);
