@@ -169,7 +169,10 @@ static void extract(struct framer *f)
 		 * (Sofia's msg_next() would take them as a message start). */
 		msg_t *done = f->cur, *next = msg_next(done);
 		f->cur = NULL;
-		if (msg_size(done) > f->max_size) {
+		/* The message's own bytes: msg_size() counts the buffers
+		 * Sofia allocated, which grow faster when cut across reads. */
+		size_t spill = next ? msg_buf_committed(next) : 0;
+		if (f->cur_bytes - spill > f->max_size) {
 			if (next)
 				msg_destroy(next);
 			msg_destroy(done);
@@ -177,7 +180,7 @@ static void extract(struct framer *f)
 			return;
 		}
 		if (next) {
-			size_t n = msg_buf_committed(next);
+			size_t n = spill;
 			char *more = n ? realloc(f->carry, f->carry_len + n) : f->carry;
 			if (n && !more) {
 				msg_destroy(next);

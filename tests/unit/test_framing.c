@@ -138,6 +138,51 @@ START_TEST(oversized_content_length)
 }
 END_TEST
 
+/* `copies` messages of exactly `total` bytes each (a body of x). */
+static char *sized_message(size_t total, size_t *len, int copies)
+{
+	char head[256];
+	size_t body = total - 200;
+	int h = 0;
+	for (int round = 0; round < 4; round++) {   /* the length's digits move h */
+		h = snprintf(head, sizeof head, "MESSAGE sip:b@example.test SIP/2.0\r\n"
+			     "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
+			     "From: <sip:a@p.test>;tag=1\r\nTo: <sip:b@example.test>\r\n"
+			     "Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Length: %zu\r\n\r\n",
+			     body);
+		body = total - (size_t)h;
+	}
+	char *m = malloc(total * copies);
+	for (int c = 0; c < copies; c++) {
+		memcpy(m + c * total, head, (size_t)h);
+		memset(m + c * total + h, 'x', body);
+	}
+	*len = total * copies;
+	return m;
+}
+
+/* max_message_size is exact however the bytes arrive, alone or
+ * pipelined (Sofia's buffer sizes grow with the number of reads). */
+START_TEST(limit_exact_across_reads)
+{
+	const size_t cuts[] = { 0, 1, 999, 1000, 1400, 16384 };
+	const size_t max = 131072;
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		size_t len;
+		char *m = sized_message(max, &len, 2);
+		ck_assert_uint_eq(len, 2 * max);
+		struct result r = feed(m, len, cuts[i], max);
+		ck_assert_msg(r.msgs == 2 && r.toolarge == 0,
+			      "cut %zu: %d msgs, %d too large", cuts[i], r.msgs, r.toolarge);
+		free(m);
+		m = sized_message(max + 1, &len, 1);
+		r = feed(m, len, cuts[i], max);
+		ck_assert_msg(r.msgs == 0 && r.toolarge == 1, "cut %zu: max + 1 passed", cuts[i]);
+		free(m);
+	}
+}
+END_TEST
+
 START_TEST(garbage)
 {
 	const char m[] = "\x01\x02\x03 not sip at all\r\n\r\n";
@@ -348,6 +393,7 @@ int main(void)
 	tcase_add_test(tc, oversized_headers);
 	tcase_add_test(tc, oversized_content_length);
 	tcase_add_test(tc, garbage);
+	tcase_add_test(tc, limit_exact_across_reads);
 	tcase_add_test(tc, pending_flag);
 	tcase_add_test(tc, malformed_detected);
 	tcase_add_test(tc, uri_with_path_refused);
