@@ -160,22 +160,30 @@ bool rewrite_record_route(msg_t *msg, sip_t *sip, enum zone toward,
 	       msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)b) == 0;
 }
 
-static bool is_own_int(const struct edge *e, url_t const *u)
+/* Our URIs in a route set are written in the form of the zone the message
+ * goes to: "int" ones always; an "ext" one only when it names an internal
+ * address, which only a forged one does (a node could otherwise have the
+ * edge carry its internal listener's address outside). */
+static const char *kind_to_map(const struct edge *e, url_t const *u)
 {
 	char v[8] = "";
-	return rewrite_is_own_uri(e, u) &&
-	       url_param(u->url_params, "sipedge", v, sizeof v) > 0 &&
-	       strcmp(v, "int") == 0;
+	if (!rewrite_is_own_uri(e, u) ||
+	    url_param(u->url_params, "sipedge", v, sizeof v) <= 0)
+		return NULL;
+	if (strcmp(v, "int") == 0)
+		return "int";
+	return host_is(u->url_host, e->conf->edge.fqdn) ? NULL : "ext";
 }
 
 static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
 		     enum zone toward, const struct zone_view *zv)
 {
 	char uri[400];
-	own_uri(uri, sizeof uri, toward, "int", zv);
 	for (; r; r = r->r_next) {
-		if (!is_own_int(e, r->r_url))
+		const char *kind = kind_to_map(e, r->r_url);
+		if (!kind)
 			continue;
+		own_uri(uri, sizeof uri, toward, kind, zv);
 		url_t *u = url_make(msg_home(msg), uri);
 		if (!u)
 			continue;

@@ -284,6 +284,30 @@ START_TEST(outbound_hides_inside)
 }
 END_TEST
 
+/* A node forging our "ext" marker on its internal listener's address must
+ * not have the edge carry that address outside. */
+START_TEST(forged_ext_marker_mapped)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, "MESSAGE sip:bob@partner.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKnode2\r\n"
+		"Record-Route: <sip:10.1.1.1:5060;transport=tcp;lr;sipedge=ext>\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@example.test>;tag=n2\r\nTo: <sip:bob@partner.test>\r\n"
+		"Call-ID: out-2\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *m = sent(ext);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "10.1.1.") == NULL, "internal address leaked:\n%s", t);
+	ck_assert_str_eq(sip_object(m)->sip_record_route->r_next->r_next->r_url->url_host,
+			 "edge.example.com");
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
 START_TEST(in_dialog_from_peer_restores_node_uri)
 {
 	struct conn *peer = peer_conn(), *n = node_conn();
@@ -499,6 +523,7 @@ int main(void)
 	tcase_add_test(tc, not_local_403_1017);
 	tcase_add_test(tc, missing_call_id_400);
 	tcase_add_test(tc, outbound_hides_inside);
+	tcase_add_test(tc, forged_ext_marker_mapped);
 	tcase_add_test(tc, in_dialog_from_peer_restores_node_uri);
 	tcase_add_test(tc, response_follows_txn_and_stray_dropped);
 	tcase_add_test(tc, node_unreachable_503_hides_inside);
