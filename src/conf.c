@@ -1252,7 +1252,6 @@ static void check_readable(struct ld *ld, const char *path, const char *at,
 			   unsigned line, int depth)
 {
 	struct stat st;
-	char buf[4096];
 	FILE *fp;
 
 	const char *why = NULL;
@@ -1271,9 +1270,18 @@ static void check_readable(struct ld *ld, const char *path, const char *at,
 	}
 	if (depth >= 10 || !(fp = fopen(path, "r")))
 		return;        /* libconfig says why, with the line */
-	for (unsigned n = 1; fgets(buf, sizeof buf, fp); n++) {
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	for (unsigned n = 1; (len = getline(&buf, &cap, fp)) >= 0; n++) {
+		/* libconfig reads names up to a NUL: "x\0y" would be "x". */
+		if (memchr(buf, '\0', (size_t)len)) {
+			add_error(ld->errs, xasprintf("%s:%u: NUL byte in the file",
+						      path, n));
+			break;
+		}
 		char *p = buf + strspn(buf, " \t"), *end;
-		if (strncmp(p, "@include", 8) != 0 || !strchr(" \t", p[8]))
+		if (strncmp(p, "@include", 8) != 0 || (p[8] != ' ' && p[8] != '\t'))
 			continue;
 		p += 8 + strspn(p + 8, " \t");
 		if (*p++ != '"' || !(end = strchr(p, '"')))
@@ -1289,6 +1297,7 @@ static void check_readable(struct ld *ld, const char *path, const char *at,
 		check_readable(ld, inc, path, n, depth + 1);
 		free(inc);
 	}
+	free(buf);
 	fclose(fp);
 }
 
