@@ -13,7 +13,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1174,6 +1176,19 @@ static void check_ciphers(struct ld *ld, const char *group,
 	ERR_clear_error();
 }
 
+/* The account to run as must exist now, not when a root start needs it. */
+static void check_accounts(struct ld *ld, const struct conf *c)
+{
+	const char *u = c->admin.user, *g = c->admin.group;
+	if (u && *u && !getpwnam(u))
+		err(ld, config_lookup(ld->cfg, "admin.user"), "no such user '%s'", u);
+	if (g && *g && !getgrnam(g))
+		err(ld, config_lookup(ld->cfg, "admin.group"), "no such group '%s'", g);
+	if (g && *g && !(u && *u))
+		err(ld, config_lookup(ld->cfg, "admin.group"),
+		    "'group' without 'user': set the user to run as too");
+}
+
 bool conf_internal_tls_used(const struct conf *c)
 {
 	for (size_t i = 0; i < c->nlisten; i++)
@@ -1350,6 +1365,7 @@ struct conf *conf_load(const char *path, bool check_files,
 		check_ciphers(&ld, "external", &c->tls.external);
 		check_ciphers(&ld, "internal", &c->tls.internal);
 		if (check_files) {
+			check_accounts(&ld, c);
 			check_tls_files(&ld, "external", &c->tls.external);
 			if (conf_internal_tls_used(c))
 				check_tls_files(&ld, "internal",

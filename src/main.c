@@ -15,6 +15,7 @@
 #include "edge.h"
 #include "health.h"
 #include "listener.h"
+#include "privs.h"
 #include "log.h"
 #include "metrics.h"
 #include "reload.h"
@@ -215,6 +216,9 @@ int main(int argc, char **argv)
 	}
 	e->metrics = metrics_new(e);
 	if (!metrics_listen(e->metrics))
+		goto out;
+	/* Everything that needs root is done: ports bound, keys read. */
+	if (!privs_drop(conf))
 		goto out;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_stop, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_stop, e);

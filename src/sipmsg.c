@@ -111,14 +111,15 @@ msg_mclass_t const *sipmsg_mclass(void)
 }
 
 /*
- * SIP and tel URIs have no path, but Sofia reads "sip:host/x" as host plus
- * path and prints it back as "sip:hostx" (and "sip/x:u@h" as "sipx:u@h").
- * The edge would check one host and the next hop read another: refuse any
- * URI the edge reads or rewrites that carries a path.
+ * Sofia reads "sip:host/x" as host plus a path without a root, and prints
+ * it back without the '/': "sip:hostx" (and "sip/x:u@h" as "sipx:u@h").
+ * The edge would check one host and the next hop read another: refuse such
+ * a URI wherever the edge reads or rewrites one. A path after a root
+ * ("http://h/x", RFC 4475 novelsc) prints back as it came.
  */
 static bool url_has_path(url_t const *u)
 {
-	return u && (u->url_path || u->url_root);
+	return u && u->url_path && !u->url_root;
 }
 
 static const char *uri_with_path(sip_t const *sip)

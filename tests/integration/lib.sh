@@ -165,6 +165,8 @@ se_init() {
 se_pki() {
 	"$TOOLS/mkpki.sh" "$RUN/pki" || se_bail "mkpki.sh failed"
 	PKI=$RUN/pki
+	# Reloads run as nobody (see se_write_conf): throw-away keys, readable.
+	[ "$(id -u)" = 0 ] && chmod 644 "$PKI"/*.key
 	se_tls_client partner
 	PARTNER=("${TLSARGS[@]}")
 	NODE=(--connect "$NET.2:5060" --bind "$NET.11")
@@ -210,6 +212,13 @@ se_write_conf() {
 		[ -n "${g[$k]+set}" ] || order+=("$k")
 		g[$k]=${kv#*=}
 	done
+	# Started as root (CI), the daemon must be told whom to run as: it
+	# binds, then drops to nobody, as a root start in production does.
+	# SE_AS_ROOT=1 leaves that out (t-privs: the refusal).
+	if [ "$(id -u)" = 0 ] && [ "${SE_AS_ROOT:-0}" != 1 ] && [ -n "${g[admin]}" ] &&
+	   [[ ${g[admin]} != *user* ]]; then
+		g[admin]="{ user = \"nobody\"; group = \"nogroup\"; ${g[admin]#\{}"
+	fi
 	for k in "${order[@]}"; do
 		[ -n "${g[$k]}" ] && printf '%s = %s;\n' "$k" "${g[$k]}"
 	done >"${SE_CONF:-$RUN/edge.conf}"

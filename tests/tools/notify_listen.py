@@ -41,6 +41,9 @@ def main():
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     s.bind(a.socket)
+    # A daemon started as root sends as the user it dropped to (as systemd's
+    # own socket, anyone may write).
+    os.chmod(a.socket, 0o777)
     if a.ready:
         open(a.ready, "w").close()
     out = open(a.out, "a", buffering=1)
