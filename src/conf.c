@@ -558,6 +558,7 @@ static const struct field limits_fields[] = {
 	  .min = 1024, .max = 16 * 1024 * 1024, .idef = 65535 },
 	LIMIT(max_connections, 1, 10000),
 	LIMIT(max_connections_per_ip, 1, 64),
+	LIMIT(max_transactions, 1, 10000),
 	LIMIT(handshake_timeout, 1, 10),
 	LIMIT(header_timeout, 1, 10),
 	LIMIT(idle_timeout, 1, 7200),

@@ -132,6 +132,7 @@ struct conf {
 		int max_message_size;
 		int max_connections;
 		int max_connections_per_ip;
+		int max_transactions;   /* open at once; beyond: 503 */
 		int handshake_timeout;
 		int header_timeout;
 		int idle_timeout;

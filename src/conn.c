@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -495,6 +497,10 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 static bool setup_bev(struct conn *c, evutil_socket_t fd, bool accepting)
 {
 	struct edge *e = c->edge;
+	/* A SIP message is written whole: Nagle would only hold a response
+	 * back until the peer's next ACK (20 ms p50 at 50 requests/s). */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (c->transport == TRANSPORT_TLS) {
 		SSL_CTX *ctx = c->zone == ZONE_EXTERNAL
 			? (accepting ? e->tls->ext_server : e->tls->ext_client)
@@ -537,18 +543,6 @@ static int node_by_ip(const struct conf *cf, const char *ip)
 	return -1;
 }
 
-/* One line per limit and second at most: a flood must not flood syslog. */
-static void limit_reached(const char *limit, const char *peer)
-{
-	static time_t last[2];
-	int i = strcmp(limit, "max_connections") == 0 ? 0 : 1;
-	time_t now = time(NULL);
-	if (now == last[i])
-		return;
-	last[i] = now;
-	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer, NULL);
-}
-
 void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 		 int salen, enum zone zone, enum transport tr, int local_port)
 {
@@ -556,7 +550,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	const struct conf *cf = e->conf;
 	if (e->stopping || conn_count(e, -1) >= (size_t)cf->limits.max_connections) {
 		if (!e->stopping)
-			limit_reached("max_connections", NULL);
+			log_limit_reached("max_connections", NULL);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -570,7 +564,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	/* One address may not take every slot; configured nodes are exempt. */
 	if (node_by_ip(cf, c->peer_ip) < 0) {
 		if (!ip_take(e->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
-			limit_reached("max_connections_per_ip", c->peer_ip);
+			log_limit_reached("max_connections_per_ip", c->peer_ip);
 			evutil_closesocket(fd);
 			c->state = CONN_CLOSED;
 			conn_free(c);

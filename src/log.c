@@ -96,3 +96,20 @@ void log_event(int level, const char *event, ...)
 	va_end(ap);
 	emit(level, line);
 }
+
+void log_limit_reached(const char *limit, const char *peer)
+{
+	static struct { const char *limit; time_t last; } seen[8];
+	time_t now = time(NULL);
+	size_t i = 0;
+	for (; i < sizeof seen / sizeof seen[0] && seen[i].limit; i++)
+		if (strcmp(seen[i].limit, limit) == 0)
+			break;
+	if (i < sizeof seen / sizeof seen[0]) {
+		if (seen[i].limit && seen[i].last == now)
+			return;
+		seen[i].limit = limit;   /* string literals: they outlive us */
+		seen[i].last = now;
+	}
+	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer, NULL);
+}

@@ -27,4 +27,8 @@ void log_msg(int level, const char *fmt, ...)
  */
 void log_event(int level, const char *event, ...);
 
+/* event=limit_reached limit=LIMIT [peer=PEER], at most once a second per
+ * limit: a flood must not flood syslog. */
+void log_limit_reached(const char *limit, const char *peer);
+
 #endif

@@ -51,6 +51,25 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	msg_destroy(msg);
 }
 
+/* More transactions open than limits.max_transactions: the next hop is
+ * slower than the offered load. Each one held costs memory until its
+ * timeout, so new ones get 503 at once, logged once a second, not each. */
+static void overloaded(struct conn *c, msg_t *msg)
+{
+	const struct conf *cf = c->edge->conf;
+	sip_t const *sip = sip_object(msg);
+	char hdrs[512];
+	int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
+	diag_warning(hdrs + n, sizeof hdrs - (size_t)n, cf->federation.diagnostics,
+		     cf->edge.fqdn, "edge overloaded: too many open transactions");
+	log_limit_reached("max_transactions", NULL);
+	metrics_rejection(c->edge->metrics, "limit_reached", "max_transactions");
+	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
+		: METRIC_OUTBOUND, respond_method(sip), 503, 0);
+	respond_reply(c, msg, 503, NULL, hdrs);
+	msg_destroy(msg);
+}
+
 void proxy_refuse_diag(struct conn *c, msg_t *msg, int status,
 			const char *event, const char *reason,
 			enum diag_code code, const struct diag_attrs *a)
@@ -311,6 +330,11 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	const char *up_branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
 	struct txn *t = NULL;
 	char branch[48];
+	if (respond_expected(sip) &&
+	    txn_count(e) >= (size_t)e->conf->limits.max_transactions) {
+		overloaded(up, msg);
+		return;
+	}
 	if (respond_expected(sip)) {
 		t = txn_new(e, msg, up->id, up_branch);
 		if (!t) {

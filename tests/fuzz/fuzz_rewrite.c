@@ -138,6 +138,7 @@ static void configure(uint8_t flags)
 	cf.federation.nstatic_routes = sizeof routes / sizeof routes[0];
 	cf.limits.max_message_size = 65535;
 	cf.limits.transaction_timeout = (flags & 128) ? 0 : 32;
+	cf.limits.max_transactions = (flags & 64) ? 2 : 10000;
 	cf.limits.invite_timeout = (flags & 128) ? 0 : 180;
 	cf.limits.handshake_timeout = 10;
 	cf.limits.rate_per_discovered_domain = 3;

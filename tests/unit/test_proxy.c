@@ -54,6 +54,7 @@ static void setup(void)
 	cf.federation.nallowed = 1;
 	cf.limits.max_message_size = 65535;
 	cf.limits.transaction_timeout = 32;
+	cf.limits.max_transactions = 10000;
 	cf.limits.invite_timeout = 180;
 	cf.limits.handshake_timeout = 10;
 	memset(&e, 0, sizeof e);
@@ -169,6 +170,28 @@ START_TEST(inbound_forwarded_to_node)
 	ck_assert_uint_eq(txn_count(&e), 1);
 	msg_destroy(m);
 	ck_assert_ptr_null(sent(peer));                        /* nothing back yet */
+}
+END_TEST
+
+/* More open transactions than limits.max_transactions: 503 at once. */
+START_TEST(max_transactions_503)
+{
+	cf.limits.max_transactions = 1;
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n", "sip:carol@example.test"));
+	ck_assert_ptr_null(sent(n));
+	m = sent(peer);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, 503);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "Retry-After: 5") != NULL, "%s", t);
+	free(t);
+	msg_destroy(m);
+	ck_assert_uint_eq(txn_count(&e), 1);
 }
 END_TEST
 
@@ -523,6 +546,7 @@ int main(void)
 	tcase_add_test(tc, not_local_403_1017);
 	tcase_add_test(tc, missing_call_id_400);
 	tcase_add_test(tc, outbound_hides_inside);
+	tcase_add_test(tc, max_transactions_503);
 	tcase_add_test(tc, forged_ext_marker_mapped);
 	tcase_add_test(tc, in_dialog_from_peer_restores_node_uri);
 	tcase_add_test(tc, response_follows_txn_and_stray_dropped);
