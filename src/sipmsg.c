@@ -111,46 +111,62 @@ msg_mclass_t const *sipmsg_mclass(void)
 }
 
 /*
- * Sofia reads "sip:host/x" as host plus a path without a root, and prints
- * it back without the '/': "sip:hostx" (and "sip/x:u@h" as "sipx:u@h").
- * The edge would check one host and the next hop read another: refuse such
- * a URI wherever the edge reads or rewrites one. A path after a root
- * ("http://h/x", RFC 4475 novelsc) prints back as it came.
+ * URIs Sofia would print back other than the next hop must read them, so
+ * that the edge checks one host and the next hop reads another:
+ * - "sip:host/x" is host plus a path without a root, printed without the
+ *   '/': "sip:hostx" (and "sip/x:u@h" as "sipx:u@h"); a path after a root
+ *   ("http://h/x", RFC 4475 novelsc) prints back as it came;
+ * - a bare URI folded over lines ("From: a.example\r\n ;tag=1") keeps the
+ *   CRLF in its host and prints it without the folding space: the next
+ *   hop reads a new header line.
  */
-static bool url_has_path(url_t const *u)
+static bool has_ctl(const char *s)
 {
-	return u && u->url_path && !u->url_root;
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
 }
 
-static const char *uri_with_path(sip_t const *sip)
+static bool url_misprints(url_t const *u)
 {
-	if (sip->sip_request && url_has_path(sip->sip_request->rq_url))
-		return "Request-URI with a path";
-	if (url_has_path(sip->sip_from->a_url))
-		return "From with a path";
-	if (url_has_path(sip->sip_to->a_url))
-		return "To with a path";
+	if (!u)
+		return false;
+	return (u->url_path && !u->url_root) || has_ctl(u->url_user) ||
+	       has_ctl(u->url_password) || has_ctl(u->url_host) ||
+	       has_ctl(u->url_port) || has_ctl(u->url_path) ||
+	       has_ctl(u->url_params) || has_ctl(u->url_headers);
+}
+
+static const char *uri_misprinted(sip_t const *sip)
+{
+	if (sip->sip_request && url_misprints(sip->sip_request->rq_url))
+		return "malformed Request-URI URI";
+	if (url_misprints(sip->sip_from->a_url))
+		return "malformed From URI";
+	if (url_misprints(sip->sip_to->a_url))
+		return "malformed To URI";
 	for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next)
-		if (url_has_path(m->m_url))
-			return "Contact with a path";
+		if (url_misprints(m->m_url))
+			return "malformed Contact URI";
 	for (sip_route_t const *r = sip->sip_route; r; r = r->r_next)
-		if (url_has_path(r->r_url))
-			return "Route with a path";
+		if (url_misprints(r->r_url))
+			return "malformed Route URI";
 	for (sip_record_route_t const *r = sip->sip_record_route; r; r = r->r_next)
-		if (url_has_path(r->r_url))
-			return "Record-Route with a path";
+		if (url_misprints(r->r_url))
+			return "malformed Record-Route URI";
 	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip); p;
 	     p = p->paid_next)
-		if (url_has_path(p->paid_url))
-			return "P-Asserted-Identity with a path";
+		if (url_misprints(p->paid_url))
+			return "malformed P-Asserted-Identity URI";
 	for (sip_p_preferred_identity_t const *p = sip_p_preferred_identity(sip); p;
 	     p = p->ppid_next)
-		if (url_has_path(p->ppid_url))
-			return "P-Preferred-Identity with a path";
-	if (sip_referred_by(sip) && url_has_path(sip_referred_by(sip)->b_url))
-		return "Referred-By with a path";
-	if (sip->sip_refer_to && url_has_path(sip->sip_refer_to->r_url))
-		return "Refer-To with a path";
+		if (url_misprints(p->ppid_url))
+			return "malformed P-Preferred-Identity URI";
+	if (sip_referred_by(sip) && url_misprints(sip_referred_by(sip)->b_url))
+		return "malformed Referred-By URI";
+	if (sip->sip_refer_to && url_misprints(sip->sip_refer_to->r_url))
+		return "malformed Refer-To URI";
 	return NULL;
 }
 
@@ -188,7 +204,7 @@ const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 	}
 	if (sip->sip_error)
 		return "malformed header";
-	return uri_with_path(sip);
+	return uri_misprinted(sip);
 }
 
 bool sipmsg_version_ok(sip_t const *sip)

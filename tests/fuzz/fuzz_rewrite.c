@@ -198,7 +198,7 @@ static bool verbose;            /* FUZZ_VERBOSE=1: show what is sent */
 static bool from_node;          /* the message being handled came from a node */
 static char checked_from[256];  /* From host of a peer's request, as the edge read it */
 static char checked_callid[256];
-static bool lax_uris;           /* URIs with a path: a known open bug, skip the URI checks */
+static bool lax_uris;           /* URIs Sofia misprints: when listed open, skip the URI checks */
 static bool any_path;           /* some message of this input had one */
 
 static bool node_mapped(url_t const *u)

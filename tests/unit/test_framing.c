@@ -253,19 +253,22 @@ START_TEST(uri_with_path_refused)
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
 		"<sip:alice@partner.test>", "")), "");
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
-		"<sip:alice@partner.test/@victim.example>", "")), "From with a path");
+		"<sip:alice@partner.test/@victim.example>", "")), "malformed From URI");
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test/.evil.org",
-		"<sip:alice@partner.test>", "")), "Request-URI with a path");
+		"<sip:alice@partner.test>", "")), "malformed Request-URI URI");
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
 		"<sip:alice@partner.test>", "Referred-By: <sip/x:carol@10.1.1.11:5062>\r\n")),
-		"Referred-By with a path");
+		"malformed Referred-By URI");
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
 		"<sip:alice@partner.test>",
 		"P-Asserted-Identity: <sip:a@partner.test/x>\r\n")),
-		"P-Asserted-Identity with a path");
+		"malformed P-Asserted-Identity URI");
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
 		"<sip:alice@partner.test>", "Route: <sip:10.1.1.1/x;lr>\r\n")),
-		"Route with a path");
+		"malformed Route URI");
+	/* folded over lines: the CRLF stays in the host */
+	ck_assert_str_eq(malformed_text(PATH_MSG("sip:bob@example.test",
+		"a.example>\r\n  ;x=1\r\n  ", "")), "malformed From URI");
 	/* '/' is legal in the user part: not a path */
 	ck_assert_str_eq(malformed_text(PATH_MSG("sip:a/b@example.test",
 		"<sip:alice@partner.test>", "")), "");
