@@ -208,21 +208,28 @@ START_TEST(pending_flag)
 }
 END_TEST
 
+/* The one message a framer makes of m (the framer is gone, the msg not). */
+static msg_t *frame_one(const char *m)
+{
+	struct framer *f = framer_new(65535);
+	framer_feed(f, m, strlen(m));
+	msg_t *msg;
+	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	framer_free(f);
+	return msg;
+}
+
 START_TEST(malformed_detected)
 {
 	const char m[] = "MESSAGE sip:bob@example.test SIP/2.0\r\n"
 			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
 			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
 			 "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
-	struct framer *f = framer_new(65535);
-	framer_feed(f, m, strlen(m));
-	msg_t *msg;
-	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	msg_t *msg = frame_one(m);
 	const char *why = sipmsg_malformed(msg, sip_object(msg));
 	ck_assert_ptr_nonnull(why);
 	ck_assert(strstr(why, "Call-ID") != NULL);
 	msg_destroy(msg);
-	framer_free(f);
 }
 END_TEST
 
@@ -231,14 +238,10 @@ END_TEST
 static const char *malformed_text(const char *m)
 {
 	static char why[80];
-	struct framer *f = framer_new(65535);
-	framer_feed(f, m, strlen(m));
-	msg_t *msg;
-	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	msg_t *msg = frame_one(m);
 	const char *w = sipmsg_malformed(msg, sip_object(msg));
 	snprintf(why, sizeof why, "%s", w ? w : "");
 	msg_destroy(msg);
-	framer_free(f);
 	return why;
 }
 
@@ -282,10 +285,7 @@ START_TEST(separator_printed_as_crlf)
 			 "Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1\r\n"
 			 "From: <sip:a@p.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
 			 "Call-ID: c1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 2\r\n\nhi";
-	struct framer *f = framer_new(65535);
-	framer_feed(f, m, strlen(m));
-	msg_t *msg;
-	ck_assert_int_eq(framer_next(f, &msg), FRAME_MSG);
+	msg_t *msg = frame_one(m);
 	size_t len;
 	char *out = sipmsg_print(msg, &len);
 	ck_assert_ptr_nonnull(out);
@@ -293,7 +293,6 @@ START_TEST(separator_printed_as_crlf)
 	ck_assert_str_eq(out + len - 6, "\r\n\r\nhi");
 	free(out);
 	msg_destroy(msg);
-	framer_free(f);
 }
 END_TEST
 

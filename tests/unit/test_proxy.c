@@ -307,21 +307,28 @@ START_TEST(outbound_hides_inside)
 }
 END_TEST
 
+/* What the edge sends sip.partner.test when node 0 sends text. */
+static msg_t *node_to_partner(const char *text)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, text);
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *m = sent(ext);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
 /* A node forging our "ext" marker on its internal listener's address must
  * not have the edge carry that address outside. */
 START_TEST(forged_ext_marker_mapped)
 {
-	struct conn *n = node_conn();
-	n->node = 0;
-	deliver(n, "MESSAGE sip:bob@partner.test SIP/2.0\r\n"
+	msg_t *m = node_to_partner("MESSAGE sip:bob@partner.test SIP/2.0\r\n"
 		"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKnode2\r\n"
 		"Record-Route: <sip:10.1.1.1:5060;transport=tcp;lr;sipedge=ext>\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <sip:alice@example.test>;tag=n2\r\nTo: <sip:bob@partner.test>\r\n"
 		"Call-ID: out-2\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
-	msg_t *m = sent(ext);
-	ck_assert_ptr_nonnull(m);
 	char *t = printed(m);
 	ck_assert_msg(strstr(t, "10.1.1.") == NULL, "internal address leaked:\n%s", t);
 	ck_assert_str_eq(sip_object(m)->sip_record_route->r_next->r_next->r_url->url_host,
