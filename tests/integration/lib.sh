@@ -227,9 +227,10 @@ se_write_conf() {
 # ------------------------------------------------------------ daemon
 
 # se_start_daemon [LISTEN...] : start $SIPEDGE -f on $RUN/edge.conf, wait
-# (bounded) until the listeners (default $NET.1:5061 $NET.2:5060) exist.
+# (bounded: 20 s, a loaded CI machine) until the listeners (default
+# $NET.1:5061 $NET.2:5060) exist. If not, it says where the daemon is.
 se_start_daemon() {
-	local listen=("${@:-$NET.1:5061}") args=() t=10 a
+	local listen=("${@:-$NET.1:5061}") args=() t=20 a
 	[ $# -eq 0 ] && listen+=("$NET.2:5060")
 	se_need_daemon
 	local wrap=()
@@ -256,6 +257,10 @@ se_start_daemon() {
 	else
 		if kill -0 "$DAEMON_PID" 2>/dev/null; then
 			note "sipedge (pid $DAEMON_PID) is running, $(wc -c <"$RUN/sipedge.log") bytes logged"
+			note "state: $(grep -E '^(State|Uid)' /proc/$DAEMON_PID/status | tr '\n' ' ') wchan=$(cat /proc/$DAEMON_PID/wchan) syscall=$(cat /proc/$DAEMON_PID/syscall 2>&1 | cut -c1-40)"
+			note "open files: $(ls -l /proc/$DAEMON_PID/fd | awk '{print $NF}' | tr '\n' ' ')"
+			note "kernel stack: $(cat /proc/$DAEMON_PID/stack 2>/dev/null | tr '\n' ' ')"
+			command -v gdb >/dev/null && timeout 20 gdb -p "$DAEMON_PID" -batch -ex 'bt' 2>&1 | grep -E '^#' | sed 's/^/# gdb: /'
 		else
 			wait "$DAEMON_PID"
 			note "sipedge (pid $DAEMON_PID) exited with status $?"
