@@ -30,6 +30,19 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* A refusal's counters, its response, the message freed. */
+static void answer_refused(struct conn *c, msg_t *msg, int status, const char *phrase,
+			   const char *event, const char *reason, const char *hdrs)
+{
+	sip_t const *sip = sip_object(msg);
+	metrics_rejection(c->edge->metrics, event, reason);
+	if (sip && sip->sip_request && respond_expected(sip))
+		metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
+				: METRIC_OUTBOUND, respond_method(sip), status, 0);
+	respond_reply(c, msg, status, phrase, hdrs);
+	msg_destroy(msg);
+}
+
 /* Refuse a request: one log line, one response, message freed. */
 static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 		   const char *event, const char *reason, int ms_code,
@@ -45,10 +58,7 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 		  "domain", domain, "peer", c->peer,
 		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
 		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
-	metrics_rejection(c->edge->metrics, event, reason);
-	if (sip && sip->sip_request && respond_expected(sip)) metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip), status, 0);
-	respond_reply(c, msg, status, phrase, hdrs);
-	msg_destroy(msg);
+	answer_refused(c, msg, status, phrase, event, reason, hdrs);
 }
 
 /* More transactions open than limits.max_transactions: the next hop is
@@ -57,17 +67,12 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 static void overloaded(struct conn *c, msg_t *msg)
 {
 	const struct conf *cf = c->edge->conf;
-	sip_t const *sip = sip_object(msg);
 	char hdrs[512];
 	int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
 	diag_warning(hdrs + n, sizeof hdrs - (size_t)n, cf->federation.diagnostics,
 		     cf->edge.fqdn, "edge overloaded: too many open transactions");
 	log_limit_reached("max_transactions", NULL);
-	metrics_rejection(c->edge->metrics, "limit_reached", "max_transactions");
-	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
-		: METRIC_OUTBOUND, respond_method(sip), 503, 0);
-	respond_reply(c, msg, 503, NULL, hdrs);
-	msg_destroy(msg);
+	answer_refused(c, msg, 503, NULL, "limit_reached", "max_transactions", hdrs);
 }
 
 void proxy_refuse_diag(struct conn *c, msg_t *msg, int status,
