@@ -9,6 +9,7 @@
  * conf_free() walks the same tables, so nothing allocated is forgotten.
  */
 #include "conf.h"
+#include "netaddr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -306,6 +307,7 @@ enum kind {             /* the string kinds come first: is_string_kind() */
 	K_PATH,         /* file name, stored absolute */
 	K_DNS,          /* DNS server address[:port] */
 	K_PATTERN,      /* static route pattern */
+	K_NET,          /* IP network: address[/prefix] */
 	K_CHOICE,       /* one of choices, stored as the string */
 	K_ENUM,         /* one of choices, stored as its int value */
 	K_INT,
@@ -383,6 +385,8 @@ static hook_fn listen_entry_done, listen_done, listen_default, node_done,
 static const struct field edge_fields[] = {
 	{ "fqdn", K_DOMAIN, AT(struct conf, edge.fqdn), .required = true },
 	{ "public_address", K_IP, AT(struct conf, edge.public_address) },
+	{ "secret_file", K_PATH, AT(struct conf, edge.secret_file),
+	  .empty_ok = true, .sdef = "" },
 	{ 0 }
 };
 
@@ -476,6 +480,8 @@ static const struct field node_fields[] = {
 	{ "name", K_STR, AT(struct conf_node, name), .required = true },
 	{ "address", K_HOST, AT(struct conf_node, address), .required = true },
 	{ "tls_name", K_HOST, AT(struct conf_node, tls_name) },
+	{ "names", K_STRLIST, AT(struct conf_node, names), .elem = K_HOST,
+	  .off_n = offsetof(struct conf_node, nnames) },
 	{ "transport", K_ENUM, AT(struct conf_node, transport),
 	  .choices = transports, .idef = TRANSPORT_TLS },
 	{ "ports", K_LIST, AT(struct conf_node, ports), .required = true,
@@ -547,6 +553,9 @@ static const struct field federation_fields[] = {
 	  .off_n = offsetof(struct conf, federation.nstatic_routes),
 	  .sub = route_fields, .elem_size = sizeof(struct conf_static_route),
 	  .elem_done = route_done },
+	{ "allowed_networks", K_STRLIST, AT(struct conf, federation.allowed_networks),
+	  .elem = K_NET,
+	  .off_n = offsetof(struct conf, federation.nallowed_networks) },
 	{ 0 }
 };
 
@@ -632,6 +641,8 @@ static const char *kind_noun(enum kind k)
 	case K_PATTERN: return "a reversed domain with a leading dot and an "
 			       "optional trailing \".*\", such as "
 			       "\".com.example.*\" or \".com.example\"";
+	case K_NET:     return "an IP network such as \"192.0.2.0/24\", "
+			       "\"2001:db8::/32\" or a single address";
 	case K_BOOL:    return "true or false";
 	case K_STRLIST: return "a list of strings, such as [ \"a\", \"b\" ]";
 	case K_GROUP:   return "a group { ... }";
@@ -697,6 +708,10 @@ static char *string_value(struct ld *ld, const struct field *f, enum kind k,
 		return dns_server(v);
 	case K_PATTERN:
 		return is_route_pattern(v) ? xstrdup(v) : NULL;
+	case K_NET: {
+		struct net n;
+		return net_parse(v, &n) ? xstrdup(v) : NULL;
+	}
 	case K_CHOICE:
 		for (const struct choice *c = f->choices; c->name; c++)
 			if (strcmp(c->name, v) == 0)

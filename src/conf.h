@@ -47,6 +47,8 @@ struct conf_node {
 	char *name;
 	char *address;          /* IP or FQDN */
 	char *tls_name;         /* defaults to address */
+	char **names;           /* more host names that count as internal */
+	size_t nnames;
 	enum transport transport;
 	struct conf_portmap *ports;
 	size_t nports;          /* >= 1; ports[0] is the node's SIP port */
@@ -77,6 +79,7 @@ struct conf {
 	struct {
 		char *fqdn;
 		char *public_address;   /* NULL = none */
+		char *secret_file;      /* "" = a key made at start */
 	} edge;
 
 	struct {
@@ -126,6 +129,8 @@ struct conf {
 		size_t nblocked;
 		struct conf_static_route *static_routes;
 		size_t nstatic_routes;
+		char **allowed_networks; /* CIDR; the outbound guard may dial these */
+		size_t nallowed_networks;
 	} federation;
 
 	struct {
