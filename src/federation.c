@@ -43,17 +43,21 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* From and every P-Asserted-Identity, deduplicated. Only sip: and sips:
- * identities can be proven; anything else, or more identities than we
- * check, refuses the request (never skip one unchecked). */
+/* From, every P-Asserted-Identity and Referred-By, deduplicated. Only
+ * sip: and sips: identities can be proven; anything else, or more
+ * identities than we check, refuses the request (never skip one
+ * unchecked). */
 static const char *identities(sip_t const *sip, struct fed_job *job)
 {
-	url_t const *urls[1 + FED_MAX_IDENTITIES];
+	url_t const *urls[2 + FED_MAX_IDENTITIES];
 	size_t nu = 0;
 	urls[nu++] = sip->sip_from->a_url;
+	sip_referred_by_t const *rb = sip_referred_by(sip);
+	if (rb)
+		urls[nu++] = rb->b_url;
 	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip);
 	     p; p = p->paid_next) {
-		if (nu == 1 + FED_MAX_IDENTITIES)
+		if (nu == 2 + FED_MAX_IDENTITIES)
 			return "too_many_identities";
 		urls[nu++] = p->paid_url;
 	}
@@ -100,6 +104,14 @@ static void verdict_store(struct conn *c, const char *d, const struct policy_out
 	v->reason = o->reason;
 	v->rate = o->entry ? o->entry->rate
 			   : c->edge->conf->limits.rate_per_discovered_domain;
+	/* One bucket per allowed entry (a suffix entry covers every
+	 * subdomain a peer may invent) or per certificate identity that
+	 * proved a discovered domain, never per claimed string. */
+	if (o->entry)
+		snprintf(v->rate_key, sizeof v->rate_key, "allowed:%.140s", o->entry->domain);
+	else
+		snprintf(v->rate_key, sizeof v->rate_key, "proven:%.140s",
+			 o->proved_by ? o->proved_by : d);
 }
 
 static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
@@ -168,10 +180,19 @@ static enum fed_result run(struct conn *c, struct fed_job *job)
 		}
 		job->ntargets = 0;
 	}
-	/* Proven; now the request rate each domain is held to. */
+	/* Proven; now the request rate each cap is held to, once per
+	 * request even when several identities share a cap. */
+	const char *counted[FED_MAX_IDENTITIES];
+	size_t ncounted = 0;
 	for (size_t i = 0; i < job->n; i++) {
 		struct verdict *v = verdict_find(c, job->domain[i]);
-		if (v && !rate_allow(e->rates, v->domain, v->rate, now_ms())) {
+		bool seen = false;
+		for (size_t k = 0; v && k < ncounted; k++)
+			seen |= strcasecmp(counted[k], v->rate_key) == 0;
+		if (!v || seen)
+			continue;
+		counted[ncounted++] = v->rate_key;
+		if (!rate_allow(e->rates, v->rate_key, v->rate, now_ms())) {
 			refuse(c, job->msg, v->domain, 503, 0, "rate_limited", NULL);
 			return FED_REFUSED;
 		}

@@ -13,12 +13,14 @@
 #include "diag.h"
 #include "edge.h"
 #include "federation.h"
+#include "guard.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbound.h"
 #include "pat.h"
+#include "policy.h"
 #include "proxy.h"
 #include "respond.h"
 #include "rewrite.h"
@@ -96,16 +98,16 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
 	refuse(c, msg, status, NULL, event, reason, 0, NULL, hdrs);
 }
 
-static void remove_unknown(msg_t *msg, sip_t *sip, const char *name)
-{
-	sip_unknown_t *u = sip->sip_unknown;
-	while (u) {
-		sip_unknown_t *next = u->un_next;
-		if (u->un_name && strcasecmp(u->un_name, name) == 0)
-			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
-		u = next;
-	}
-}
+/* Headers a partner may not send the nodes (SPEC section 4): identity
+ * claims the edge cannot prove, and Microsoft's trust marker, which only
+ * an edge itself may set. Referred-By is proven like From instead. */
+static const char *const untrusted_in_requests[] = {
+	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
+	"Identity", "Identity-Info", "Diversion", "History-Info", NULL
+};
+static const char *const untrusted_in_responses[] = {
+	"ms-edge-proxy-message-trust", NULL
+};
 
 /* How the edge presents itself for a given node. */
 static struct zone_view view_for(const struct edge *e, int node)
@@ -293,6 +295,18 @@ static void targets_attrs(const struct txn_target *tg, size_t n,
 	}
 }
 
+/* The outbound target guard by name (SPEC section 4): never a blocked
+ * domain, a node or the internal listener, whoever chose the target.
+ * Addresses are checked once resolved (conn.c). Returns how many remain. */
+static size_t guard_targets(struct txn_target *tg, size_t n, const struct conf *cf)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (guard_name(cf, tg[i].host))
+			tg[k++] = tg[i];
+	return k;
+}
+
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		   const struct txn_target *targets_in, size_t ntargets)
 {
@@ -302,6 +316,14 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	if (ntargets > TXN_MAX_TARGETS)
 		ntargets = TXN_MAX_TARGETS;
 	memcpy(targets, targets_in, ntargets * sizeof *targets);
+	if (toward == ZONE_EXTERNAL && (ntargets = guard_targets(targets, ntargets, e->conf)) == 0) {
+		char domain[256];
+		sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
+		struct diag_attrs a = { .domain = domain, .tls_target = targets_in[0].host };
+		proxy_refuse_diag(up, msg, 403, "outbound_failed", "target_forbidden",
+				  DIAG_NOT_FEDERATED, &a);
+		return;
+	}
 	if (toward == ZONE_EXTERNAL) {
 		const struct reach_entry *down = skip_unreachable(e, targets, ntargets);
 		if (down) {
@@ -428,7 +450,10 @@ static bool foreign_route(const struct conf *cf, sip_route_t const *r)
 {
 	for (; r; r = r->r_next) {
 		char h[256];
-		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0)
+		/* maddr overrides the host (RFC 3261 19.1.1): an outsider's
+		 * edge.fqdn;maddr=INTERNAL would steer the node inward. */
+		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0 ||
+		    url_has_param(r->r_url, "maddr"))
 			return true;
 	}
 	return false;
@@ -475,8 +500,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 			    DIAG_NOT_LOCAL, &a);
 		return;
 	}
-	/* Microsoft's trust marker means nothing when it comes from outside. */
-	remove_unknown(msg, sip, "ms-edge-proxy-message-trust");
+	sipmsg_remove_named(msg, sip, untrusted_in_requests);
 
 	int node = route_inbound_node(cf, health_up(e), &h);
 	if (node < 0) {
@@ -508,6 +532,15 @@ static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct txn_target tg;
 	url_t const *u;
+	char to[256];
+	/* In dialog too: a dialog never outlives a block (SPEC section 4). */
+	sipmsg_host(sip->sip_to->a_url, to, sizeof to);
+	if (sip->sip_to->a_tag && policy_blocked(c->edge->conf, to)) {
+		struct diag_attrs a = { .domain = to };
+		proxy_refuse_diag(c, msg, 403, "outbound_failed", "domain_blocked",
+				  DIAG_NOT_FEDERATED, &a);
+		return;
+	}
 	if (sip->sip_route) {          /* in dialog: the peer's Record-Route */
 		u = sip->sip_route->r_url;
 	} else if (sip->sip_to->a_tag && (sip->sip_request->rq_url->url_port ||
@@ -598,18 +631,44 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 
 /* ------------------------------------------------------------ responses */
 
+/* A response no transaction of this connection waits for: dropped and
+ * counted; logged at most once a second per connection, with how many
+ * went unlogged since, so a flood cannot fill the log. */
+static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
+			   const char *reason)
+{
+	metrics_rejection(c->edge->metrics, "stray_response", reason);
+	time_t now = time(NULL);
+	if (c->stray_logged_at == now) {
+		c->stray_suppressed++;
+	} else {
+		char code[12], supp[16];
+		snprintf(code, sizeof code, "%d", sip->sip_status->st_status);
+		snprintf(supp, sizeof supp, "%u", c->stray_suppressed);
+		log_event(LOG_INFO, "stray_response", "reason", reason, "peer", c->peer,
+			  "status", code, "call_id", respond_call_id(sip),
+			  "method", respond_method(sip),
+			  "suppressed", c->stray_suppressed ? supp : NULL, NULL);
+		c->stray_logged_at = now;
+		c->stray_suppressed = 0;
+	}
+	msg_destroy(msg);
+}
+
 static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct edge *e = c->edge;
 	int status = sip->sip_status->st_status;
 	struct txn *t = sip->sip_via->v_branch
 		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
-	if (!t || (t->status >= 200 && !(t->method == sip_method_invite && status < 300))) {
-		char code[12];
-		snprintf(code, sizeof code, "%d", status);
-		log_event(LOG_INFO, "stray_response", "peer", c->peer, "status", code,
-			  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
-		msg_destroy(msg);
+	const char *stray = !t ? "no_transaction"
+		/* Only the connection the request went out on may answer it:
+		 * a branch seen elsewhere proves nothing about the sender. */
+		: t->down_conn != c->id ? "wrong_connection"
+		: t->status >= 200 && !(t->method == sip_method_invite && status < 300)
+		? "already_answered" : NULL;
+	if (stray) {
+		stray_response(c, msg, sip, stray);
 		return;
 	}
 	/* Hop by hop: we sent our own 100, and answered the CANCEL ourselves. */
@@ -625,6 +684,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		}
 		return;
 	}
+	if (c->zone == ZONE_EXTERNAL)
+		sipmsg_remove_named(msg, sip, untrusted_in_responses);
 	rewrite_pop_via(msg, sip);
 	if (t->hidden_vias)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
@@ -717,7 +778,8 @@ static void on_down_closed(struct txn *t, void *arg)
 		txn_free(t);
 		return;
 	}
-	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED)
+	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED &&
+	    c->fail != CFAIL_FORBIDDEN)
 		reach_mark(&t->edge->reach, c->target, c->target_port, c->fail,
 			   c->fail_reason, time(NULL), cf->limits.unreachable_hold);
 	/* Not delivered: the next target may do better. */

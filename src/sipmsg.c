@@ -310,3 +310,39 @@ const char *sipmsg_host(url_t const *url, char *buf, size_t len)
 	buf[i] = '\0';
 	return buf;
 }
+
+/* The header's name as it would be printed (unknown headers keep theirs). */
+static const char *header_name(msg_header_t const *h)
+{
+	if (!h->sh_class)
+		return NULL;
+	if (h->sh_class->hc_hash == msg_unknown_hash)
+		return ((msg_unknown_t const *)h)->un_name;
+	return h->sh_class->hc_name;
+}
+
+size_t sipmsg_remove_named(msg_t *msg, sip_t *sip, const char *const *names)
+{
+	size_t removed = 0;
+	/* Several passes: removing reshapes the chain, so collect, then
+	 * remove; a message holds a bounded number of headers. */
+	for (int pass = 0; pass < 64; pass++) {
+		msg_header_t *hit[64];
+		size_t n = 0;
+		msg_header_t **head = msg_chain_head(msg);
+		for (msg_header_t *h = head ? *head : NULL; h && n < 64; h = h->sh_succ) {
+			const char *name = header_name(h);
+			for (size_t i = 0; name && names[i]; i++)
+				if (strcasecmp(name, names[i]) == 0) {
+					hit[n++] = h;
+					break;
+				}
+		}
+		for (size_t i = 0; i < n; i++)
+			msg_header_remove(msg, (msg_pub_t *)sip, hit[i]);
+		removed += n;
+		if (n < 64)
+			break;
+	}
+	return removed;
+}

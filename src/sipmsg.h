@@ -40,4 +40,8 @@ msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
 /* Host of a URL, lower-case, without trailing dot, into buf. */
 const char *sipmsg_host(url_t const *url, char *buf, size_t len);
 
+/* Remove every header whose full name is one of names (NULL-terminated,
+ * case-insensitive), known to Sofia or not; returns how many went. */
+size_t sipmsg_remove_named(msg_t *msg, sip_t *sip, const char *const *names);
+
 #endif
