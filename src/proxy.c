@@ -55,7 +55,10 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	snprintf(code, sizeof code, "%d", status);
 	snprintf(ms, sizeof ms, "%d", ms_code);
 	certnames_join(&c->names, names, sizeof names);
-	log_event(LOG_NOTICE, event, "reason", reason,
+	/* An ACK gets no answer and usually acknowledges a refusal of ours
+	 * (RFC 3261 17.1.1.3): not a new event, only a debug line. */
+	bool ack = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack;
+	log_event(ack ? LOG_DEBUG : LOG_NOTICE, event, "reason", reason,
 		  "code", ms_code ? ms : NULL, "status", code,
 		  "domain", domain, "peer", c->peer,
 		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
@@ -573,6 +576,79 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		send_hop_request(t, "CANCEL", NULL);
 }
 
+/* Proxy-Require (RFC 3261 16.3 step 5): every option tag, over every
+ * Proxy-Require line, must be in federation.supported_extensions; the
+ * others are listed in Unsupported with the 420. True when refused. */
+static bool refuse_unsupported(struct conn *c, msg_t *msg, sip_t const *sip)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdr[600] = "Unsupported: ";
+	size_t off = strlen(hdr), n = 0;
+	for (sip_proxy_require_t const *k = sip->sip_proxy_require; k; k = k->k_next)
+		for (size_t i = 0; k->k_items && k->k_items[i]; i++) {
+			bool known = false;
+			for (size_t x = 0; x < cf->federation.nsupported_extensions; x++)
+				known |= strcasecmp(k->k_items[i],
+						    cf->federation.supported_extensions[x]) == 0;
+			if (known)
+				continue;
+			int w = snprintf(hdr + off, sizeof hdr - off, "%s%s", n ? ", " : "",
+					 k->k_items[i]);
+			n++;
+			if (w > 0 && (size_t)w < sizeof hdr - off - 3)
+				off += (size_t)w;
+			else
+				hdr[off] = '\0';   /* too long to list: the 420 goes without */
+		}
+	if (n == 0)
+		return false;
+	strcpy(hdr + off, "\r\n");
+	refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL,
+	       off > strlen("Unsupported: ") ? hdr : NULL);
+	return true;
+}
+
+/* OPTIONS for the edge itself: no user part, no Route left, and the
+ * host is edge.fqdn or one of its listeners (RFC 3261 11; a partner's
+ * keep-alive, such as Kamailio's dispatcher probe). */
+static bool addressed_to_edge(const struct edge *e, sip_t const *sip)
+{
+	url_t const *u = sip->sip_request->rq_url;
+	if (sip->sip_route || (u->url_user && *u->url_user) || !u->url_host)
+		return false;
+	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ||
+	    (e->conf->edge.public_address && sipmsg_host_is(u->url_host, e->conf->edge.public_address)))
+		return true;
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (sipmsg_host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+/* The edge answers for itself, without a node: what it relays, and the
+ * extensions it supports. */
+static void answer_options(struct conn *c, msg_t *msg)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdrs[800];
+	size_t off = (size_t)snprintf(hdrs, sizeof hdrs, "Allow: INVITE, ACK, CANCEL, BYE, "
+		"OPTIONS, MESSAGE, INFO, SUBSCRIBE, NOTIFY, BENOTIFY, SERVICE, REFER, "
+		"PRACK, UPDATE, PUBLISH\r\n");
+	for (size_t i = 0; i < cf->federation.nsupported_extensions && off < sizeof hdrs; i++)
+		off += (size_t)snprintf(hdrs + off, sizeof hdrs - off, "%s%s",
+					i ? ", " : "Supported: ",
+					cf->federation.supported_extensions[i]);
+	if (cf->federation.nsupported_extensions && off < sizeof hdrs)
+		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
+	log_event(LOG_DEBUG, "options_answered", "peer", c->peer,
+		  "call_id", respond_call_id(sip_object(msg)), NULL);
+	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
+			: METRIC_OUTBOUND, "OPTIONS", 200, 0);
+	metrics_options_answered(c->edge->metrics);
+	respond_reply(c, msg, 200, NULL, hdrs);
+	msg_destroy(msg);
+}
+
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct edge *e = c->edge;
@@ -606,23 +682,16 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 			    "request already passed this edge");
 		return;
 	}
-	if (sip->sip_proxy_require) {
-		char hdr[600] = "Unsupported: ";
-		size_t off = strlen(hdr);
-		for (size_t i = 0; sip->sip_proxy_require->k_items &&
-		     sip->sip_proxy_require->k_items[i]; i++)
-			off += (size_t)snprintf(hdr + off, off < sizeof hdr ? sizeof hdr - off : 0,
-				"%s%s", i ? ", " : "", sip->sip_proxy_require->k_items[i]);
-		if (off + 3 < sizeof hdr) {
-			strcat(hdr, "\r\n");
-			refuse(c, msg, 420, NULL, "message_rejected", "proxy_require",
-			       0, NULL, hdr);
-			return;
-		}
-		refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL, NULL);
+	if (sip->sip_proxy_require && refuse_unsupported(c, msg, sip))
+		return;
+	int strict_port = rewrite_strict_route(e, msg, sip);
+	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
+	if (strict_port > 0 && route_port == 0)
+		route_port = strict_port;
+	if (m == sip_method_options && addressed_to_edge(e, sip)) {
+		answer_options(c, msg);
 		return;
 	}
-	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
 	if (c->zone == ZONE_EXTERNAL)
 		inbound(c, msg, route_port);
 	else
@@ -698,6 +767,10 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	if (status < 200) {
 		t->status = status;
+		/* Timer C (RFC 3261 16.8): a ringing INVITE lives on while
+		 * provisionals keep coming. */
+		if (t->method == sip_method_invite && !t->on_final)
+			txn_arm(t, e->conf->limits.invite_timeout, on_txn_timeout);
 		msg_destroy(msg);
 		return;
 	}
