@@ -82,6 +82,11 @@ struct conn {
 	int busy;                          /* inside one of our callbacks */
 	bool heard;                        /* the peer has sent us something */
 	bool counted_ip;                   /* counts toward max_connections_per_ip */
+	char hs_net[64];                   /* inbound, still in its handshake:
+					    * the network it counts against */
+	bool out_paused;                   /* output above max_output_buffer:
+					    * not reading from the peer */
+	struct event *stall_timer;         /* paused too long: close */
 	time_t stray_logged_at;            /* last stray_response line for it */
 	unsigned stray_suppressed;         /* strays not logged since */
 	struct conn *prev, *next;
@@ -111,6 +116,11 @@ void conn_send(struct conn *c, const char *data, size_t len);
 
 /* Close now (or as soon as the current callback returns). */
 void conn_close(struct conn *c, enum conn_fail why, const char *reason);
+
+/* Who is to blame for what this connection makes the edge hold (SPEC
+ * section 1): "cert:NAME" once a partner's certificate is verified,
+ * "net:ADDRESS" before, "node:NAME" for a node. */
+const char *conn_peer_key(const struct conn *c, char *buf, size_t len);
 
 /* Stable log slug for a failure: connect_failed, tls_failed, ... */
 const char *conn_fail_slug(enum conn_fail f);

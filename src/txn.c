@@ -110,6 +110,14 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 void txn_free(struct txn *t)
 {
 	struct txn_table *tt = t->edge->txns;
+	if (t->share_key[0]) {
+		shares_release(t->edge->shares, t->share_key);
+		if (t->share_invite) {
+			char ik[SHARE_KEY_MAX + 8];
+			snprintf(ik, sizeof ik, "invite|%s", t->share_key);
+			shares_release(t->edge->shares, ik);
+		}
+	}
 	down_ht_remove(&tt->down, t);
 	up_ht_remove(&tt->up, t);
 	if (t->timer)

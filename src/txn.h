@@ -15,6 +15,7 @@
 #include <sofia-sip/sip.h>
 
 #include "conf.h"
+#include "share.h"
 
 struct edge;
 struct conn;
@@ -50,6 +51,9 @@ struct txn {
 	 * -1 = connection failed). */
 	void (*on_final)(struct txn *t, int status);
 	void *final_arg;
+	/* The peer's share it counts against (e->shares), "" = none. */
+	char share_key[SHARE_KEY_MAX];
+	bool share_invite;         /* also holds one of its INVITE share */
 };
 
 struct txn_table;

@@ -59,6 +59,14 @@ static void setup(void)
 	cf.limits.max_transactions = 10000;
 	cf.limits.invite_timeout = 180;
 	cf.limits.handshake_timeout = 10;
+	cf.limits.max_via = 70;
+	cf.limits.max_header_values = 64;
+	cf.limits.max_output_buffer = 1 << 20;
+	cf.limits.output_stall_timeout = 30;
+	cf.limits.max_transactions_per_peer = 1000;
+	cf.limits.max_invites_per_peer = 100;
+	cf.limits.max_dns_pending = 1024;
+	cf.limits.max_dns_pending_per_peer = 32;
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
