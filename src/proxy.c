@@ -158,6 +158,10 @@ static void txn_send(struct txn *t)
 	}
 	t->down_conn = c->id;
 	respond_send(c, t->fwd);
+	/* No other target to resend it to: keep only what answering,
+	 * cancelling and acknowledging need (SPEC section 1), not the body. */
+	if (t->cur_target + 1 >= t->ntargets)
+		txn_trim(t);
 	int secs = t->timeout ? t->timeout
 		: t->method == sip_method_invite ? e->conf->limits.invite_timeout
 						 : e->conf->limits.transaction_timeout;

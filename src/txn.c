@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "edge.h"
+#include "sipmsg.h"
 #include "txn.h"
 
 #define DOWN_HASH(t) ((t)->hash_down)
@@ -191,4 +192,22 @@ void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg
 	for (size_t i = 0; i < ht->dh_size; i++)
 		if (ht->dh_table[i])
 			fn(ht->dh_table[i], arg);
+}
+
+void txn_trim(struct txn *t)
+{
+	if (t->trimmed || !t->fwd)
+		return;
+	msg_t *sk = sipmsg_skeleton(t->fwd);
+	if (!sk)
+		return;               /* keep the whole request: still correct */
+	sip_via_t *hidden = NULL;
+	if (t->hidden_vias && !(hidden = sip_via_dup(msg_home(sk), t->hidden_vias))) {
+		msg_destroy(sk);
+		return;
+	}
+	msg_destroy(t->fwd);
+	t->fwd = sk;
+	t->hidden_vias = hidden;
+	t->trimmed = true;
 }

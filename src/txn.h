@@ -37,7 +37,10 @@ struct txn {
 	uint64_t down_conn;        /* connection it went out on */
 	enum zone down_zone;
 	int node;                  /* internal node at either end, or -1 */
-	msg_t *fwd;                /* the request as forwarded */
+	msg_t *fwd;                /* the request as forwarded (trimmed to
+				    * its skeleton once sent to the last
+				    * target: sipmsg_skeleton()) */
+	bool trimmed;
 	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
 	sip_method_t method;
 	int status;                /* best response so far, 0 = none */
@@ -70,6 +73,9 @@ struct txn *txn_by_branch(struct edge *e, const char *branch);
 /* The INVITE server side that a CANCEL or ACK from upstream refers to. */
 struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
 			    const char *up_branch);
+
+/* Replace fwd by its skeleton (hidden_vias moved along). */
+void txn_trim(struct txn *t);
 
 /* (Re)arm the txn timer to fire after secs seconds. */
 void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *));
