@@ -6,6 +6,8 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@ struct conn_table {
 	struct conn *head;      /* all connections */
 	size_t n, nzone[2];
 	size_t handshaking;     /* accepted, handshake not done */
+	struct conn **kb;       /* by reuse key (conn_to), chained */
+	size_t nkb, nkeyed;
 	struct shares *hs_nets; /* the same, per /24 or /64 */
 };
 
@@ -119,6 +123,7 @@ void conn_table_free(struct conn_table *t)
 		return;
 	assert(t->head == NULL);
 	shares_free(t->hs_nets);
+	free(t->kb);
 	su_free(NULL, t->ht.ch_table);
 	su_free(NULL, t->ips.ih_table);
 	free(t);
@@ -179,6 +184,88 @@ static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
 
 static void handshake_over(struct conn *c);
 
+/* ------------------------------------------------------------ reuse index
+ *
+ * conn_to() finds a connection to reuse by key, never by walking every
+ * connection (SPEC: no per-message cost that grows with the edge):
+ *   n|NODE          a node's connection, either direction
+ *   o|ZONE|HOST|PORT  a connection the edge dialled
+ *   a|HOST|PORT     a partner's connection that asked for reuse (alias)
+ * Host names are compared case-insensitively: keys hold them lower-case. */
+static unsigned key_hash(const char *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32));
+}
+
+static void unindex(struct conn *c)
+{
+	struct conn_table *t = c->edge->conns;
+	if (!c->key[0] || !t->kb)
+		return;
+	for (struct conn **p = &t->kb[c->khash % t->nkb]; *p; p = &(*p)->knext)
+		if (*p == c) {
+			*p = c->knext;
+			t->nkeyed--;
+			break;
+		}
+	c->key[0] = '\0';
+	c->knext = NULL;
+}
+
+static void index_as(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void index_as(struct conn *c, const char *fmt, ...)
+{
+	struct conn_table *t = c->edge->conns;
+	unindex(c);
+	if (!t->kb || t->nkeyed >= t->nkb) {       /* grow: load at most 1 */
+		size_t n = t->nkb ? t->nkb * 2 : 256;
+		struct conn **kb = calloc(n, sizeof *kb);
+		if (!kb && !t->kb)
+			return;                     /* not reusable: still correct */
+		if (kb) {
+			for (size_t i = 0; i < t->nkb; i++)
+				for (struct conn *x = t->kb[i], *nx; x; x = nx) {
+					nx = x->knext;
+					x->knext = kb[x->khash % n];
+					kb[x->khash % n] = x;
+				}
+			free(t->kb);
+			t->kb = kb;
+			t->nkb = n;
+		}
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->key, sizeof c->key, fmt, ap);
+	va_end(ap);
+	for (char *p = c->key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	c->khash = key_hash(c->key);
+	c->knext = t->kb[c->khash % t->nkb];
+	t->kb[c->khash % t->nkb] = c;
+	t->nkeyed++;
+}
+
+void conn_set_alias(struct conn *c, const char *host, int port)
+{
+	snprintf(c->alias, sizeof c->alias, "%s", host);
+	c->alias_port = port;
+	index_as(c, "a|%s|%d", host, port);
+}
+
+void conn_set_node(struct conn *c, int node)
+{
+	c->node = node;
+	if (node >= 0)
+		index_as(c, "n|%d", node);
+	else if (c->key[0] == 'n')
+		unindex(c);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct conn_table *t = c->edge->conns;
@@ -194,6 +281,7 @@ static void conn_free(struct conn *c)
 	if (c->counted_ip)
 		ip_release(t, c->peer_ip);
 	handshake_over(c);
+	unindex(c);
 	if (c->bev)
 		bufferevent_free(c->bev);      /* closes the socket and SSL */
 	if (c->hs_timer)
@@ -716,7 +804,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	if (zone == ZONE_INTERNAL) {
 		/* Only the configured nodes may use the internal listeners. */
-		c->node = node_by_ip(cf, c->peer_ip);
+		conn_set_node(c, node_by_ip(cf, c->peer_ip));
 		if (c->node < 0) {
 			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
 				  "peer", c->peer, "reason", "not a configured node", NULL);
@@ -943,19 +1031,50 @@ static bool reusable(const struct conn *c, enum zone zone, const char *host,
 	       certnames_match(&c->names, host, c->edge->conf->tls.external.accept_wildcards);
 }
 
+static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
+			   int port, int node, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
+			   int port, int node, const char *fmt, ...)
+{
+	struct conn_table *t = e->conns;
+	if (!t->kb)
+		return NULL;
+	char key[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof key, fmt, ap);
+	va_end(ap);
+	for (char *p = key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	unsigned h = key_hash(key);
+	for (struct conn *c = t->kb[h % t->nkb]; c; c = c->knext)
+		if (c->khash == h && strcmp(c->key, key) == 0 &&
+		    reusable(c, zone, host, port, node))
+			return c;
+	return NULL;
+}
+
 struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 		     const char *host, int port, int node)
 {
-	for (struct conn *c = e->conns->head; c; c = c->next)
-		if (reusable(c, zone, host, port, node))
-			return c;
+	struct conn *found = node >= 0
+		? lookup(e, zone, host, port, node, "n|%d", node)
+		: lookup(e, zone, host, port, node, "o|%d|%s|%d", (int)zone, host, port);
+	if (!found && node < 0 && zone == ZONE_EXTERNAL)
+		found = lookup(e, zone, host, port, node, "a|%s|%d", host, port);
+	if (found)
+		return found;
 	struct conn *c = conn_new(e, zone, tr);
 	if (!c)
 		return NULL;
 	c->outbound = true;
-	c->node = node;
 	snprintf(c->target, sizeof c->target, "%s", host);
 	c->target_port = port;
+	if (node >= 0)
+		conn_set_node(c, node);
+	else
+		index_as(c, "o|%d|%s|%d", (int)zone, host, port);
 	c->state = CONN_RESOLVING;
 	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
 	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);

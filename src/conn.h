@@ -90,6 +90,10 @@ struct conn {
 	time_t stray_logged_at;            /* last stray_response line for it */
 	unsigned stray_suppressed;         /* strays not logged since */
 	struct conn *prev, *next;
+	/* Index for conn_to(): what this connection can be reused for. */
+	char key[300];                     /* "" = not reusable */
+	unsigned khash;
+	struct conn *knext;
 };
 
 struct conn_table;
@@ -110,6 +114,12 @@ struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 		     const char *host, int port, int node);
 
 struct conn *conn_by_id(struct edge *e, uint64_t id);
+
+/* The peer of an accepted connection asked for reuse (RFC 5923 alias):
+ * requests toward host:port may use it. */
+void conn_set_alias(struct conn *c, const char *host, int port);
+/* The node a connection belongs to changed (reload). */
+void conn_set_node(struct conn *c, int node);
 
 /* Queue bytes; sent once the connection is UP. */
 void conn_send(struct conn *c, const char *data, size_t len);

@@ -156,7 +156,7 @@ static void txn_send(struct txn *t)
 		txn_free(t);
 		return;
 	}
-	t->down_conn = c->id;
+	txn_set_down(t, c->id);
 	respond_send(c, t->fwd);
 	/* No other target to resend it to: keep only what answering,
 	 * cancelling and acknowledging need (SPEC section 1), not the body. */
@@ -732,8 +732,7 @@ static void note_alias(struct conn *c, sip_via_t const *v)
 {
 	if (!v || !v->v_host || !v->v_params || !msg_params_find(v->v_params, "alias"))
 		return;
-	snprintf(c->alias, sizeof c->alias, "%s", v->v_host);
-	c->alias_port = v->v_port ? atoi(v->v_port) : 5061;
+	conn_set_alias(c, v->v_host, v->v_port ? atoi(v->v_port) : 5061);
 }
 
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)

@@ -34,7 +34,8 @@ struct txn {
 	char branch[48];           /* our Via branch toward the next hop (random) */
 	uint64_t up_conn;          /* connection the request came on */
 	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
-	uint64_t down_conn;        /* connection it went out on */
+	uint64_t down_conn;        /* connection it went out on (txn_set_down) */
+	struct txn *dnext;         /* txn_each_down's index */
 	enum zone down_zone;
 	int node;                  /* internal node at either end, or -1 */
 	msg_t *fwd;                /* the request as forwarded (trimmed to
@@ -80,7 +81,11 @@ void txn_trim(struct txn *t);
 /* (Re)arm the txn timer to fire after secs seconds. */
 void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *));
 
-/* Call fn for each txn whose downstream connection is conn_id. fn may free. */
+/* The request went out on connection conn_id (indexed for txn_each_down). */
+void txn_set_down(struct txn *t, uint64_t conn_id);
+
+/* Call fn for each txn whose downstream connection is conn_id (found by
+ * index, never by walking every transaction). fn may free. */
 void txn_each_down(struct edge *e, uint64_t conn_id,
 		   void (*fn)(struct txn *t, void *arg), void *arg);
 
