@@ -54,6 +54,9 @@ SE_CONF=$RUN/short.conf se_write_conf edge="$(edge_group short-secret)" \
 check "$RUN/short.conf"
 se_match "short secret_file: exit 1, says how long it must be" \
 	"short\\.conf:1: secret_file: '.*/short-secret' has 9 bytes, at least 32" "$OUT ($RC)"
+OUT=$(cd "$RUN" && timeout 10 "$SIPEDGE" -f -c "$RUN/nosecret.conf" 2>&1); RC=$?
+se_match "the daemon does not start on a missing secret_file: exit 1, FILE:LINE" \
+	"^1 .*nosecret\\.conf:1: secret_file: cannot open" "$RC $(echo $OUT)"
 SE_CONF=$RUN/empty.conf se_write_conf edge='{ fqdn = "edge.test"; }' \
 	internal="$internal" federation="$federation"
 check "$RUN/empty.conf"
