@@ -107,7 +107,7 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
  * an edge itself may set. Referred-By is proven like From instead. */
 static const char *const untrusted_in_requests[] = {
 	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
-	"Identity", "Identity-Info", "Diversion", "History-Info", NULL
+	"Identity", "y", "Identity-Info", "n", "Diversion", "History-Info", NULL
 };
 static const char *const untrusted_in_responses[] = {
 	"ms-edge-proxy-message-trust", NULL
