@@ -308,6 +308,7 @@ enum kind {             /* the string kinds come first: is_string_kind() */
 	K_DNS,          /* DNS server address[:port] */
 	K_PATTERN,      /* static route pattern */
 	K_NET,          /* IP network: address[/prefix] */
+	K_TOKEN,        /* SIP token (RFC 3261 25.1), e.g. an option tag */
 	K_CHOICE,       /* one of choices, stored as the string */
 	K_ENUM,         /* one of choices, stored as its int value */
 	K_INT,
@@ -380,6 +381,7 @@ static const struct choice tls_versions[] = {
 };
 
 static hook_fn listen_entry_done, listen_done, listen_default, node_done,
+	extensions_default,
 	nodes_done, allowed_done, route_done;
 
 static const struct field edge_fields[] = {
@@ -556,6 +558,11 @@ static const struct field federation_fields[] = {
 	{ "allowed_networks", K_STRLIST, AT(struct conf, federation.allowed_networks),
 	  .elem = K_NET,
 	  .off_n = offsetof(struct conf, federation.nallowed_networks) },
+	{ "supported_extensions", K_STRLIST,
+	  AT(struct conf, federation.supported_extensions), .elem = K_TOKEN,
+	  .off_n = offsetof(struct conf, federation.nsupported_extensions),
+	  .absent = extensions_default },
+	{ "stamp_trust", K_BOOL, AT(struct conf, federation.stamp_trust) },
 	{ 0 }
 };
 
@@ -643,6 +650,7 @@ static const char *kind_noun(enum kind k)
 			       "\".com.example.*\" or \".com.example\"";
 	case K_NET:     return "an IP network such as \"192.0.2.0/24\", "
 			       "\"2001:db8::/32\" or a single address";
+	case K_TOKEN:   return "a SIP option tag such as \"ms-benotify\"";
 	case K_BOOL:    return "true or false";
 	case K_STRLIST: return "a list of strings, such as [ \"a\", \"b\" ]";
 	case K_GROUP:   return "a group { ... }";
@@ -712,6 +720,9 @@ static char *string_value(struct ld *ld, const struct field *f, enum kind k,
 		struct net n;
 		return net_parse(v, &n) ? xstrdup(v) : NULL;
 	}
+	case K_TOKEN:
+		return strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789-.!%*_+`'~") == strlen(v) ? xstrdup(v) : NULL;
 	case K_CHOICE:
 		for (const struct choice *c = f->choices; c->name; c++)
 			if (strcmp(c->name, v) == 0)
@@ -753,6 +764,10 @@ static void read_strlist(struct ld *ld, config_setting_t *s,
 		err(ld, s, "'%s' must not be empty", f->key);
 	*SLOT(base, f, char **) = v;
 	*(size_t *)((char *)base + f->off_n) = used;
+	if (!s && f->absent) {
+		free(v);
+		f->absent(ld, NULL, base);
+	}
 }
 
 static void read_list(struct ld *ld, config_setting_t *s, const char *path,
@@ -970,6 +985,18 @@ static void listen_default(struct ld *ld, config_setting_t *s, void *p)
 					     5061, TRANSPORT_TLS, 0 };
 	c->listen[1] = (struct conf_listen){ ZONE_INTERNAL, xstrdup("10.1.1.1"),
 					     5061, TRANSPORT_TLS, 0 };
+}
+
+/* The Microsoft extensions federated partners put in Proxy-Require
+ * ([MS-SIP] 4.4, [MS-PRES] 4.11: SUBSCRIBE with ms-benotify). */
+static void extensions_default(struct ld *ld, config_setting_t *s, void *p)
+{
+	struct conf *c = p;
+
+	(void)ld, (void)s;
+	c->federation.supported_extensions = xcalloc(2, sizeof(char *));
+	c->federation.supported_extensions[0] = xstrdup("ms-benotify");
+	c->federation.nsupported_extensions = 1;
 }
 
 static void node_done(struct ld *ld, config_setting_t *s, void *p)

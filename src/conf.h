@@ -131,6 +131,9 @@ struct conf {
 		size_t nstatic_routes;
 		char **allowed_networks; /* CIDR; the outbound guard may dial these */
 		size_t nallowed_networks;
+		char **supported_extensions; /* Proxy-Require values we support */
+		size_t nsupported_extensions;
+		bool stamp_trust;       /* add ms-edge-proxy-message-trust inward */
 	} federation;
 
 	struct {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <ifaddrs.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +24,7 @@
 #include "conn.h"
 #include "edge.h"
 #include "framing.h"
+#include "guard.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -203,6 +206,7 @@ const char *conn_fail_slug(enum conn_fail f)
 	case CFAIL_TLS: return "tls_failed";
 	case CFAIL_CERT_NAME: return "certificate_name";
 	case CFAIL_CLOSED: return "closed";
+	case CFAIL_FORBIDDEN: return "target_forbidden";
 	}
 	return "closed";
 }
@@ -692,6 +696,57 @@ static void on_connect_ready(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 }
 
+/* The edge's own interface addresses, for listeners bound to a wildcard
+ * address; re-read at most once a minute. */
+static struct guard_self own_addrs(void)
+{
+	static struct sockaddr_storage addrs[32];
+	static size_t n;
+	static time_t read_at;
+	time_t now = time(NULL);
+	if (now - read_at >= 60 || read_at == 0) {
+		struct ifaddrs *ifa = NULL;
+		n = 0;
+		read_at = now;
+		if (getifaddrs(&ifa) == 0) {
+			for (struct ifaddrs *i = ifa; i && n < 32; i = i->ifa_next) {
+				if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+						     i->ifa_addr->sa_family != AF_INET6))
+					continue;
+				memcpy(&addrs[n++], i->ifa_addr,
+				       i->ifa_addr->sa_family == AF_INET
+				       ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+			}
+			freeifaddrs(ifa);
+		}
+	}
+	return (struct guard_self){ addrs, n };
+}
+
+/* Keep in c->addrs only what the outbound target guard allows (external
+ * zone; the nodes are configured, not chosen by a peer). Returns how many;
+ * with none, c->fail_reason says why the first was refused. */
+static size_t guarded(struct conn *c, const struct sockaddr_storage *addrs, size_t n)
+{
+	size_t k = 0;
+	struct guard_self self = own_addrs();
+	for (size_t i = 0; i < n; i++) {
+		char why[200];
+		if (c->zone == ZONE_EXTERNAL &&
+		    guard_address(c->edge->conf, &self, (const struct sockaddr *)&addrs[i],
+				  why, sizeof why) != GUARD_OK) {
+			if (k == 0 && c->fail != CFAIL_FORBIDDEN) {
+				c->fail = CFAIL_FORBIDDEN;
+				snprintf(c->fail_reason, sizeof c->fail_reason,
+					 "target %.60s refused: %.170s", c->target, why);
+			}
+			continue;
+		}
+		c->addrs[k++] = addrs[i];
+	}
+	return k;
+}
+
 static void on_resolved(void *arg, enum dns_status status,
 			const struct sockaddr_storage *addrs, size_t n)
 {
@@ -702,8 +757,11 @@ static void on_resolved(void *arg, enum dns_status status,
 			snprintf(reason, sizeof reason, "cannot resolve %s: %s",
 				 c->target, dns_strerror(status));
 			conn_close(c, CFAIL_DNS, reason);
+		} else if ((n = guarded(c, addrs, n)) == 0) {
+			conn_close(c, CFAIL_FORBIDDEN, c->fail_reason);
 		} else {
-			memcpy(c->addrs, addrs, n * sizeof addrs[0]);
+			c->fail = CFAIL_NONE;
+			c->fail_reason[0] = '\0';
 			c->naddrs = n;
 			c->state = CONN_CONNECTING;
 			struct timeval tv = { c->edge->conf->limits.handshake_timeout, 0 };

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <event2/bufferevent.h>
@@ -31,6 +32,7 @@ enum conn_fail {
 	CFAIL_TLS,          /* handshake failed (1047) */
 	CFAIL_CERT_NAME,    /* certificate does not name the target (1010) */
 	CFAIL_CLOSED,       /* closed after it was up */
+	CFAIL_FORBIDDEN,    /* every address refused by the target guard */
 };
 
 /* What a peer proved for one claimed domain, kept for the connection's
@@ -42,6 +44,8 @@ struct verdict {
 	short code;                        /* ms-diagnostics code when refused */
 	const char *reason;                /* static log slug */
 	int rate;                          /* requests/s cap, 0 = none */
+	char rate_key[160];                /* what the cap counts: the allowed
+					    * entry or the proven identity */
 };
 #define CONN_MAX_VERDICTS 8
 
@@ -74,6 +78,8 @@ struct conn {
 	int busy;                          /* inside one of our callbacks */
 	bool heard;                        /* the peer has sent us something */
 	bool counted_ip;                   /* counts toward max_connections_per_ip */
+	time_t stray_logged_at;            /* last stray_response line for it */
+	unsigned stray_suppressed;         /* strays not logged since */
 	struct conn *prev, *next;
 };
 

@@ -38,7 +38,6 @@ struct edge {
 	struct reach reach;           /* next hops that failed recently */
 	struct health *health;        /* node up/down state and probes */
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
-	char branch_salt[12];      /* per-process part of our Via branches */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;

@@ -19,7 +19,8 @@
 #include "sipmsg.h"
 
 #define FED_MAX_PENDING 1024     /* requests held for DNS, edge-wide */
-#define FED_MAX_IDENTITIES 4     /* From + P-Asserted-Identity entries */
+#define FED_MAX_IDENTITIES 4     /* P-Asserted-Identity entries checked */
+#define FED_MAX_DOMAINS (2 + FED_MAX_IDENTITIES)   /* + From and Referred-By */
 #define FED_DOMAIN_MAX 128
 
 struct fed_job {
@@ -28,7 +29,7 @@ struct fed_job {
 	msg_t *msg;
 	int arg;
 	fed_resume_fn resume;
-	char domain[FED_MAX_IDENTITIES][FED_DOMAIN_MAX];
+	char domain[FED_MAX_DOMAINS][FED_DOMAIN_MAX];
 	size_t n, next;
 	/* SRV answer for domain[next], once it arrived */
 	enum srv_state srv;
@@ -43,17 +44,22 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* From and every P-Asserted-Identity, deduplicated. Only sip: and sips:
- * identities can be proven; anything else, or more identities than we
- * check, refuses the request (never skip one unchecked). */
+/* From, every P-Asserted-Identity and Referred-By, deduplicated. Only
+ * sip: and sips: identities can be proven; anything else, or more
+ * identities than we check, refuses the request (never skip one
+ * unchecked). */
 static const char *identities(sip_t const *sip, struct fed_job *job)
 {
-	url_t const *urls[1 + FED_MAX_IDENTITIES];
+	url_t const *urls[FED_MAX_DOMAINS];
 	size_t nu = 0;
 	urls[nu++] = sip->sip_from->a_url;
+	sip_referred_by_t const *rb = sip_referred_by(sip);
+	if (rb)
+		urls[nu++] = rb->b_url;
+	size_t npai = 0;
 	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip);
 	     p; p = p->paid_next) {
-		if (nu == 1 + FED_MAX_IDENTITIES)
+		if (npai++ == FED_MAX_IDENTITIES)
 			return "too_many_identities";
 		urls[nu++] = p->paid_url;
 	}
@@ -66,7 +72,7 @@ static const char *identities(sip_t const *sip, struct fed_job *job)
 		bool seen = false;
 		for (size_t k = 0; k < job->n; k++)
 			seen |= strcmp(job->domain[k], d) == 0;
-		if (!seen && job->n < FED_MAX_IDENTITIES)
+		if (!seen)     /* nu <= FED_MAX_DOMAINS: always room */
 			memcpy(job->domain[job->n++], d, sizeof d);
 	}
 	return NULL;
@@ -100,6 +106,14 @@ static void verdict_store(struct conn *c, const char *d, const struct policy_out
 	v->reason = o->reason;
 	v->rate = o->entry ? o->entry->rate
 			   : c->edge->conf->limits.rate_per_discovered_domain;
+	/* One bucket per allowed entry (a suffix entry covers every
+	 * subdomain a peer may invent) or per certificate identity that
+	 * proved a discovered domain, never per claimed string. */
+	if (o->entry)
+		snprintf(v->rate_key, sizeof v->rate_key, "allowed:%.140s", o->entry->domain);
+	else
+		snprintf(v->rate_key, sizeof v->rate_key, "proven:%.140s",
+			 o->proved_by ? o->proved_by : d);
 }
 
 static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
@@ -168,10 +182,19 @@ static enum fed_result run(struct conn *c, struct fed_job *job)
 		}
 		job->ntargets = 0;
 	}
-	/* Proven; now the request rate each domain is held to. */
+	/* Proven; now the request rate each cap is held to, once per
+	 * request even when several identities share a cap. */
+	const char *counted[FED_MAX_DOMAINS];
+	size_t ncounted = 0;
 	for (size_t i = 0; i < job->n; i++) {
 		struct verdict *v = verdict_find(c, job->domain[i]);
-		if (v && !rate_allow(e->rates, v->domain, v->rate, now_ms())) {
+		bool seen = false;
+		for (size_t k = 0; v && k < ncounted; k++)
+			seen |= strcasecmp(counted[k], v->rate_key) == 0;
+		if (!v || seen)
+			continue;
+		counted[ncounted++] = v->rate_key;
+		if (!rate_allow(e->rates, v->rate_key, v->rate, now_ms())) {
 			refuse(c, job->msg, v->domain, 503, 0, "rate_limited", NULL);
 			return FED_REFUSED;
 		}

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <openssl/rand.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -190,10 +189,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	unsigned char salt[4];
-	RAND_bytes(salt, sizeof salt);
-	snprintf(e->branch_salt, sizeof e->branch_salt, "%02x%02x%02x%02x",
-		 salt[0], salt[1], salt[2], salt[3]);
 
 	int rc = 1;
 	e->base = event_base_new();

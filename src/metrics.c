@@ -86,6 +86,7 @@ struct metrics {
 	struct histogram latency[2];
 	struct pairs rejections;
 	struct pairs tls_failures;
+	unsigned long long options_answered;
 };
 
 /* ------------------------------------------------------------ counting */
@@ -178,6 +179,12 @@ void metrics_rejection(struct metrics *m, const char *event, const char *reason)
 {
 	if (m)
 		pair_count(&m->rejections, event, reason);
+}
+
+void metrics_options_answered(struct metrics *m)
+{
+	if (m)
+		m->options_answered++;
 }
 
 void metrics_tls_failure(struct metrics *m, const char *zone, const char *reason)
@@ -296,6 +303,10 @@ static void render(struct metrics *m, struct evbuffer *b)
 	header(b, "sipedge_rejections_total", "counter",
 	       "Requests the edge refused, by log event and reason slug (see sipedge(8)).");
 	render_pairs(b, "sipedge_rejections_total", &m->rejections, "event", "reason");
+
+	header(b, "sipedge_options_answered_total", "counter",
+	       "OPTIONS requests addressed to the edge itself, answered by the edge.");
+	evbuffer_add_printf(b, "sipedge_options_answered_total %llu\n", m->options_answered);
 
 	header(b, "sipedge_tls_handshake_failures_total", "counter",
 	       "TLS handshakes that failed, by zone and reason slug.");

@@ -29,6 +29,8 @@ void metrics_request(struct metrics *m, enum metric_dir dir, const char *method,
 		     int status, double seconds);
 /* A refusal logged as event=<event> reason=<reason> (slugs, see sipedge(8)). */
 void metrics_rejection(struct metrics *m, const char *event, const char *reason);
+/* An OPTIONS for the edge itself, answered by it. */
+void metrics_options_answered(struct metrics *m);
 /* A TLS handshake failure; reason is a short slug (tls_failure_slug()). */
 void metrics_tls_failure(struct metrics *m, const char *zone, const char *reason);
 

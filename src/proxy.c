@@ -13,12 +13,14 @@
 #include "diag.h"
 #include "edge.h"
 #include "federation.h"
+#include "guard.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbound.h"
 #include "pat.h"
+#include "policy.h"
 #include "proxy.h"
 #include "respond.h"
 #include "rewrite.h"
@@ -53,7 +55,10 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 	snprintf(code, sizeof code, "%d", status);
 	snprintf(ms, sizeof ms, "%d", ms_code);
 	certnames_join(&c->names, names, sizeof names);
-	log_event(LOG_NOTICE, event, "reason", reason,
+	/* An ACK gets no answer and usually acknowledges a refusal of ours
+	 * (RFC 3261 17.1.1.3): not a new event, only a debug line. */
+	bool ack = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack;
+	log_event(ack ? LOG_DEBUG : LOG_NOTICE, event, "reason", reason,
 		  "code", ms_code ? ms : NULL, "status", code,
 		  "domain", domain, "peer", c->peer,
 		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
@@ -96,16 +101,16 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
 	refuse(c, msg, status, NULL, event, reason, 0, NULL, hdrs);
 }
 
-static void remove_unknown(msg_t *msg, sip_t *sip, const char *name)
-{
-	sip_unknown_t *u = sip->sip_unknown;
-	while (u) {
-		sip_unknown_t *next = u->un_next;
-		if (u->un_name && strcasecmp(u->un_name, name) == 0)
-			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
-		u = next;
-	}
-}
+/* Headers a partner may not send the nodes (SPEC section 4): identity
+ * claims the edge cannot prove, and Microsoft's trust marker, which only
+ * an edge itself may set. Referred-By is proven like From instead. */
+static const char *const untrusted_in_requests[] = {
+	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
+	"Identity", "Identity-Info", "Diversion", "History-Info", NULL
+};
+static const char *const untrusted_in_responses[] = {
+	"ms-edge-proxy-message-trust", NULL
+};
 
 /* How the edge presents itself for a given node. */
 static struct zone_view view_for(const struct edge *e, int node)
@@ -293,6 +298,18 @@ static void targets_attrs(const struct txn_target *tg, size_t n,
 	}
 }
 
+/* The outbound target guard by name (SPEC section 4): never a blocked
+ * domain, a node or the internal listener, whoever chose the target.
+ * Addresses are checked once resolved (conn.c). Returns how many remain. */
+static size_t guard_targets(struct txn_target *tg, size_t n, const struct conf *cf)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (guard_name(cf, tg[i].host))
+			tg[k++] = tg[i];
+	return k;
+}
+
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		   const struct txn_target *targets_in, size_t ntargets)
 {
@@ -302,6 +319,14 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	if (ntargets > TXN_MAX_TARGETS)
 		ntargets = TXN_MAX_TARGETS;
 	memcpy(targets, targets_in, ntargets * sizeof *targets);
+	if (toward == ZONE_EXTERNAL && (ntargets = guard_targets(targets, ntargets, e->conf)) == 0) {
+		char domain[256];
+		sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
+		struct diag_attrs a = { .domain = domain, .tls_target = targets_in[0].host };
+		proxy_refuse_diag(up, msg, 403, "outbound_failed", "target_forbidden",
+				  DIAG_NOT_FEDERATED, &a);
+		return;
+	}
 	if (toward == ZONE_EXTERNAL) {
 		const struct reach_entry *down = skip_unreachable(e, targets, ntargets);
 		if (down) {
@@ -428,7 +453,10 @@ static bool foreign_route(const struct conf *cf, sip_route_t const *r)
 {
 	for (; r; r = r->r_next) {
 		char h[256];
-		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0)
+		/* maddr overrides the host (RFC 3261 19.1.1): an outsider's
+		 * edge.fqdn;maddr=INTERNAL would steer the node inward. */
+		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0 ||
+		    url_has_param(r->r_url, "maddr"))
 			return true;
 	}
 	return false;
@@ -475,8 +503,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 			    DIAG_NOT_LOCAL, &a);
 		return;
 	}
-	/* Microsoft's trust marker means nothing when it comes from outside. */
-	remove_unknown(msg, sip, "ms-edge-proxy-message-trust");
+	sipmsg_remove_named(msg, sip, untrusted_in_requests);
 
 	int node = route_inbound_node(cf, health_up(e), &h);
 	if (node < 0) {
@@ -508,6 +535,15 @@ static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct txn_target tg;
 	url_t const *u;
+	char to[256];
+	/* In dialog too: a dialog never outlives a block (SPEC section 4). */
+	sipmsg_host(sip->sip_to->a_url, to, sizeof to);
+	if (sip->sip_to->a_tag && policy_blocked(c->edge->conf, to)) {
+		struct diag_attrs a = { .domain = to };
+		proxy_refuse_diag(c, msg, 403, "outbound_failed", "domain_blocked",
+				  DIAG_NOT_FEDERATED, &a);
+		return;
+	}
 	if (sip->sip_route) {          /* in dialog: the peer's Record-Route */
 		u = sip->sip_route->r_url;
 	} else if (sip->sip_to->a_tag && (sip->sip_request->rq_url->url_port ||
@@ -538,6 +574,79 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 	msg_destroy(msg);
 	if (t->status < 200)
 		send_hop_request(t, "CANCEL", NULL);
+}
+
+/* Proxy-Require (RFC 3261 16.3 step 5): every option tag, over every
+ * Proxy-Require line, must be in federation.supported_extensions; the
+ * others are listed in Unsupported with the 420. True when refused. */
+static bool refuse_unsupported(struct conn *c, msg_t *msg, sip_t const *sip)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdr[600] = "Unsupported: ";
+	size_t off = strlen(hdr), n = 0;
+	for (sip_proxy_require_t const *k = sip->sip_proxy_require; k; k = k->k_next)
+		for (size_t i = 0; k->k_items && k->k_items[i]; i++) {
+			bool known = false;
+			for (size_t x = 0; x < cf->federation.nsupported_extensions; x++)
+				known |= strcasecmp(k->k_items[i],
+						    cf->federation.supported_extensions[x]) == 0;
+			if (known)
+				continue;
+			int w = snprintf(hdr + off, sizeof hdr - off, "%s%s", n ? ", " : "",
+					 k->k_items[i]);
+			n++;
+			if (w > 0 && (size_t)w < sizeof hdr - off - 3)
+				off += (size_t)w;
+			else
+				hdr[off] = '\0';   /* too long to list: the 420 goes without */
+		}
+	if (n == 0)
+		return false;
+	strcpy(hdr + off, "\r\n");
+	refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL,
+	       off > strlen("Unsupported: ") ? hdr : NULL);
+	return true;
+}
+
+/* OPTIONS for the edge itself: no user part, no Route left, and the
+ * host is edge.fqdn or one of its listeners (RFC 3261 11; a partner's
+ * keep-alive, such as Kamailio's dispatcher probe). */
+static bool addressed_to_edge(const struct edge *e, sip_t const *sip)
+{
+	url_t const *u = sip->sip_request->rq_url;
+	if (sip->sip_route || (u->url_user && *u->url_user) || !u->url_host)
+		return false;
+	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ||
+	    (e->conf->edge.public_address && sipmsg_host_is(u->url_host, e->conf->edge.public_address)))
+		return true;
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (sipmsg_host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+/* The edge answers for itself, without a node: what it relays, and the
+ * extensions it supports. */
+static void answer_options(struct conn *c, msg_t *msg)
+{
+	const struct conf *cf = c->edge->conf;
+	char hdrs[800];
+	size_t off = (size_t)snprintf(hdrs, sizeof hdrs, "Allow: INVITE, ACK, CANCEL, BYE, "
+		"OPTIONS, MESSAGE, INFO, SUBSCRIBE, NOTIFY, BENOTIFY, SERVICE, REFER, "
+		"PRACK, UPDATE, PUBLISH\r\n");
+	for (size_t i = 0; i < cf->federation.nsupported_extensions && off < sizeof hdrs; i++)
+		off += (size_t)snprintf(hdrs + off, sizeof hdrs - off, "%s%s",
+					i ? ", " : "Supported: ",
+					cf->federation.supported_extensions[i]);
+	if (cf->federation.nsupported_extensions && off < sizeof hdrs)
+		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
+	log_event(LOG_DEBUG, "options_answered", "peer", c->peer,
+		  "call_id", respond_call_id(sip_object(msg)), NULL);
+	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
+			: METRIC_OUTBOUND, "OPTIONS", 200, 0);
+	metrics_options_answered(c->edge->metrics);
+	respond_reply(c, msg, 200, NULL, hdrs);
+	msg_destroy(msg);
 }
 
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
@@ -573,23 +682,16 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 			    "request already passed this edge");
 		return;
 	}
-	if (sip->sip_proxy_require) {
-		char hdr[600] = "Unsupported: ";
-		size_t off = strlen(hdr);
-		for (size_t i = 0; sip->sip_proxy_require->k_items &&
-		     sip->sip_proxy_require->k_items[i]; i++)
-			off += (size_t)snprintf(hdr + off, off < sizeof hdr ? sizeof hdr - off : 0,
-				"%s%s", i ? ", " : "", sip->sip_proxy_require->k_items[i]);
-		if (off + 3 < sizeof hdr) {
-			strcat(hdr, "\r\n");
-			refuse(c, msg, 420, NULL, "message_rejected", "proxy_require",
-			       0, NULL, hdr);
-			return;
-		}
-		refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL, NULL);
+	if (sip->sip_proxy_require && refuse_unsupported(c, msg, sip))
+		return;
+	int strict_port = rewrite_strict_route(e, msg, sip);
+	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
+	if (strict_port > 0 && route_port == 0)
+		route_port = strict_port;
+	if (m == sip_method_options && addressed_to_edge(e, sip)) {
+		answer_options(c, msg);
 		return;
 	}
-	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
 	if (c->zone == ZONE_EXTERNAL)
 		inbound(c, msg, route_port);
 	else
@@ -598,18 +700,44 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 
 /* ------------------------------------------------------------ responses */
 
+/* A response no transaction of this connection waits for: dropped and
+ * counted; logged at most once a second per connection, with how many
+ * went unlogged since, so a flood cannot fill the log. */
+static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
+			   const char *reason)
+{
+	metrics_rejection(c->edge->metrics, "stray_response", reason);
+	time_t now = time(NULL);
+	if (c->stray_logged_at == now) {
+		c->stray_suppressed++;
+	} else {
+		char code[12], supp[16];
+		snprintf(code, sizeof code, "%d", sip->sip_status->st_status);
+		snprintf(supp, sizeof supp, "%u", c->stray_suppressed);
+		log_event(LOG_INFO, "stray_response", "reason", reason, "peer", c->peer,
+			  "status", code, "call_id", respond_call_id(sip),
+			  "method", respond_method(sip),
+			  "suppressed", c->stray_suppressed ? supp : NULL, NULL);
+		c->stray_logged_at = now;
+		c->stray_suppressed = 0;
+	}
+	msg_destroy(msg);
+}
+
 static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct edge *e = c->edge;
 	int status = sip->sip_status->st_status;
 	struct txn *t = sip->sip_via->v_branch
 		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
-	if (!t || (t->status >= 200 && !(t->method == sip_method_invite && status < 300))) {
-		char code[12];
-		snprintf(code, sizeof code, "%d", status);
-		log_event(LOG_INFO, "stray_response", "peer", c->peer, "status", code,
-			  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
-		msg_destroy(msg);
+	const char *stray = !t ? "no_transaction"
+		/* Only the connection the request went out on may answer it:
+		 * a branch seen elsewhere proves nothing about the sender. */
+		: t->down_conn != c->id ? "wrong_connection"
+		: t->status >= 200 && !(t->method == sip_method_invite && status < 300)
+		? "already_answered" : NULL;
+	if (stray) {
+		stray_response(c, msg, sip, stray);
 		return;
 	}
 	/* Hop by hop: we sent our own 100, and answered the CANCEL ourselves. */
@@ -625,6 +753,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		}
 		return;
 	}
+	if (c->zone == ZONE_EXTERNAL)
+		sipmsg_remove_named(msg, sip, untrusted_in_responses);
 	rewrite_pop_via(msg, sip);
 	if (t->hidden_vias)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
@@ -637,6 +767,10 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	if (status < 200) {
 		t->status = status;
+		/* Timer C (RFC 3261 16.8): a ringing INVITE lives on while
+		 * provisionals keep coming. */
+		if (t->method == sip_method_invite && !t->on_final)
+			txn_arm(t, e->conf->limits.invite_timeout, on_txn_timeout);
 		msg_destroy(msg);
 		return;
 	}
@@ -717,7 +851,8 @@ static void on_down_closed(struct txn *t, void *arg)
 		txn_free(t);
 		return;
 	}
-	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED)
+	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED &&
+	    c->fail != CFAIL_FORBIDDEN)
 		reach_mark(&t->edge->reach, c->target, c->target_port, c->fail,
 			   c->fail_reason, time(NULL), cf->limits.unreachable_hold);
 	/* Not delivered: the next target may do better. */

@@ -113,8 +113,10 @@ bool reload(struct edge *e)
 	health_stop(e);
 	e->conf = nc;
 	e->tls = nt;
-	conn_foreach(e, remap_conn, &r);
+	/* Transactions first: closing a removed node's connection below
+	 * fails its transactions, which must already name nodes of nc. */
 	txn_foreach(e, remap_txn, &r);
+	conn_foreach(e, remap_conn, &r);
 	if (nd) {
 		/* Lookups still waiting on the old resolver fail (504/503). */
 		struct dns *od = e->dns;

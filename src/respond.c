@@ -11,14 +11,27 @@
 
 void respond_send(struct conn *c, msg_t *msg)
 {
-	size_t len = 0;
-	char *text = sipmsg_print(msg, &len);
-	if (!text)
+	/* Sofia's fragments straight into the connection's buffer: one copy. */
+	msg_iovec_t small[32], *vec = small;
+	isize_t n = sipmsg_iovec(msg, small, 32);
+	if (n <= 0)
 		return;
-	if (c->edge->conf->log.sip_trace && log_enabled(LOG_DEBUG))
-		log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
-	conn_send(c, text, len);
-	free(text);
+	if (n > 32) {
+		if (!(vec = calloc((size_t)n, sizeof *vec)))
+			return;
+		msg_iovec(msg, vec, n);
+	}
+	if (c->edge->conf->log.sip_trace && log_enabled(LOG_DEBUG)) {
+		size_t len = 0;
+		char *text = sipmsg_print(msg, &len);
+		if (text)
+			log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
+		free(text);
+	}
+	for (isize_t i = 0; i < n; i++)
+		conn_send(c, vec[i].mv_base, vec[i].mv_len);
+	if (vec != small)
+		free(vec);
 }
 
 int respond_expected(sip_t const *sip)

@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "pat.h"
 #include "rewrite.h"
+#include "sipmsg.h"
 #include "txn.h"
 
 static const char *tr_name(enum transport t, bool upper)
@@ -21,15 +22,6 @@ static const char *tr_name(enum transport t, bool upper)
 	if (t == TRANSPORT_TLS)
 		return upper ? "TLS" : "tls";
 	return upper ? "TCP" : "tcp";
-}
-
-/* IPv6 literals appear in URIs as "[...]"; addresses in edge.conf are bare. */
-static bool host_is(const char *uri_host, const char *addr)
-{
-	size_t n = strlen(uri_host);
-	if (n > 2 && uri_host[0] == '[' && uri_host[n - 1] == ']')
-		return strlen(addr) == n - 2 && strncasecmp(uri_host + 1, addr, n - 2) == 0;
-	return strcasecmp(uri_host, addr) == 0;
 }
 
 static void host_port(char *buf, size_t len, const char *addr, int port)
@@ -41,10 +33,10 @@ bool rewrite_is_own_uri(const struct edge *e, url_t const *u)
 {
 	if (!u || !u->url_host || !url_has_param(u, "sipedge"))
 		return false;
-	if (host_is(u->url_host, e->conf->edge.fqdn))
+	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn))
 		return true;
 	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (l->zone == ZONE_INTERNAL && host_is(u->url_host, l->address))
+		if (l->zone == ZONE_INTERNAL && sipmsg_host_is(u->url_host, l->address))
 			return true;
 	return false;
 }
@@ -58,18 +50,62 @@ static bool names_internal_listener(const struct edge *e, url_t const *u)
 	int port = u->url_port ? atoi(u->url_port)
 			       : pat_default_port(u->url_type == url_sips, u->url_params);
 	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (l->zone == ZONE_INTERNAL && l->port == port && host_is(u->url_host, l->address))
+		if (l->zone == ZONE_INTERNAL && l->port == port && sipmsg_host_is(u->url_host, l->address))
 			return true;
 	return false;
+}
+
+/* A URI naming one of our listeners by address and port (what a UA with
+ * an outbound proxy, or a previous hop routing by address, writes): a
+ * listener on a wildcard address counts for edge.public_address. */
+static bool names_listener(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host || url_has_param(u, "sipedge") || url_has_param(u, "maddr"))
+		return false;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	const char *pub = e->conf->edge.public_address;
+	for (const struct listener *l = e->listeners; l; l = l->next) {
+		if (l->port != port)
+			continue;
+		if (sipmsg_host_is(u->url_host, l->address))
+			return true;
+		if (pub && (strcmp(l->address, "0.0.0.0") == 0 || strcmp(l->address, "::") == 0) &&
+		    sipmsg_host_is(u->url_host, pub))
+			return true;
+	}
+	return false;
+}
+
+int rewrite_strict_route(const struct edge *e, msg_t *msg, sip_t *sip)
+{
+	url_t *ruri = sip->sip_request->rq_url;
+	if (!rewrite_is_own_uri(e, ruri) || !sip->sip_route)
+		return -1;
+	char v[8] = "";
+	int port = url_param(ruri->url_params, "sipedge", v, sizeof v) > 0 &&
+		   strcmp(v, "ext") == 0 ? (ruri->url_port ? atoi(ruri->url_port) : 5061) : 0;
+	/* RFC 3261 16.4: the last Route becomes the Request-URI. */
+	sip_route_t *last = sip->sip_route;
+	while (last->r_next)
+		last = last->r_next;
+	url_t *target = url_hdup(msg_home(msg), last->r_url);
+	if (!target)
+		return -1;
+	*ruri = *target;
+	msg_fragment_clear(sip->sip_request->rq_common);
+	msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)last);
+	return port;
 }
 
 int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
 			   enum zone from)
 {
 	int ext_port = 0;
-	while (sip->sip_route && from == ZONE_INTERNAL &&
+	while (sip->sip_route && ((from == ZONE_INTERNAL &&
 	       !url_has_param(sip->sip_route->r_url, "sipedge") &&
-	       names_internal_listener(e, sip->sip_route->r_url))
+	       names_internal_listener(e, sip->sip_route->r_url)) ||
+	       names_listener(e, sip->sip_route->r_url)))
 		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
 	while (sip->sip_route && rewrite_is_own_uri(e, sip->sip_route->r_url)) {
 		url_t const *u = sip->sip_route->r_url;
@@ -172,7 +208,7 @@ static const char *kind_to_map(const struct edge *e, url_t const *u)
 		return NULL;
 	if (strcmp(v, "int") == 0)
 		return "int";
-	return host_is(u->url_host, e->conf->edge.fqdn) ? NULL : "ext";
+	return sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ? NULL : "ext";
 }
 
 static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
@@ -205,10 +241,10 @@ bool rewrite_looped(const struct edge *e, sip_t const *sip)
 		if (!v->v_branch || strncmp(v->v_branch, BRANCH_PREFIX,
 					    strlen(BRANCH_PREFIX)) != 0)
 			continue;
-		if (host_is(v->v_host, e->conf->edge.fqdn))
+		if (sipmsg_host_is(v->v_host, e->conf->edge.fqdn))
 			return true;
 		for (const struct listener *l = e->listeners; l; l = l->next)
-			if (l->zone == ZONE_INTERNAL && host_is(v->v_host, l->address))
+			if (l->zone == ZONE_INTERNAL && sipmsg_host_is(v->v_host, l->address))
 				return true;
 	}
 	return false;
@@ -237,7 +273,7 @@ static bool pat_url(const struct edge *e, su_home_t *home, url_t *u,
 			: "transport=tls";
 		return true;
 	}
-	if (!host_is(u->url_host, c->edge.fqdn))
+	if (!sipmsg_host_is(u->url_host, c->edge.fqdn))
 		return false;
 	int internal = 0;
 	const struct conf_node *n = pat_node_for_public(c, port, &internal);

@@ -33,6 +33,12 @@ bool rewrite_is_own_uri(const struct edge *e, url_t const *u);
 int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
 			   enum zone from);
 
+/* A strict-routing previous hop (RFC 3261 16.4) put our own Record-Route
+ * value in the Request-URI: the last Route becomes the Request-URI.
+ * Returns the port of our external URI (0 for an internal one), or -1
+ * when the Request-URI is not ours. */
+int rewrite_strict_route(const struct edge *e, msg_t *msg, sip_t *sip);
+
 bool rewrite_push_via(msg_t *msg, sip_t *sip, enum zone toward,
 		      const struct zone_view *zv, const char *branch);
 void rewrite_pop_via(msg_t *msg, sip_t *sip);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 #include <openssl/rand.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/msg_mclass.h>
 #include <sofia-sip/msg_parser.h>
@@ -88,6 +89,29 @@ msg_hclass_t *sipmsg_cseq_class(void)
 	return cseq_class;
 }
 
+/* Sofia merges repeated token-list headers (Supported, Allow, Require,
+ * ...) into the first one and leaves the others empty, so three
+ * Supported lines would be printed as one merged line and two empty
+ * ones. The edge prints untouched headers as they came (SPEC section 2):
+ * each line stays a header of its own, chained like Contact. Every
+ * list kind of our copy of the class gets a copy of its header class
+ * with that behaviour; nothing in the edge builds these headers from the
+ * stock classes. */
+static void keep_list_lines(msg_mclass_t *mc)
+{
+	static struct msg_hclass_s copies[64];
+	size_t n = 0;
+	for (int i = 0; i < mc->mc_hash_size; i++) {
+		msg_href_t *hr = &mc->mc_hash[i];
+		if (!hr->hr_class || hr->hr_class->hc_kind != msg_kind_list ||
+		    n == sizeof copies / sizeof copies[0])
+			continue;
+		copies[n] = *hr->hr_class;
+		copies[n].hc_kind = msg_kind_apndlist;
+		hr->hr_class = &copies[n++];
+	}
+}
+
 msg_mclass_t const *sipmsg_mclass(void)
 {
 	static msg_mclass_t *mc;
@@ -106,6 +130,7 @@ msg_mclass_t const *sipmsg_mclass(void)
 		msg_href_t *hr = (msg_href_t *)msg_find_hclass(mc, "CSeq", &len);
 		if (hr && hr->hr_class == sip_cseq_class)
 			hr->hr_class = cseq_class;
+		keep_list_lines(mc);
 	}
 	return mc;
 }
@@ -219,19 +244,67 @@ bool sipmsg_version_ok(sip_t const *sip)
 	return true;
 }
 
-char *sipmsg_print(msg_t *msg, size_t *len)
+/* A header whose bytes hold a CR or LF that is not part of a CRLF pair
+ * (Sofia accepts a bare one as a line end): another parser may frame it
+ * differently, so it is printed anew rather than passed on as read. */
+static bool bare_line_end(msg_header_t const *h)
 {
-	/* A bare CR or LF ends the headers for Sofia and is printed back as
-	 * read; a next hop may read it differently (and then take the body or
-	 * the next message for headers): always send CRLF. */
+	const char *p = h->sh_data;
+	for (size_t i = 0; p && i < h->sh_len; i++)
+		if ((p[i] == '\r' && (i + 1 == h->sh_len || p[i + 1] != '\n')) ||
+		    (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')))
+			return true;
+	return false;
+}
+
+isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen)
+{
 	sip_t *sip = sip_object(msg);
+	/* The separator is always sent as CRLF (see bare_line_end). */
 	if (sip && sip->sip_separator && strcmp(sip->sip_separator->sep_data, "\r\n") != 0) {
 		strcpy(sip->sip_separator->sep_data, "\r\n");
 		msg_fragment_clear(sip->sip_separator->sep_common);
 	}
-	if (msg_serialize(msg, NULL) < 0 || msg_prepare(msg) < 0)
+	if (msg_serialize(msg, NULL) < 0)
+		return -1;
+	/* Untouched headers go out as they came (N lines stay N lines, a
+	 * peer's spelling kept); what the edge edited or added has no bytes
+	 * yet and is printed by msg_prepare. */
+	for (msg_header_t *h = msg_chain_head(msg) ? *msg_chain_head(msg) : NULL; h; h = h->sh_succ)
+		if (h->sh_data && h->sh_class && h->sh_class->hc_name && bare_line_end(h))
+			msg_fragment_clear(h->sh_common);
+	if (msg_prepare(msg) < 0)
+		return -1;
+	return msg_iovec(msg, vec, veclen);
+}
+
+char *sipmsg_print(msg_t *msg, size_t *len)
+{
+	msg_iovec_t small[32], *vec = small;
+	isize_t n = sipmsg_iovec(msg, small, 32);
+	if (n <= 0)
 		return NULL;
-	return msg_as_string(NULL, msg, NULL, 0, len);
+	if (n > 32) {
+		if (!(vec = calloc((size_t)n, sizeof *vec)))
+			return NULL;
+		msg_iovec(msg, vec, n);
+	}
+	size_t total = 0;
+	for (isize_t i = 0; i < n; i++)
+		total += vec[i].mv_len;
+	char *out = malloc(total + 1);
+	if (out) {
+		size_t off = 0;
+		for (isize_t i = 0; i < n; i++) {
+			memcpy(out + off, vec[i].mv_base, vec[i].mv_len);
+			off += vec[i].mv_len;
+		}
+		out[total] = '\0';
+		*len = total;
+	}
+	if (vec != small)
+		free(vec);
+	return out;
 }
 
 static void random_tag(char *buf, size_t len)
@@ -309,4 +382,48 @@ const char *sipmsg_host(url_t const *url, char *buf, size_t len)
 		i--;
 	buf[i] = '\0';
 	return buf;
+}
+
+/* The header's name as it would be printed (unknown headers keep theirs). */
+static const char *header_name(msg_header_t const *h)
+{
+	if (!h->sh_class)
+		return NULL;
+	if (h->sh_class->hc_hash == msg_unknown_hash)
+		return ((msg_unknown_t const *)h)->un_name;
+	return h->sh_class->hc_name;
+}
+
+size_t sipmsg_remove_named(msg_t *msg, sip_t *sip, const char *const *names)
+{
+	size_t removed = 0;
+	/* Several passes: removing reshapes the chain, so collect, then
+	 * remove; a message holds a bounded number of headers. */
+	for (int pass = 0; pass < 64; pass++) {
+		msg_header_t *hit[64];
+		size_t n = 0;
+		msg_header_t **head = msg_chain_head(msg);
+		for (msg_header_t *h = head ? *head : NULL; h && n < 64; h = h->sh_succ) {
+			const char *name = header_name(h);
+			for (size_t i = 0; name && names[i]; i++)
+				if (strcasecmp(name, names[i]) == 0) {
+					hit[n++] = h;
+					break;
+				}
+		}
+		for (size_t i = 0; i < n; i++)
+			msg_header_remove(msg, (msg_pub_t *)sip, hit[i]);
+		removed += n;
+		if (n < 64)
+			break;
+	}
+	return removed;
+}
+
+bool sipmsg_host_is(const char *uri_host, const char *addr)
+{
+	size_t n = strlen(uri_host);
+	if (n > 2 && uri_host[0] == '[' && uri_host[n - 1] == ']')
+		return strlen(addr) == n - 2 && strncasecmp(uri_host + 1, addr, n - 2) == 0;
+	return strcasecmp(uri_host, addr) == 0;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_status.h>
@@ -30,6 +31,10 @@ bool sipmsg_version_ok(sip_t const *sip);
 
 /* Serialize msg into a fresh heap buffer (caller frees). */
 char *sipmsg_print(msg_t *msg, size_t *len);
+/* The message as Sofia fragments ready to send (headers the edge did not
+ * edit as they came); returns how many entries it needs, which may be
+ * more than veclen (then call msg_iovec() again with room), or -1. */
+isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen);
 
 /* A response to req with status/phrase; To tag added for non-100 responses
  * when the request has none. extra_headers ("Name: value\r\n"...) may be
@@ -39,5 +44,13 @@ msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
 
 /* Host of a URL, lower-case, without trailing dot, into buf. */
 const char *sipmsg_host(url_t const *url, char *buf, size_t len);
+
+/* Does a URI host name addr? IPv6 literals appear in URIs as "[...]",
+ * addresses in edge.conf bare; names compare case-insensitively. */
+bool sipmsg_host_is(const char *uri_host, const char *addr);
+
+/* Remove every header whose full name is one of names (NULL-terminated,
+ * case-insensitive), known to Sofia or not; returns how many went. */
+size_t sipmsg_remove_named(msg_t *msg, sip_t *sip, const char *const *names);
 
 #endif

@@ -7,6 +7,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/htable.h>
 #include <sofia-sip/msg_header.h>
+#include <openssl/rand.h>
 
 #include "edge.h"
 #include "txn.h"
@@ -62,10 +63,23 @@ size_t txn_count(const struct edge *e)
 	return e->txns->down.dh_used;
 }
 
+/* RFC 3261 cookie, our mark, then 96 bits from the CSPRNG: a branch says
+ * nothing about the next one, so a peer that saw one cannot name another
+ * transaction's (no counter, no per-process constant to learn). */
 void txn_make_branch(struct edge *e, char *buf, size_t len)
 {
-	snprintf(buf, len, BRANCH_PREFIX "%s%llx", e->branch_salt,
-		 (unsigned long long)++e->next_id);
+	(void)e;
+	unsigned char r[BRANCH_RANDOM_BYTES];
+	static const char hex[] = "0123456789abcdef";
+	char tail[2 * BRANCH_RANDOM_BYTES + 1];
+	if (RAND_bytes(r, sizeof r) != 1)
+		abort();   /* never predictable branches: no CSPRNG, no edge */
+	for (size_t i = 0; i < sizeof r; i++) {
+		tail[2 * i] = hex[r[i] >> 4];
+		tail[2 * i + 1] = hex[r[i] & 15];
+	}
+	tail[sizeof tail - 1] = '\0';
+	snprintf(buf, len, BRANCH_PREFIX "%s", tail);
 }
 
 struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,

@@ -30,7 +30,7 @@ struct txn {
 	unsigned hash_down, hash_up;
 	uint64_t id;
 	struct edge *edge;
-	char branch[48];           /* our Via branch toward the next hop */
+	char branch[48];           /* our Via branch toward the next hop (random) */
 	uint64_t up_conn;          /* connection the request came on */
 	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
 	uint64_t down_conn;        /* connection it went out on */
@@ -81,5 +81,6 @@ void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg
 void txn_make_branch(struct edge *e, char *buf, size_t len);
 
 #define BRANCH_PREFIX "z9hG4bKse"
+#define BRANCH_RANDOM_BYTES 12   /* 96 bits after the prefix */
 
 #endif

@@ -548,7 +548,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.dns = dns_new(e.base, &cf);
 	e.metrics = metrics_new(&e);
 	e.stopping = act & 8;
-	strcpy(e.branch_salt, "abcd");
 	l_ext.next = &l_ext_pub;
 	l_ext_pub.next = &l_int_tcp;
 	l_int_tcp.next = &l_int_tls;

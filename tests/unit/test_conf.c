@@ -549,6 +549,18 @@ START_TEST(test_bad_pattern)
 }
 END_TEST
 
+#define BAD_NET "entry %s of 'allowed_networks' must be an IP network such as " \
+	"\"192.0.2.0/24\", \"2001:db8::/32\" or a single address"
+START_TEST(test_bad_networks)
+{
+	char a[200], b[200], c[200];
+	snprintf(a, sizeof a, "bad-networks.conf:15: " BAD_NET, "4");
+	snprintf(b, sizeof b, "bad-networks.conf:16: " BAD_NET, "5");
+	snprintf(c, sizeof c, "bad-networks.conf:17: " BAD_NET, "6");
+	EXPECT(FIXTURE("bad-networks.conf"), a, b, c);
+}
+END_TEST
+
 START_TEST(test_bad_allowed)
 {
 	EXPECT(FIXTURE("bad-allowed.conf"),
@@ -857,6 +869,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_no_listener);
 	tcase_add_test(t, test_bad_pattern);
 	tcase_add_test(t, test_bad_allowed);
+	tcase_add_test(t, test_bad_networks);
 	tcase_add_test(t, test_bad_syntax);
 	tcase_add_test(t, test_missing_file);
 	tcase_add_test(t, test_include_checked);

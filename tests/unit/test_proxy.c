@@ -22,8 +22,10 @@ static struct conf_node node = {
 	.transport = TRANSPORT_TCP, .ports = ports, .nports = 1, .routing = true,
 	.priority = 1,
 };
-static struct conf_listen listen_ext = { .zone = ZONE_EXTERNAL, .address = "192.0.2.10",
-					 .port = 5061, .transport = TRANSPORT_TLS };
+static struct conf_listen listens[] = {
+	{ .zone = ZONE_EXTERNAL, .address = "192.0.2.10", .port = 5061, .transport = TRANSPORT_TLS },
+	{ .zone = ZONE_INTERNAL, .address = "10.1.1.1", .port = 5060, .transport = TRANSPORT_TCP },
+};
 static struct conf_static_route sr = { .pattern = ".test.partner.*",
 				       .next_hop = "sip.partner.test", .port = 5061 };
 static char *domains[] = { "example.test" };
@@ -41,8 +43,8 @@ static void setup(void)
 {
 	memset(&cf, 0, sizeof cf);
 	cf.edge.fqdn = "edge.example.com";
-	cf.listen = &listen_ext;
-	cf.nlisten = 1;
+	cf.listen = listens;
+	cf.nlisten = 2;
 	cf.internal.domains = domains;
 	cf.internal.ndomains = 1;
 	cf.internal.nodes = &node;
@@ -62,7 +64,6 @@ static void setup(void)
 	e.base = event_base_new();
 	e.conns = conn_table_new();
 	e.txns = txn_table_new();
-	strcpy(e.branch_salt, "abcd");
 	l_ext.next = &l_int;
 	l_int.next = NULL;
 	e.listeners = &l_ext;
@@ -540,6 +541,180 @@ START_TEST(hidden_vias_restored_in_order)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------- trust */
+
+#define NODE_OUT(method, extra) \
+	method " sip:bob@partner.test SIP/2.0\r\n" \
+	"Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKnodeT\r\n" \
+	"Max-Forwards: 70\r\n" \
+	"From: <sip:alice@example.test>;tag=n1\r\n" \
+	extra \
+	"Call-ID: out-t\r\nCSeq: 1 " method "\r\n" \
+	"Contact: <sip:alice@10.1.1.11:5062;transport=tcp>\r\n" \
+	"Content-Length: 0\r\n\r\n"
+
+static char *response_to(msg_t *req, int status, const char *extra)
+{
+	sip_t *r = sip_object(req);
+	char *buf = malloc(4096);
+	snprintf(buf, 4096, "SIP/2.0 %d X\r\nVia: SIP/2.0/TLS edge.example.com:5061;branch=%s\r\n"
+		 "From: <sip:alice@example.test>;tag=n1\r\nTo: <sip:bob@partner.test>;tag=p1\r\n"
+		 "Call-ID: %s\r\nCSeq: 1 %s\r\n%sContent-Length: 0\r\n\r\n", status,
+		 r->sip_via->v_branch, r->sip_call_id->i_id, r->sip_request->rq_method_name,
+		 extra);
+	return buf;
+}
+
+/* A response is taken only from the connection its request went out on:
+ * another certified peer that learned the branch cannot answer for it. */
+START_TEST(response_only_from_its_connection)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>\r\n"));
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *evil = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.evil.test", 5061, -1);
+	ck_assert_ptr_ne(ext, evil);
+	msg_t *req = sent(ext);
+	ck_assert_ptr_nonnull(req);
+	char *forged = response_to(req, 503, ""), *real = response_to(req, 200, "");
+	deliver(evil, forged);
+	ck_assert_ptr_null(sent(n));                  /* the node heard nothing */
+	ck_assert_uint_eq(txn_count(&e), 1);          /* and the txn is intact */
+	deliver(ext, real);
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, 200);
+	msg_destroy(m);
+	ck_assert_uint_eq(txn_count(&e), 0);
+	free(forged);
+	free(real);
+	msg_destroy(req);
+}
+END_TEST
+
+/* Branches: the RFC 3261 cookie, our mark, 96 random bits; all distinct,
+ * and no two consecutive ones share a long prefix after the mark (no
+ * counter, no per-process constant). */
+START_TEST(branches_unpredictable)
+{
+	enum { N = 2000 };
+	static char b[N][48];
+	size_t plen = strlen(BRANCH_PREFIX), long_common = 0;
+	for (int i = 0; i < N; i++) {
+		txn_make_branch(&e, b[i], sizeof b[i]);
+		ck_assert(strncmp(b[i], "z9hG4bK", 7) == 0);
+		ck_assert(strncmp(b[i], BRANCH_PREFIX, plen) == 0);
+		ck_assert_uint_eq(strlen(b[i]), plen + 2 * BRANCH_RANDOM_BYTES);
+		ck_assert(strspn(b[i] + plen, "0123456789abcdef") == 2 * BRANCH_RANDOM_BYTES);
+		int dup = 0;
+		for (int k = 0; k < i; k++)
+			dup += strcmp(b[i], b[k]) == 0;
+		ck_assert_int_eq(dup, 0);
+		if (i > 0) {
+			size_t c = 0;
+			while (b[i][plen + c] && b[i][plen + c] == b[i - 1][plen + c])
+				c++;
+			long_common += c >= 4;
+		}
+	}
+	/* 4 equal hex digits by chance: 1 in 65536 per pair. */
+	ck_assert_uint_le(long_common, 2);
+}
+END_TEST
+
+/* Identity claims the edge cannot prove never reach a node; Microsoft's
+ * trust marker neither, in requests or responses. */
+START_TEST(unprovable_identity_headers_removed)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Max-Forwards: 70\r\n"
+			      "Remote-Party-ID: <sip:ceo@example.test>;party=calling\r\n"
+			      "P-Preferred-Identity: <sip:ceo@example.test>\r\n"
+			      "Identity: abc\r\nIdentity-Info: <https://x.test/c>\r\n"
+			      "Diversion: <sip:ceo@example.test>;reason=unconditional\r\n"
+			      "History-Info: <sip:ceo@example.test>;index=1\r\n"
+			      "ms-edge-proxy-message-trust: ms-source-type=AuthorizedServer\r\n"
+			      "X-Kept: yes\r\n", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	static const char *gone[] = { "Remote-Party-ID", "P-Preferred-Identity", "Identity:",
+		"Identity-Info", "Diversion", "History-Info", "ms-edge-proxy-message-trust", NULL };
+	for (int i = 0; gone[i]; i++)
+		ck_assert_msg(strcasestr(t, gone[i]) == NULL, "%s reached the node:\n%s", gone[i], t);
+	ck_assert(strstr(t, "X-Kept: yes") != NULL);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+START_TEST(trust_header_removed_from_responses)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>\r\n"));
+	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *req = sent(ext);
+	char *resp = response_to(req, 200, "ms-edge-proxy-message-trust: ms-source-type=InternalUser\r\n");
+	deliver(ext, resp);
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strcasestr(t, "ms-edge-proxy-message-trust") == NULL, "%s", t);
+	free(t);
+	free(resp);
+	msg_destroy(m);
+	msg_destroy(req);
+}
+END_TEST
+
+START_TEST(referred_by_must_be_proven)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("Referred-By: <sip:ceo@other.test>\r\n", "sip:bob@example.test"));
+	expect_refusal(peer, 403, "1027");
+	deliver(peer, INBOUND("Referred-By: <sip:carol@partner.test>\r\n", "sip:bob@example.test"));
+	struct conn *n = node_conn();
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);                     /* proven like From: passes */
+	msg_destroy(m);
+}
+END_TEST
+
+/* An outsider's Route naming the edge with maddr would steer the node
+ * toward maddr: refused like any foreign route. */
+START_TEST(outsider_route_with_maddr_refused)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, INBOUND("Route: <sip:edge.example.com:5061;maddr=10.1.1.11;lr>\r\n",
+			      "sip:bob@example.test"));
+	expect_refusal(peer, 403, "1017");
+}
+END_TEST
+
+/* Targets a node's in-dialog request names (the partner's Record-Route
+ * or Contact) pass the guard by name; a blocked partner's dialog ends. */
+START_TEST(in_dialog_targets_guarded)
+{
+	static char *blocked[] = { "partner.test" };
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>;tag=p1\r\n"
+			    "Route: <sip:10.1.1.11:5062;lr>\r\n"));
+	expect_refusal(n, 403, "1027");
+	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>;tag=p1\r\n"
+			    "Route: <sip:10.1.1.1:5070;lr>\r\n"));   /* our inside, elsewhere */
+	expect_refusal(n, 403, "1027");
+	cf.federation.blocked = blocked;
+	cf.federation.nblocked = 1;
+	deliver(n, NODE_OUT("BYE", "To: <sip:bob@partner.test>;tag=p1\r\n"
+			    "Route: <sip:sip.partner.test:5061;lr>\r\n"));
+	expect_refusal(n, 403, "1027");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -561,6 +736,13 @@ int main(void)
 	tcase_add_test(tc, unproven_domain_refused);
 	tcase_add_test(tc, cancel_and_487);
 	tcase_add_test(tc, hidden_vias_restored_in_order);
+	tcase_add_test(tc, response_only_from_its_connection);
+	tcase_add_test(tc, branches_unpredictable);
+	tcase_add_test(tc, unprovable_identity_headers_removed);
+	tcase_add_test(tc, trust_header_removed_from_responses);
+	tcase_add_test(tc, referred_by_must_be_proven);
+	tcase_add_test(tc, outsider_route_with_maddr_refused);
+	tcase_add_test(tc, in_dialog_targets_guarded);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -1,6 +1,7 @@
 /* Per-domain token buckets with an explicit clock. */
 #include <check.h>
 #include "unit.h"
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "rate.h"
@@ -36,12 +37,43 @@ START_TEST(unlimited_and_independent)
 }
 END_TEST
 
-START_TEST(collision_resets)
+START_TEST(collision_never_refills)
 {
-	struct rate_table *t = rate_table_new(1);         /* every domain collides */
+	struct rate_table *t = rate_table_new(1);         /* every key collides */
 	ck_assert_int_eq(burst(t, "a.test", 3, 0, 5), 3);
-	ck_assert_int_eq(burst(t, "b.test", 3, 0, 5), 3);  /* evicted a.test */
-	ck_assert_int_eq(burst(t, "a.test", 3, 0, 5), 3);  /* fresh bucket again */
+	ck_assert_int_eq(burst(t, "b.test", 3, 0, 5), 0);  /* a.test's bucket is busy */
+	ck_assert_int_eq(burst(t, "a.test", 3, 0, 5), 0);  /* and was not reset */
+	/* Once a.test has refilled, its bucket may go to another key. */
+	ck_assert_int_eq(burst(t, "b.test", 3, 1000, 5), 3);
+	ck_assert_int_eq(burst(t, "a.test", 3, 1000, 5), 0);
+	rate_table_free(t);
+}
+END_TEST
+
+START_TEST(many_keys_bounded)
+{
+	/* 10 000 keys through 64 slots within one second: at most 64 buckets
+	 * exist, each key got at most its burst, and a key in use keeps its
+	 * state whatever the others do. */
+	struct rate_table *t = rate_table_new(64);
+	ck_assert_int_eq(burst(t, "victim.test", 2, 0, 2), 2);
+	int passed = 0;
+	char k[32];
+	for (int i = 0; i < 10000; i++) {
+		snprintf(k, sizeof k, "k%d.test", i);
+		passed += burst(t, k, 2, 10, 3);
+	}
+	ck_assert_int_le(passed, 64 * 2);
+	ck_assert_int_eq(burst(t, "victim.test", 2, 10, 5), 0);
+	rate_table_free(t);
+}
+END_TEST
+
+START_TEST(rate_change_applies)
+{
+	struct rate_table *t = rate_table_new(16);
+	ck_assert_int_eq(burst(t, "x.test", 10, 0, 3), 3);
+	ck_assert_int_eq(burst(t, "x.test", 2, 0, 5), 2);   /* lowered: cap 2 now */
 	rate_table_free(t);
 }
 END_TEST
@@ -52,7 +84,9 @@ int main(void)
 	TCase *tc = tcase_create("rate");
 	tcase_add_test(tc, cap_and_refill);
 	tcase_add_test(tc, unlimited_and_independent);
-	tcase_add_test(tc, collision_resets);
+	tcase_add_test(tc, collision_never_refills);
+	tcase_add_test(tc, many_keys_bounded);
+	tcase_add_test(tc, rate_change_applies);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
