@@ -792,9 +792,12 @@ static bool reusable(const struct conn *c, enum zone zone, const char *host,
 		return c->node == node;
 	if (c->outbound)
 		return c->target_port == port && strcasecmp(c->target, host) == 0;
-	/* A peer's own verified connection serves requests to it (RFC 5923). */
-	return c->state == CONN_UP && certnames_match(&c->names, host,
-		c->edge->conf->tls.external.accept_wildcards);
+	/* A peer's own connection serves requests to it only when the peer
+	 * asked for that (Via alias, RFC 5923) for this very host and port,
+	 * and its verified certificate names the host. */
+	return c->state == CONN_UP && c->alias[0] && c->alias_port == port &&
+	       strcasecmp(c->alias, host) == 0 &&
+	       certnames_match(&c->names, host, c->edge->conf->tls.external.accept_wildcards);
 }
 
 struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,

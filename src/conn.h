@@ -66,6 +66,10 @@ struct conn {
 	int node;                          /* internal node index, or -1 */
 	char target[256];                  /* name dialled (outbound) */
 	int target_port;
+	char alias[256];                   /* inbound: the peer's Via sent-by
+					    * when it asked for reuse (RFC 5923
+					    * alias), "" = not reusable */
+	int alias_port;
 	struct certnames names;            /* peer certificate identities */
 	struct verdict *verdicts;          /* allocated on first use */
 	unsigned nverdicts;

@@ -462,6 +462,25 @@ static bool foreign_route(const struct conf *cf, sip_route_t const *r)
 	return false;
 }
 
+/* What an Access Edge tells a Lync / Skype for Business pool about a
+ * request from outside ([MS-SIPRE] 2.2.15): proven partner
+ * (DirectPartner, an allowed entry) or discovered (AutoFederation),
+ * verified by this edge. Only the edge writes it; one from outside is
+ * removed before this. */
+static void stamp_trust(const struct conf *cf, msg_t *msg, sip_t *sip)
+{
+	char from[256];
+	sipmsg_host(sip->sip_from->a_url, from, sizeof from);
+	/* Inserted with the headers (msg_header_add_str would put an unknown
+	 * header after the body of a parsed message). */
+	msg_header_t *h = msg_header_format(msg_home(msg), sip_unknown_class,
+		"ms-edge-proxy-message-trust: ms-source-type=%s;ms-ep-fqdn=%s;"
+		"ms-source-verified-user=verified;ms-source-network=federation",
+		policy_allowed(cf, from) ? "DirectPartner" : "AutoFederation", cf->edge.fqdn);
+	if (h)
+		msg_header_insert(msg, (msg_pub_t *)sip, h);
+}
+
 /* The request passed the federation policy: now where it may go. */
 static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 {
@@ -504,6 +523,8 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 		return;
 	}
 	sipmsg_remove_named(msg, sip, untrusted_in_requests);
+	if (cf->federation.stamp_trust)
+		stamp_trust(cf, msg, sip);
 
 	int node = route_inbound_node(cf, health_up(e), &h);
 	if (node < 0) {
@@ -649,12 +670,25 @@ static void answer_options(struct conn *c, msg_t *msg)
 	msg_destroy(msg);
 }
 
+/* A peer that wants its connection reused for requests toward it says
+ * so with the alias parameter in its Via (RFC 5923 section 5); the sent-by
+ * host and port are then where this connection leads. */
+static void note_alias(struct conn *c, sip_via_t const *v)
+{
+	if (!v || !v->v_host || !v->v_params || !msg_params_find(v->v_params, "alias"))
+		return;
+	snprintf(c->alias, sizeof c->alias, "%s", v->v_host);
+	c->alias_port = v->v_port ? atoi(v->v_port) : 5061;
+}
+
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 {
 	struct edge *e = c->edge;
 	sip_method_t m = sip->sip_request->rq_method;
 	const char *branch = sip->sip_via->v_branch ? sip->sip_via->v_branch : "";
 
+	if (c->zone == ZONE_EXTERNAL && !c->outbound && !c->alias[0])
+		note_alias(c, sip->sip_via);
 	if (m == sip_method_ack) {
 		struct txn *t = txn_by_upstream(e, c->id, branch);
 		if (t && t->status >= 300) {        /* ours to absorb */

@@ -30,6 +30,26 @@ check "$RUN/nocert.conf"
 se_eq "missing certificate file: exit 1" 1 $RC
 se_match "missing certificate file: error names it" 'missing\.crt' "$OUT"
 
+# The example configurations of etc/examples/ (README), each checked as
+# written, with the test PKI standing in for /etc/sipedge's files.
+mkdir -p "$RUN/etc-sipedge"
+for f in edge.crt edge.key edge-internal.crt edge-internal.key; do
+	cp "$PKI/$f" "$RUN/etc-sipedge/$f"
+done
+cp "$PKI/ca.crt" "$RUN/etc-sipedge/federation-ca.pem"
+cp "$PKI/internal-ca.crt" "$RUN/etc-sipedge/internal-ca.pem"
+for ex in "$top_srcdir"/etc/examples/*.conf; do
+	name=$(basename "$ex")
+	sed "s|/etc/sipedge/|$RUN/etc-sipedge/|g" "$ex" >"$RUN/example-$name"
+	if [ "$(id -u)" = 0 ]; then   # a root check wants the account it drops to
+		printf 'admin = { user = "nobody"; group = "nogroup"; };\n' >>"$RUN/example-$name"
+	fi
+	check "$RUN/example-$name"
+	se_eq "etc/examples/$name: sipedge -t exits 0" 0 $RC
+	se_match "etc/examples/$name: configuration OK" 'configuration OK' "$OUT"
+done
+se_check "three example configurations" [ "$(ls "$top_srcdir"/etc/examples/*.conf | wc -l)" -ge 3 ]
+
 OUT=$(timeout 10 "$SIPEDGE" -V 2>&1); RC=$?
 se_eq "-V: exit 0" 0 $RC
 se_match "-V prints a version" '[0-9]+\.[0-9]+' "$OUT"

@@ -715,6 +715,189 @@ START_TEST(in_dialog_targets_guarded)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ interop */
+
+/* Lync presence: SUBSCRIBE with Proxy-Require: ms-benotify passes; an
+ * unknown option tag still gets 420 naming only itself. */
+START_TEST(proxy_require_supported_extensions)
+{
+	static char *ext[] = { "ms-benotify" };
+	cf.federation.supported_extensions = ext;
+	cf.federation.nsupported_extensions = 1;
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Proxy-Require: ms-benotify\r\nSupported: ms-benotify\r\n",
+			      "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+	deliver(peer, INBOUND("Proxy-Require: ms-benotify\r\nProxy-Require: x-other\r\n",
+			      "sip:bob@example.test"));
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 420);
+	char *t = printed(r);
+	ck_assert_msg(strstr(t, "Unsupported: x-other\r\n") != NULL, "%s", t);
+	free(t);
+	msg_destroy(r);
+}
+END_TEST
+
+/* Untouched headers leave as they came: three Supported lines stay three
+ * lines, a compact form stays compact, no empty header line appears. */
+START_TEST(repeated_list_headers_kept)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Supported: ms-benotify\r\nSupported: ms-piggyback-first-notify\r\n"
+			      "Supported: com.microsoft.autoextend\r\nAllow: INVITE, ACK\r\nAllow: BYE\r\n"
+			      "k: timer\r\nX-Odd:   spaced  value\r\n", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "Supported: ms-benotify\r\nSupported: ms-piggyback-first-notify\r\n"
+			     "Supported: com.microsoft.autoextend\r\nAllow: INVITE, ACK\r\nAllow: BYE\r\n"
+			     "k: timer\r\nX-Odd:   spaced  value\r\n") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, ": \r\n") == NULL, "empty header line:\n%s", t);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* OPTIONS for the edge itself is answered by the edge, never a node. */
+START_TEST(options_to_edge_answered)
+{
+	static char *ext[] = { "ms-benotify" };
+	cf.federation.supported_extensions = ext;
+	cf.federation.nsupported_extensions = 1;
+	static const char *ruris[] = { "sip:edge.example.com:5061;transport=tls",
+		"sip:192.0.2.10:5061", "sip:EDGE.example.com" };
+	struct conn *peer = peer_conn(), *n = node_conn();
+	for (size_t i = 0; i < 3; i++) {
+		char req[1024];
+		snprintf(req, sizeof req, "OPTIONS %s SIP/2.0\r\n"
+			 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKo%zu\r\n"
+			 "From: <sip:ping@partner.test>;tag=o1\r\nTo: <%s>\r\n"
+			 "Call-ID: opt-%zu\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+			 "Content-Length: 0\r\n\r\n", ruris[i], i, ruris[i], i);
+		deliver(peer, req);
+		msg_t *r = sent(peer);
+		ck_assert_msg(r != NULL, "%s", ruris[i]);
+		ck_assert_int_eq(sip_object(r)->sip_status->st_status, 200);
+		char *t = printed(r);
+		ck_assert_msg(strstr(t, "Allow: ") && strstr(t, "Supported: ms-benotify"), "%s", t);
+		free(t);
+		msg_destroy(r);
+	}
+	ck_assert_ptr_null(sent(n));
+	ck_assert_uint_eq(txn_count(&e), 0);
+	/* With a user part it is for someone behind the edge. */
+	deliver(peer, "OPTIONS sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKo9\r\n"
+		"From: <sip:alice@partner.test>;tag=o1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: opt-9\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+}
+END_TEST
+
+/* A Route naming the edge by its listener address and port is the edge:
+ * consumed, not a foreign route. */
+START_TEST(route_by_listener_address_is_us)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Route: <sip:192.0.2.10:5061;transport=tls;lr>\r\n",
+			      "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(sip_object(m)->sip_route);
+	msg_destroy(m);
+	/* Another port of the same address is not us. */
+	deliver(peer, INBOUND("Route: <sip:192.0.2.10:5099;lr>\r\n", "sip:bob@example.test"));
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 403);
+	msg_destroy(r);
+}
+END_TEST
+
+/* RFC 3261 16.4: a strict-routing previous hop put our Record-Route value
+ * in the Request-URI and the target in Route. */
+START_TEST(strict_route_handled)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "MESSAGE sip:edge.example.com:5061;transport=tls;lr;sipedge=ext SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKs1\r\n"
+		"Route: <sip:bob@edge.example.com:5061;transport=tls>\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=b1\r\n"
+		"Call-ID: strict-1\r\nCSeq: 2 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	sip_t *s = sip_object(m);
+	ck_assert_str_eq(s->sip_request->rq_url->url_host, "10.1.1.11");   /* the node */
+	ck_assert_str_eq(s->sip_request->rq_url->url_user, "bob");
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "sipedge=ext") == NULL || strstr(t, "Record-Route") != NULL, "%s", t);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* With federation.stamp_trust the edge marks what it verified, the way an
+ * Access Edge does for a Lync pool ([MS-SIPRE] 2.2.15). */
+START_TEST(stamp_trust_added)
+{
+	cf.federation.stamp_trust = true;
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("ms-edge-proxy-message-trust: ms-source-type=InternetUser\r\n",
+			      "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "ms-edge-proxy-message-trust: ms-source-type=DirectPartner;"
+			     "ms-ep-fqdn=edge.example.com;ms-source-verified-user=verified;"
+			     "ms-source-network=federation\r\n") != NULL, "%s", t);
+	ck_assert_msg(strstr(t, "InternetUser") == NULL, "%s", t);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* RFC 5923: a peer's connection carries requests toward it only when it
+ * asked (Via alias) for that host and port. */
+/* An accepted, verified connection from a peer whose certificate names
+ * name (no socket: nothing may be written to it). */
+static struct conn *inbound_conn(const char *name)
+{
+	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, name, 1, -1);
+	c->outbound = false;
+	c->state = CONN_UP;
+	c->target[0] = '\0';
+	c->local_port = 5061;
+	c->names.name[c->names.n++] = strdup(name);
+	return c;
+}
+
+START_TEST(reuse_only_with_alias)
+{
+	struct conn *n = node_conn();
+	struct conn *plain = inbound_conn("sip.partner.test");
+	deliver(plain, INBOUND("", "sip:bob@example.test"));        /* no alias */
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+	struct conn *out = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	ck_assert_ptr_ne(out, plain);                                /* dialled anew */
+	struct conn *al = inbound_conn("sip.partner.test");
+	deliver(al, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS sip.partner.test:5061;branch=z9hG4bKal1;alias\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: alias-1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1), al);
+	ck_assert_ptr_ne(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5062, -1), al);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -743,6 +926,13 @@ int main(void)
 	tcase_add_test(tc, referred_by_must_be_proven);
 	tcase_add_test(tc, outsider_route_with_maddr_refused);
 	tcase_add_test(tc, in_dialog_targets_guarded);
+	tcase_add_test(tc, proxy_require_supported_extensions);
+	tcase_add_test(tc, repeated_list_headers_kept);
+	tcase_add_test(tc, options_to_edge_answered);
+	tcase_add_test(tc, route_by_listener_address_is_us);
+	tcase_add_test(tc, strict_route_handled);
+	tcase_add_test(tc, stamp_trust_added);
+	tcase_add_test(tc, reuse_only_with_alias);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
