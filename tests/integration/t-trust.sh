@@ -41,10 +41,14 @@ PEER=("$(python3 -c 'import sys; print(sys.executable)')" "$TOOLS/sippeer.py")
 SRV=_sipfederationtls._tcp
 V6PORT=$((27061 + ${SE_NET_SHIFT:-0}))
 PEERNET=$NET.16/28
-LATE=4                  # seconds sip.srv.test holds its answers (case 1a)
+LATE=5                  # seconds sip.srv.test holds its answers (case 1a)
 T_START=$SECONDS
 
 # ------------------------------------------------------------ helpers
+
+# The node's Contact names its listening port (the one the PAT maps),
+# whatever port its request leaves from
+NODE_AT=$NET.11:5062
 
 conns() { cat "$RUN/$1.conns" 2>/dev/null || echo 0; }
 # tls_from ADDR CERT : sippeer send args: mutual TLS to the external
@@ -158,7 +162,7 @@ case_injection() {
 	local m pid out=$RUN/inject-node.out
 	rm -f "$out"
 	timeout 40 "${PEER[@]}" send "${NODE[@]}" --pipeline --timeout 25 --out "$out" \
-		--var RURI=sip:bob@srv.test --var FROM=sip:alice@example.test \
+		--var RURI=sip:bob@srv.test --var FROM=sip:alice@example.test --var LOCAL="$NODE_AT" \
 		"$SCEN/subscribe.sip" "$SCEN/message.sip" "$SCEN/invite.sip" \
 		>"$RUN/inject-node.send" 2>&1 &
 	pid=$!
@@ -353,13 +357,13 @@ refused_out() {
 	NODE_CONNS=$(conns node)
 	se_log_mark
 	se_send_any "$desc: refused" '^STATUS [3-6][0-9][0-9] ' "${NODE[@]}" --var CALLID=$ID "$@" \
-		--timeout 10
-	got=$(se_inspect "$RUN/peer.out" --call-id "$ID" --index -1 --start-line --header ms-diagnostics |
-		awk 'NR == 1 { s = $2 } NR == 2 { sub(/;.*/, ""); c = $0 } END { print s "/" c }')
+		--timeout 10 --show-header ms-diagnostics
+	# STATUS/ms-diagnostics code of the (last) final response
+	got=$(printf '%s\n' "$SEND_OUT" | awk '/^STATUS / { s = $2; c = "none" }
+		/^HEADER ms-diagnostics: / { c = $3; sub(/;.*/, "", c) } END { print s "/" c }')
 	se_match "$desc: $got is one of $allowed" "^($allowed)\$" "$got"
 	se_wait_log "$desc: logged outbound_failed reason=${REASON:-target_forbidden}" \
 		"event=outbound_failed reason=(${REASON:-target_forbidden}) " "call_id=$(re "$ID")( |\$)"
-	sleep 0.2
 	nothing_dialled "$desc"
 }
 OWN_ROUTE="<sip:$NET.2:5060;transport=tcp;lr;sipedge=int>"
@@ -371,11 +375,12 @@ case_guard_record_route() {
 	NODE_CONNS=$(conns node)
 	se_log_mark
 	se_send_any "Record-Route $NET.99 (partner's 2xx): the BYE gets 504" \
-		'^STATUS 504 BYE' "${NODE[@]}" --var CALLID=$ID --dialog \
+		'^STATUS 504 BYE' "${NODE[@]}" --var CALLID=$ID --dialog --show-header ms-diagnostics \
+		--var LOCAL="$NODE_AT" \
 		--var RURI=sip:bob@partner.test --var FROM=sip:alice@example.test "$SCEN/invite.sip"
 	se_match "Record-Route $NET.99: after the INVITE's 200" '^STATUS 200 INVITE' "$SEND_OUT"
-	se_match "Record-Route $NET.99: the BYE's 504 carries ms-diagnostics 1046" "1046" \
-		"$(se_inspect "$RUN/peer.out" --call-id "$ID" --cseq-method BYE --index -1 --header ms-diagnostics)"
+	se_match "Record-Route $NET.99: the BYE's 504 carries ms-diagnostics 1046" \
+		'^HEADER ms-diagnostics: 1046;' "$(printf '%s\n' "$SEND_OUT" | sed -n '/^STATUS 504 BYE/,$p')"
 	se_wait_log "Record-Route $NET.99: logged outbound_failed reason=target_forbidden" \
 		'event=outbound_failed reason=target_forbidden ' "call_id=$(re "$ID")( |\$)"
 	sleep 0.2
@@ -501,9 +506,11 @@ case_identity() {
 		'History-Info: <sip:boss@example.test>;index=1'
 	se_send "identity headers from outside: the request passes, 200" "${TLSARGS[@]}" \
 		--var CALLID=$ID "$RUN/ids.sip" --expect 200
-	for h in "${hs[@]}"; do
-		se_eq "$h from outside: removed before the node" 0 \
-			"$(se_inspect "$RUN/node.rec" --call-id "$ID" --count-header "$h")"
+	local q=() counts i
+	for h in "${hs[@]}"; do q+=(--count-header "$h"); done
+	mapfile -t counts < <(se_inspect "$RUN/node.rec" --call-id "$ID" "${q[@]}")
+	for i in "${!hs[@]}"; do
+		se_eq "${hs[i]} from outside: removed before the node" 0 "${counts[i]:-missing}"
 	done
 	se_nomatch "none of them in the node's raw copy" \
 		'^(remote-party-id|p-preferred-identity|identity|identity-info|diversion|history-info) *:' \
@@ -522,17 +529,20 @@ case_identity() {
 # ================================================= 4. rate caps
 
 # burst NAME CERT ADDR TEMPLATE... : 100 MESSAGEs at 50/s from ADDR; sets
-# N200 and N503
+# N200, N503 and MAX200: what a cap of 5/s with a burst of 5 lets through
+# in the time the burst took (+1 s), plus 2 for the edges
 burst() {
-	local name=$1 cert=$2 addr=$3
+	local name=$1 cert=$2 addr=$3 t0=${EPOCHREALTIME/./} secs
 	shift 3
 	tls_from "$addr" "$cert"
 	rm -f "$RUN/$name.out"
 	timeout 30 "${PEER[@]}" send "${TLSARGS[@]}" --pipeline --interval 0.02 --timeout 20 \
 		--out "$RUN/$name.out" "$@" >"$RUN/$name.send" 2>&1
+	secs=$(( (${EPOCHREALTIME/./} - t0) / 1000000 + 1 ))
 	N200=$(se_count "$RUN/$name.out" --status 200)
 	N503=$(se_count "$RUN/$name.out" --status 503)
-	note "$name: $N200 x 200, $N503 x 503"
+	MAX200=$((5 + 5 * secs + 2))
+	note "$name: $N200 x 200, $N503 x 503 in less than $secs s"
 }
 
 case_rate_allowed() {
@@ -541,8 +551,8 @@ case_rate_allowed() {
 		>"$RUN/rate-sub.sip"
 	burst rate-allowed partner "$NET.21" --repeat 100 "$RUN/rate-sub.sip"
 	se_eq "rate, allowed entry: 100 answered" 100 $((N200 + N503))
-	se_check "rate, allowed entry (rate 5) and a fresh subdomain per request: 5..25 pass ($N200)" \
-		[ "$N200" -ge 5 -a "$N200" -le 25 ]
+	se_check "rate, allowed entry (rate 5) and a fresh subdomain per request: 5..$MAX200 pass ($N200)" \
+		[ "$N200" -ge 5 -a "$N200" -le "$MAX200" ]
 	se_wait_log "rate, allowed entry: logged rate_limited" \
 		'event=inbound_rejected reason=rate_limited status=503 '
 }
@@ -558,8 +568,8 @@ case_rate_discovered() {
 	sleep 1.1       # a fresh second for the log and the buckets
 	burst rate-disc open "$NET.26" --repeat 5 "${t[@]}"
 	se_eq "rate, discovered: 100 answered" 100 $((N200 + N503))
-	se_check "rate, 20 discovered domains proven by one certificate (5/s): 5..25 pass ($N200)" \
-		[ "$N200" -ge 5 -a "$N200" -le 25 ]
+	se_check "rate, 20 discovered domains proven by one certificate (5/s): 5..$MAX200 pass ($N200)" \
+		[ "$N200" -ge 5 -a "$N200" -le "$MAX200" ]
 }
 
 # ================================================= 5. reload

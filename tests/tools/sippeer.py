@@ -488,7 +488,15 @@ def wait_final(conn, req_branch, method):
             print("PROVISIONAL %d %s" % (m.status, method), flush=True)
             continue
         print("STATUS %d %s" % (m.status, method), flush=True)
+        show_headers(conn.a, m)
         return m
+
+
+def show_headers(a, resp):
+    """--show-header NAME: print each value of NAME in a final response."""
+    for name in a.show_header:
+        for v in resp.values(name):
+            print("HEADER %s: %s" % (name, v), flush=True)
 
 
 def wait_provisional(conn, req_branch, code):
@@ -1175,6 +1183,9 @@ def main():
     s.add_argument("--expect-header", action="append", default=[],
                    metavar="'Name: regex'",
                    help="must match a value of Name in the final response")
+    s.add_argument("--show-header", action="append", default=[], metavar="NAME",
+                   help="print 'HEADER NAME: value' after each final "
+                   "response's STATUS line, for each value of NAME")
     s.add_argument("--dialog", action="store_true",
                    help="INVITE, then ACK and BYE built from the 200")
     s.add_argument("--no-response", action="store_true",
