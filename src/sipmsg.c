@@ -427,3 +427,29 @@ bool sipmsg_host_is(const char *uri_host, const char *addr)
 		return strlen(addr) == n - 2 && strncasecmp(uri_host + 1, addr, n - 2) == 0;
 	return strcasecmp(uri_host, addr) == 0;
 }
+
+msg_t *sipmsg_skeleton(msg_t *req)
+{
+	sip_t const *rq = sip_object(req);
+	msg_t *sk = msg_create(sipmsg_mclass(), 0);
+	if (!sk || !rq || !rq->sip_request)
+		goto fail;
+	sip_t *s = sip_object(sk);
+	if (sip_add_dup(sk, s, (sip_header_t const *)rq->sip_request) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_via) < 0 ||
+	    (rq->sip_route && sip_add_dup(sk, s, (sip_header_t const *)rq->sip_route) < 0) ||
+	    (rq->sip_max_forwards &&
+	     sip_add_dup(sk, s, (sip_header_t const *)rq->sip_max_forwards) < 0) ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_from) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_to) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_call_id) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_cseq) < 0 ||
+	    sip_add_make(sk, s, sip_content_length_class, "0") < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t *)sip_separator_create(msg_home(sk))) < 0)
+		goto fail;
+	return sk;
+fail:
+	if (sk)
+		msg_destroy(sk);
+	return NULL;
+}
