@@ -882,7 +882,8 @@ class Server:
             later = []
             while not self.done.is_set():
                 now = time.monotonic()
-                while later and later[0][0] <= now:
+                released = later and self.a.release and os.path.exists(self.a.release)
+                while later and (released or later[0][0] <= now):
                     s.sendall(later.pop(0)[1])
                 s.settimeout(min(0.2, max(0.01, later[0][0] - now))
                              if later else 0.2)
@@ -1234,6 +1235,9 @@ def main():
     v.add_argument("--delay", type=float, default=0, metavar="SECONDS",
                    help="answer each request this long after it came "
                    "(requests keep being read and recorded meanwhile)")
+    v.add_argument("--release", metavar="FILE",
+                   help="with --delay: answer as soon as FILE exists (at "
+                   "the latest after the delay)")
     v.add_argument("--record-route", action="append", default=[],
                    metavar="'<URI>'", help="Record-Route entry put before "
                    "the request's ones in a 2xx to INVITE/SUBSCRIBE (as a "
