@@ -231,10 +231,10 @@ bool topo_diag_source(const char *value, const struct topo_tokens *t,
 /*
  * A strict line-based rewrite of c= and o= only, not Sofia's sdp_parse()
  * and sdp_print(): Debian's sofia-sip 1.12.11 has them, but its printer
- * normalises what it did not have to change (it drops "a=sendrecv",
- * re-orders lines into RFC 4566 order, and refuses SDP its strict parser
- * does not take), so a node's offer would leave altered beyond the two
- * addresses. Only lines of exactly the RFC 4566 form are touched:
+ * prints the session back in its own form, not as it came (it drops
+ * "a=sendrecv", for one, and what it cannot parse it cannot print), so a
+ * node's offer would leave altered beyond the two addresses. Only lines
+ * of exactly the RFC 4566 form are touched:
  * "c=<nettype> <addrtype> <address>[/ttl]" and
  * "o=<user> <sess-id> <sess-version> <nettype> <addrtype> <address>".
  */
