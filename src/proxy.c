@@ -109,6 +109,7 @@ static const char *const untrusted_in_requests[] = {
 	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
 	"Identity", "y", "Identity-Info", "n", "Diversion", "History-Info", NULL
 };
+/* Also never sent outside, in either direction. */
 static const char *const untrusted_in_responses[] = {
 	"ms-edge-proxy-message-trust", NULL
 };
@@ -240,6 +241,8 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
 	rewrite_cross(t->edge, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
+	if (!sip_object(t->fwd)->sip_to->a_tag)
+		respond_sign(t->edge, resp);
 	respond_send(up, resp);
 	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
 	msg_destroy(resp);
@@ -461,6 +464,8 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		rewrite_record_route(msg, sip, toward, &zv);
 	rewrite_own_uris_for(e, msg, sip, toward, &zv);
 	rewrite_cross(e, msg, sip, toward);
+	if (toward == ZONE_EXTERNAL)     /* it names a pool inside: never out */
+		sipmsg_remove_named(msg, sip, untrusted_in_responses);
 
 	if (t) {
 		t->ntargets = ntargets;
@@ -790,7 +795,11 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		note_alias(c, sip->sip_via);
 	if (m == sip_method_ack) {
 		struct txn *t = txn_by_upstream(e, c->id, branch);
-		if (t && t->status >= 300) {        /* ours to absorb */
+		/* The ACK for a non-2xx the edge sent (relayed or its own, even
+		 * one that ended no transaction) ends here (RFC 3261 17.2.1). */
+		if ((t && t->status >= 300) || respond_own_ack(e, sip)) {
+			log_event(LOG_DEBUG, "ack_absorbed", "peer", c->peer,
+				  "call_id", respond_call_id(sip), NULL);
 			msg_destroy(msg);
 			return;
 		}
@@ -896,6 +905,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		struct zone_view zv = view_for(e, t->node);
 		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
 		rewrite_cross(e, msg, sip, up->zone);
+		if (up->zone == ZONE_EXTERNAL)
+			sipmsg_remove_named(msg, sip, untrusted_in_responses);
 		respond_send(up, msg);
 	}
 	if (status < 200) {

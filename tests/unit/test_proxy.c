@@ -1012,6 +1012,41 @@ START_TEST(too_many_via_483_short)
 }
 END_TEST
 
+
+/* The ACK for a non-2xx the edge made itself ends at the edge, though no
+ * transaction was kept for the refused request (RFC 3261 17.2.1). */
+START_TEST(ack_for_own_refusal_absorbed)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "INVITE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		"Proxy-Require: x-unknown\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: ack-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 420);
+	char ack[1024];
+	snprintf(ack, sizeof ack, "ACK sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		 "From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=%s\r\n"
+		 "Call-ID: ack-1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		 sip_object(r)->sip_to->a_tag);
+	msg_destroy(r);
+	deliver(peer, ack);
+	ck_assert_ptr_null(sent(n));
+	ck_assert_ptr_null(sent(peer));
+	/* Another tag is someone else's ACK: forwarded as before. */
+	deliver(peer, "ACK sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=node9\r\n"
+		"Call-ID: ack-1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -1052,6 +1087,7 @@ int main(void)
 	tcase_add_test(tc, ruri_maddr_inward_refused);
 	tcase_add_test(tc, options_not_stolen);
 	tcase_add_test(tc, too_many_via_483_short);
+	tcase_add_test(tc, ack_for_own_refusal_absorbed);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
