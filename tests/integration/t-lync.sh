@@ -1,0 +1,263 @@
+#!/bin/bash
+# Lync / Skype for Business Access Edge replays (issue 13). A federated
+# partner (sip.partner.test, mutual TLS) sends what an Access Edge relays
+# for its Lync users, built from Microsoft's open specifications ([MS-SIP],
+# [MS-PRES] 2.2.2.4.1 and 4.11, [MS-SIPRE]; templates in
+# scenarios/lync/): presence and category SUBSCRIBEs with ms-benotify in
+# Proxy-Require, BENOTIFY both ways, SERVICE with a category publication,
+# an INVITE to a GRUU with maddr and EPIDs, a 57 KB multipart/related
+# MESSAGE, CRLF keep-alives between messages on one connection, repeated
+# and compact headers. The node (sippeer serve) records the bytes it got;
+# `sippeer compare` checks that every header line, parameter and body byte
+# arrived exactly as sent except the documented rewrites (the edge's Via
+# and Record-Route, Max-Forwards - 1, the edge's Route entries consumed,
+# PAT, identity headers removed, ms-edge-proxy-message-trust replaced by
+# the edge's own: federation.stamp_trust). Then: OPTIONS for the edge
+# itself (answered by the edge, counted in sipedge_options_answered_total)
+# and a Proxy-Require the edge does not support (420).
+. "$(dirname "$0")/lib.sh"
+se_init 30
+se_pki
+LYNC=$SCEN/lync
+MPORT=9161
+se_start_dns --srv-host="_sipfederationtls._tcp.partner.test,sip.partner.test,5061,10,10"
+se_write_conf \
+	"federation={
+  allowed = ( { domain = \"partner.test\"; peer = \"sip.partner.test\"; port = 5061; } );
+  static_routes = ( { pattern = \".test.partner.*\"; next_hop = \"sip.partner.test\"; port = 5061; } );
+  stamp_trust = true;
+}" "admin={ metrics_address = \"$NET.1\"; metrics_port = $MPORT; }" \
+	'limits={ max_message_size = 65535; }'
+NODEREC=$RUN/node.rec
+SENT=$RUN/partner.sent
+# The node answers 200 (to BENOTIFY nothing).
+se_serve node "$NET.11:5062" --respond 200 --timeout 120 \
+	--contact "sip:bob@$NET.11:5062;transport=tcp"
+# The partner's own server side, where requests from the node go: its
+# responses carry a trust header of its own, which the edge must remove.
+se_tls_peer partner "$NET.21:5061" partner --respond 200 \
+	--respond-header 'ms-edge-proxy-message-trust: ms-source-type=InternalUser;ms-ep-fqdn=pool.partner.test;ms-source-verified-user=verified;ms-source-network=intranet'
+
+se_start_daemon "$NET.1:5061" "$NET.2:5060" "$NET.1:$MPORT"
+
+EDGE_VIA="^SIP/2\\.0/TCP $NETRE\\.2:5060;(.*;)?branch=z9hG4bK"
+TRUST='ms-source-type=DirectPartner;ms-ep-fqdn=edge.test;ms-source-verified-user=verified;ms-source-network=federation'
+REMOVED=(--removed Remote-Party-ID --removed P-Preferred-Identity --removed Identity
+	 --removed Identity-Info --removed Diversion --removed History-Info
+	 --removed ms-edge-proxy-message-trust)
+
+# sent_cids : "METHOD CALL-ID" of each request the partner sent, in order
+sent_cids() {
+	awk '/^=== sippeer sent / { start = 1; next }
+	     start { m = $1; start = 0 }
+	     /^(Call-ID|i)[ \t]*:/ { v = $0; sub(/^[^:]*:[ \t]*/, "", v); sub(/\r$/, "", v); print m, v }' "$SENT"
+}
+
+# compare DESC CALLID METHOD [compare args] : the node got it byte-exact
+# modulo the documented rewrites, with one ms-edge-proxy-message-trust:
+# the edge's.
+compare() {
+	local desc=$1 cid=$2 m=$3 out; shift 3
+	out=$("${PEER[@]}" compare "$SENT" "$NODEREC" --call-id "$cid" --method "$m" \
+		--edge-via "$EDGE_VIA" "${REMOVED[@]}" --added ms-edge-proxy-message-trust \
+		--want "ms-edge-proxy-message-trust: $TRUST" "$@" 2>&1)
+	if [ $? -eq 0 ]; then ok "$desc [$(printf '%s\n' "$out" | tail -n 1)]"
+	else not_ok "$desc"; printf '%s\n' "$out" | sed 's/^/#   /'; fi
+}
+# seen FILE CALLID [METHOD] : how many requests (METHOD ones) with that
+# Call-ID the sippeer record FILE holds (awk: no Python start-up to pay)
+seen() {
+	awk -v id="$2" -v m="${3:-[A-Z]+}" '
+	function flush() { if (hit && start ~ ("^" m " ")) n++ }
+	/^=== sippeer / { flush(); hit = 0; start = ""; next }
+	{ l = $0; sub(/\r$/, "", l) }
+	start == "" { start = l; next }
+	l ~ /^(Call-ID|i)[ \t]*:/ { v = l; sub(/^[^:]*:[ \t]*/, "", v); if (v == id) hit = 1 }
+	END { flush(); print n + 0 }' "$1" 2>/dev/null || echo 0
+}
+
+# ---- a 57 KB multipart/related MESSAGE (an IM with an inline picture)
+python3 - "$RUN/message-multipart.sip" <<'EOF'
+import base64, random, sys
+rnd = random.Random(13)
+img = base64.encodebytes(bytes(rnd.randrange(256) for _ in range(42000))).decode()
+head = """MESSAGE sip:bob@example.test SIP/2.0
+Via: SIP/2.0/TLS ${LOCAL};branch=${BRANCH}
+Max-Forwards: 69
+From: "Alice" <sip:alice@partner.test>;tag=${TAG};epid=d6277c8671
+To: <sip:bob@example.test>;epid=5ba7e8a65a
+Call-ID: ${CALLID}
+CSeq: 1 MESSAGE
+User-Agent: UCCAPI/15.0.4420.1017 OC/15.0.4420.1017 (Microsoft Lync)
+Ms-IM-Format: text/html; charset=UTF-8; ms-body=PGI+aGk8L2I+
+Content-Type: multipart/related;type="text/html";boundary="----=_NextPart_000_0013_01D0A1B2.C3D4E5F6"
+"""
+b = "----=_NextPart_000_0013_01D0A1B2.C3D4E5F6"
+body = ("--%s\nContent-Type: text/html; charset=UTF-8\n\n"
+        "<html><body><b>picture:</b><img src=\"cid:part1@partner.test\"></body></html>\n"
+        "--%s\nContent-Type: image/png\nContent-ID: <part1@partner.test>\n"
+        "Content-Transfer-Encoding: base64\n\n%s--%s--\n") % (b, b, img, b)
+# sippeer's template reader ends lines in CRLF
+assert 56 * 1024 <= len(body.replace("\n", "\r\n")) <= 58 * 1024, len(body)
+open(sys.argv[1], "w").write(head + "\n" + body)
+EOF
+
+# ---- A: one connection, a CRLF keep-alive before each message
+se_send "A: SUBSCRIBE presence, SUBSCRIBE categories, SUBSCRIBE roaming-contacts, SERVICE, 57 KB MESSAGE on one connection, CRLF pings between: all 200" \
+	"${PARTNER[@]}" "$LYNC/subscribe-presence.sip" "$LYNC/subscribe-categories.sip" \
+	"$LYNC/subscribe-roaming.sip" "$LYNC/service-publish.sip" "$RUN/message-multipart.sip" \
+	--keepalive --sent-out "$SENT" --var PARTNER_IP="$NET.21" --expect 200 --timeout 20
+se_eq "A: a CRLF pong for each of the 4 pings" 4 "$(grep -c '^PONG$' <<<"$SEND_OUT")"
+se_eq "A: 5 final responses, all 200" "5 5" \
+	"$(grep -c '^STATUS ' <<<"$SEND_OUT") $(grep -c '^STATUS 200 ' <<<"$SEND_OUT")"
+read -r _ CID_PRES _ CID_CAT _ CID_ROAM _ CID_SVC _ CID_MSG <<<"$(sent_cids | head -n 5 | xargs)"
+se_eq "A: presence SUBSCRIBE's 200 at the partner: its own 2 Via, nothing of the edge's" 2 \
+	"$(se_inspect "$RUN/peer.out" --call-id "$CID_PRES" --status 200 --count-header Via)"
+compare "A: presence SUBSCRIBE ([MS-PRES] 4.11; Proxy-Require ms-benotify, 3 Supported lines, 2 Via, partner Record-Route, EPID) byte-exact at the node" \
+	"$CID_PRES" SUBSCRIBE
+compare "A: category SUBSCRIBE ([MS-PRES] 2.2.2.4.1; msrtc-event-categories, Require, batchSub body) byte-exact at the node" \
+	"$CID_CAT" SUBSCRIBE
+compare "A: roaming-contacts SUBSCRIBE (compact v/f/t/i/m/o/k, maddr, +sip.instance, odd spacing and a tab) byte-exact at the node" \
+	"$CID_ROAM" SUBSCRIBE
+compare "A: SERVICE (msrtc-category-publish+xml, UTF-8 body; RPID, PPI and foreign trust header removed) byte-exact at the node" \
+	"$CID_SVC" SERVICE
+compare "A: 57 KB multipart/related MESSAGE byte-exact at the node" "$CID_MSG" MESSAGE
+se_eq "A: three Supported lines stay three at the node (raw lines of the presence SUBSCRIBE)" 3 \
+	"$(awk -v id="$CID_PRES" '/^=== sippeer/ { on = 0 } $0 ~ ("^Call-ID: " id) { on = 1 } { print on ":" $0 }' "$NODEREC" |
+	   grep -ac '^1:Supported: ')"
+
+# ---- B: INVITE to a GRUU, maddr in Contact, identity headers, then ACK/BYE
+se_send "B: INVITE to a GRUU Request-URI (opaque=user:epid:...;gruu), ACK, BYE: 200s" \
+	"${PARTNER[@]}" "$LYNC/invite-gruu.sip" --dialog --sent-out "$SENT" \
+	--var PARTNER_IP="$NET.21" --expect 200
+CID_INV=$(sent_cids | awk '$1 == "INVITE" { c = $2 } END { print c }')
+compare "B: INVITE (GRUU, EPIDs on From/To, maddr, 7 Supported lines, SDP; History-Info, Diversion, Identity removed) byte-exact at the node" \
+	"$CID_INV" INVITE
+se_match "B: BYE at node: Request-URI is the node's Contact again (PAT)" \
+	"^BYE sip:bob@$NETRE\\.11:5062;transport=tcp SIP/2\\.0\$" \
+	"$(se_inspect "$NODEREC" --received --method BYE --call-id "$CID_INV" --start-line)"
+
+# ---- C: BENOTIFY partner -> node, in the presence SUBSCRIBE's dialog
+# The partner's route set: the edge's Record-Route entries of the 200
+# (reversed); the Request-URI: the 200's Contact (the node's, PAT-mapped).
+eval "$(python3 - "$TOOLS" "$RUN/peer.out" "$SENT" "$CID_PRES" <<'EOF'
+import re, shlex, sys
+sys.path.insert(0, sys.argv[1])
+import sippeer
+ok = [m for d, m in sippeer.load_messages(sys.argv[2]) if not m.is_request and
+      m.status == 200 and m.get("Call-ID") == sys.argv[4] and m.cseq()[1] == "SUBSCRIBE"]
+req = [m for d, m in sippeer.load_messages(sys.argv[3]) if m.is_request and
+       m.get("Call-ID") == sys.argv[4]]
+r, q = ok[-1], req[0]
+tag = lambda v: (re.search(r";tag=([^;]+)", v or "") or [None, ""])[1]
+print("P_CONTACT=" + shlex.quote(sippeer.uri_of(r.values("Contact")[0])))
+print("P_TTAG=" + shlex.quote(tag(r.get("To"))))
+print("P_FTAG=" + shlex.quote(tag(q.get("From"))))
+print("P_ROUTES=" + shlex.quote("\n".join("Route: " + v for v in
+      reversed(r.values("Record-Route")) if "sipedge" in v)))
+EOF
+)"
+note "partner's in-dialog target $P_CONTACT, routes: $(echo $P_ROUTES)"
+se_match "C: the node's Contact reached the partner as edge.test (PAT)" '^sip:bob@edge\.test(:5061)?[;>]' "$P_CONTACT"
+se_send "C: BENOTIFY partner -> node (in dialog, Route to the edge, PAT Request-URI): no response" \
+	"${PARTNER[@]}" "$LYNC/benotify.sip" --sent-out "$SENT" --var CALLID="$CID_PRES" \
+	--var RURI="$P_CONTACT" --var ROUTES="$P_ROUTES" --var FTAG="$P_FTAG" --var TTAG="$P_TTAG" \
+	--no-response --grace 1
+compare "C: BENOTIFY at node byte-exact (Route entries of the edge consumed, Request-URI mapped back)" \
+	"$CID_PRES" BENOTIFY --own-route sipedge \
+	--map "$P_CONTACT" "sip:bob@$NET.11:5062;transport=tcp"
+
+# ---- D: BENOTIFY node -> partner, same dialog, the node's route set
+N_ROUTES=$(se_inspect "$NODEREC" --received --method SUBSCRIBE --call-id "$CID_PRES" --values Record-Route | sed 's/^/Route: /')
+cat >"$RUN/node-benotify.sip" <<EOF
+BENOTIFY sip:alice@sip.partner.test:5061;transport=tls SIP/2.0
+Via: SIP/2.0/TCP $NET.11:5062;branch=\${BRANCH}
+Max-Forwards: 70
+$N_ROUTES
+From: <sip:bob@example.test>;tag=$P_TTAG;epid=5ba7e8a65a
+To: "Alice" <sip:alice@partner.test>;tag=$P_FTAG;epid=d6277c8671
+Call-ID: $CID_PRES
+CSeq: 1 BENOTIFY
+Contact: <sip:bob@$NET.11:5062;transport=tcp>
+Event: presence
+Subscription-State: active;expires=3600
+Content-Type: application/msrtc-event-categories+xml
+
+<categories xmlns="http://schemas.microsoft.com/2006/09/sip/categories" uri="sip:bob@example.test"><category name="state" instance="0"><state xmlns="http://schemas.microsoft.com/2006/09/sip/state" xsi:type="aggregateState" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><availability>3500</availability></state></category></categories>
+EOF
+se_send "D: BENOTIFY node -> partner (in dialog, the node's route set): no response" \
+	"${NODE[@]}" "$RUN/node-benotify.sip" --sent-out "$RUN/node.sent" --no-response --grace 1
+n=0
+while [ $n -lt 30 ] && [ "$(seen "$RUN/partner.rec" "$CID_PRES" BENOTIFY)" = 0 ]; do
+	sleep 0.1; n=$((n + 1))
+done
+se_eq "D: the partner's server got the BENOTIFY" 1 "$(seen "$RUN/partner.rec" "$CID_PRES" BENOTIFY)"
+out=$("${PEER[@]}" compare "$RUN/node.sent" "$RUN/partner.rec" --call-id "$CID_PRES" \
+	--method BENOTIFY --edge-via '^SIP/2\.0/TLS edge\.test:5061;(.*;)?branch=z9hG4bK' \
+	--own-route sipedge --removed Via --map "$NET.11:5062;transport=tcp" "edge.test:5061;transport=tls" 2>&1)
+if [ $? -eq 0 ]; then ok "D: BENOTIFY at the partner byte-exact but for the edge's rewrites [$(tail -n 1 <<<"$out")]"
+else not_ok "D: BENOTIFY at the partner byte-exact but for the edge's rewrites"; sed 's/^/#   /' <<<"$out"; fi
+
+# ---- G: a partner's response never brings its trust header inside
+se_send "G: MESSAGE node -> bob@partner.test: the partner's 200 reaches the node" "${NODE[@]}" \
+	--msg 'MESSAGE sip:bob@partner.test SIP/2.0
+Via: SIP/2.0/TCP ${LOCAL};branch=${BRANCH}
+Max-Forwards: 70
+From: <sip:carol@example.test>;tag=${TAG}
+To: <sip:bob@partner.test>
+Call-ID: ${CALLID}
+CSeq: 1 MESSAGE
+Content-Type: text/plain
+
+hi' --var CALLID=lync-g-$$ --out "$RUN/node-responses.out" --expect 200
+se_eq "G: the partner's server (which puts ms-edge-proxy-message-trust in its 200) got it" 1 \
+	"$(seen "$RUN/partner.rec" lync-g-$$ MESSAGE)"
+se_eq "G: ... and the 200 at the node has no ms-edge-proxy-message-trust" 0 \
+	"$(grep -aci '^ms-edge-proxy-message-trust' "$RUN/node-responses.out")"
+
+# ---- E: a Proxy-Require the edge does not support
+id=lync-420-$$
+se_send "E: Proxy-Require: ms-benotify, x-unknown-ext (two lines) gets 420" "${PARTNER[@]}" \
+	--msg "SUBSCRIBE sip:bob@example.test SIP/2.0
+Via: SIP/2.0/TLS \${LOCAL};branch=\${BRANCH}
+Max-Forwards: 70
+From: <sip:alice@partner.test>;tag=\${TAG}
+To: <sip:bob@example.test>
+Call-ID: $id
+CSeq: 1 SUBSCRIBE
+Contact: <sip:alice@sip.partner.test:5061;transport=tls>
+Event: presence
+Supported: ms-benotify
+Proxy-Require: ms-benotify
+Proxy-Require: x-unknown-ext" --expect 420 --expect-header 'Unsupported: ^x-unknown-ext$'
+se_eq "E: the node never saw it" 0 "$(seen "$NODEREC" $id)"
+
+# ---- F: OPTIONS for the edge itself (a partner's keep-alive)
+metric() {
+	curl -s --noproxy '*' -m 5 "http://$NET.1:$MPORT/metrics" |
+		awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { print s + 0 }'
+}
+before=$(metric sipedge_options_answered_total)
+opt() {
+	printf 'OPTIONS %s SIP/2.0\nVia: SIP/2.0/TLS ${LOCAL};branch=${BRANCH}\nMax-Forwards: 70\nFrom: <sip:sip.partner.test>;tag=${TAG}\nTo: <%s>\nCall-ID: %s\nCSeq: 1 OPTIONS\nAccept: application/sdp\n' "$1" "$1" "$2"
+}
+T1="sip:edge.test:5061;transport=tls" T2="sip:$NET.1:5061;transport=tls" T3="sip:edge.test"
+se_send "F: OPTIONS $T1, $T2 and $T3 (one connection) each answered 200 by the edge, with Allow and Supported" \
+	"${PARTNER[@]}" --msg "$(opt "$T1" lync-opt1-$$)" --msg "$(opt "$T2" lync-opt2-$$)" \
+	--msg "$(opt "$T3" lync-opt3-$$)" --expect 200 \
+	--expect-header 'Allow: BENOTIFY' --expect-header 'Allow: SERVICE' \
+	--expect-header 'Supported: ^ms-benotify$'
+se_eq "F: 3 answers" 3 "$(grep -c '^STATUS 200 OPTIONS' <<<"$SEND_OUT")"
+se_eq "F: the node never saw any of them" 0 \
+	"$(( $(seen "$NODEREC" lync-opt1-$$) + $(seen "$NODEREC" lync-opt2-$$) + $(seen "$NODEREC" lync-opt3-$$) ))"
+after=$(metric sipedge_options_answered_total)
+se_eq "F: sipedge_options_answered_total rose by 3 ($before -> $after)" 3 "$((after - before))"
+id=lync-opt-user-$$
+se_send "F: OPTIONS sip:bob@example.test (a user) goes to the node: 200" \
+	"${PARTNER[@]}" --msg "$(opt sip:bob@example.test $id)" --expect 200
+se_eq "F: ... and the node got that one" 1 "$(seen "$NODEREC" $id OPTIONS)"
+se_eq "F: ... not counted as answered by the edge" "$after" "$(metric sipedge_options_answered_total)"
+
+se_daemon_alive
+se_stop_daemon
+se_done
