@@ -781,6 +781,23 @@ def cmd_send(a):
         if r.status != 200:
             failures += 1
 
+    if a.hold:
+        # a UA that keeps its connection: answer whatever request comes in
+        # on it with 200 until --hold seconds have passed
+        conn.deadline = time.monotonic() + a.hold
+        tag = rand_token(8)
+        while True:
+            m = conn.next_message()
+            if m is None:
+                break
+            if m.is_request:
+                print("ANSWERED %s" % m.method, flush=True)
+                if m.method not in ("ACK", "BENOTIFY"):
+                    conn.send(simple_response(m, 200, tag, "sip:ua@%s;transport=%s"
+                                              % (conn.local, "tls" if a.tls else "tcp")))
+        if conn.closed:
+            print("CLOSED %s" % conn.close_reason, flush=True)
+
     if a.no_response:
         # nothing may come back within the grace period
         conn.deadline = min(conn.deadline, time.monotonic() + a.grace)
@@ -793,6 +810,31 @@ def cmd_send(a):
             return 1
         print("NORESPONSE", flush=True)
     return 1 if failures else 0
+
+
+def simple_response(req, code, tag, contact=None, extra=()):
+    """A response to req: its Via lines, From, To (+tag), Call-ID, CSeq;
+    for a 2xx to INVITE/SUBSCRIBE also Record-Route and Contact."""
+    reason = {200: "OK", 202: "Accepted", 403: "Forbidden",
+              404: "Not Found", 480: "Temporarily Unavailable",
+              486: "Busy Here", 488: "Not Acceptable Here",
+              500: "Server Internal Error", 503: "Service Unavailable",
+              603: "Decline"}.get(code, "Response")
+    lines = ["SIP/2.0 %d %s" % (code, reason)]
+    lines += ["Via: " + v for v in req.values("Via")]
+    lines.append("From: " + (req.get("From") or ""))
+    to = req.get("To") or ""
+    if not re.search(r";\s*tag=", to):
+        to += ";tag=" + tag
+    lines.append("To: " + to)
+    lines.append("Call-ID: " + (req.get("Call-ID") or ""))
+    lines.append("CSeq: " + (req.get("CSeq") or ""))
+    if code < 300 and req.method in ("INVITE", "SUBSCRIBE") and contact:
+        lines += ["Record-Route: " + v for v in req.values("Record-Route")]
+        lines.append("Contact: <%s>" % contact)
+    lines += list(extra)
+    lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 # ----------------------------------------------------------------- serve
@@ -821,29 +863,10 @@ class Server:
             print("sippeer serve: " + msg, file=sys.stderr, flush=True)
 
     def response(self, req):
-        code = self.a.respond
-        reason = {200: "OK", 202: "Accepted", 403: "Forbidden",
-                  404: "Not Found", 480: "Temporarily Unavailable",
-                  486: "Busy Here", 488: "Not Acceptable Here",
-                  500: "Server Internal Error", 503: "Service Unavailable",
-                  603: "Decline"}.get(code, "Response")
-        lines = ["SIP/2.0 %d %s" % (code, reason)]
-        lines += ["Via: " + v for v in req.values("Via")]
-        lines.append("From: " + (req.get("From") or ""))
-        to = req.get("To") or ""
-        if not re.search(r";\s*tag=", to):
-            to += ";tag=" + self.tag
-        lines.append("To: " + to)
-        lines.append("Call-ID: " + (req.get("Call-ID") or ""))
-        lines.append("CSeq: " + (req.get("CSeq") or ""))
-        if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
-            lines += ["Record-Route: " + v for v in req.values("Record-Route")]
-            lines.append("Contact: <%s>" % (self.a.contact or
-                         "sip:peer@%s;transport=%s" % (
-                             self.local, "tls" if self.a.tls else "tcp")))
-        lines += self.a.respond_header
-        lines.append("Content-Length: 0")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+        return simple_response(req, self.a.respond, self.tag, self.a.contact or
+                               "sip:peer@%s;transport=%s" % (
+                                   self.local, "tls" if self.a.tls else "tcp"),
+                               self.a.respond_header)
 
     def handle(self, s, addr):
         peer = "%s:%d" % addr[:2]
@@ -1291,6 +1314,10 @@ def main():
                    help="must match a value of Name in the final response")
     s.add_argument("--dialog", action="store_true",
                    help="INVITE, then ACK and BYE built from the 200")
+    s.add_argument("--hold", type=float, metavar="SECONDS",
+                   help="after the messages, keep the connection SECONDS and"
+                   " answer 200 to every request that comes in on it"
+                   " (ANSWERED METHOD)")
     s.add_argument("--no-response", action="store_true",
                    help="send only; fail if anything comes back within --grace")
     s.add_argument("--grace", type=float, default=2.0,
