@@ -148,9 +148,12 @@ ok = [m for d, m in sippeer.load_messages(sys.argv[2]) if not m.is_request and
       m.status == 200 and m.get("Call-ID") == sys.argv[4] and m.cseq()[1] == "SUBSCRIBE"]
 req = [m for d, m in sippeer.load_messages(sys.argv[3]) if m.is_request and
        m.get("Call-ID") == sys.argv[4]]
+if not ok or not req:       # no 200 (a failure reported above)
+    print("P_CONTACT= P_TTAG= P_FTAG= P_ROUTES=")
+    sys.exit(0)
 r, q = ok[-1], req[0]
 tag = lambda v: (re.search(r";tag=([^;]+)", v or "") or [None, ""])[1]
-print("P_CONTACT=" + shlex.quote(sippeer.uri_of(r.values("Contact")[0])))
+print("P_CONTACT=" + shlex.quote(sippeer.uri_of((r.values("Contact") or [""])[0])))
 print("P_TTAG=" + shlex.quote(tag(r.get("To"))))
 print("P_FTAG=" + shlex.quote(tag(q.get("From"))))
 print("P_ROUTES=" + shlex.quote("\n".join("Route: " + v for v in
