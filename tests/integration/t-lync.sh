@@ -170,6 +170,18 @@ compare "C: BENOTIFY at node byte-exact (Route entries of the edge consumed, Req
 	"$CID_PRES" BENOTIFY --own-route sipedge \
 	--map "$P_CONTACT" "sip:bob@$NET.11:5062;transport=tcp"
 
+# ---- C2: the same from a strict router (RFC 3261 16.4): the Request-URI
+# is the edge's own Record-Route value, the node's Contact the last Route
+P_FIRST=$(head -n 1 <<<"$P_ROUTES" | sed -E 's/^Route: <([^>]*)>.*/\1/')
+P_STRICT=$(tail -n +2 <<<"$P_ROUTES"; echo "Route: <$P_CONTACT>")
+se_send "C2: BENOTIFY partner -> node, strict routing (Request-URI = the edge's Record-Route): no response" \
+	"${PARTNER[@]}" "$LYNC/benotify.sip" --sent-out "$SENT" --var CALLID="$CID_PRES" \
+	--var RURI="$P_FIRST" --var ROUTES="$P_STRICT" --var FTAG="$P_FTAG" --var TTAG="$P_TTAG" \
+	--no-response --grace 1
+compare "C2: strict-routed BENOTIFY at node byte-exact (last Route became the Request-URI, mapped back)" \
+	"$CID_PRES" BENOTIFY --nth 1 --own-route sipedge --own-route "^<$(re "$P_CONTACT")>\$" \
+	--map "$P_FIRST" "sip:bob@$NET.11:5062;transport=tcp"
+
 # ---- D: BENOTIFY node -> partner, same dialog, the node's route set
 N_ROUTES=$(se_inspect "$NODEREC" --received --method SUBSCRIBE --call-id "$CID_PRES" --values Record-Route | sed 's/^/Route: /')
 cat >"$RUN/node-benotify.sip" <<EOF

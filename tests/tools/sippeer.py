@@ -1062,12 +1062,11 @@ def raw_fields(raw):
     return lines[0], out, body
 
 
-def pick(path, direction, call_id, method):
-    for d, m in load_messages(path):
-        if d == direction and m.is_request and m.method == method and \
-                m.get("Call-ID") == call_id:
-            return m
-    return None
+def pick(path, direction, call_id, method, nth=0):
+    found = [m for d, m in load_messages(path)
+             if d == direction and m.is_request and m.method == method and
+             m.get("Call-ID") == call_id]
+    return found[nth] if len(found) > nth else None
 
 
 def cmd_compare(a):
@@ -1076,8 +1075,8 @@ def cmd_compare(a):
     edge's Via on top, its Record-Route entries, Max-Forwards minus one,
     Route entries naming the edge consumed, PAT (--map), headers removed
     (--removed) or added (--added). Prints each difference."""
-    sent = pick(a.sent, "sent", a.call_id, a.method)
-    got = pick(a.got, "received", a.call_id, a.method)
+    sent = pick(a.sent, "sent", a.call_id, a.method, a.nth)
+    got = pick(a.got, "received", a.call_id, a.method, a.nth)
     if sent is None or got is None:
         print("MISSING %s %s in %s" % (a.method, a.call_id,
               a.sent if sent is None else a.got))
@@ -1397,6 +1396,8 @@ def main():
     c.add_argument("got", help="file with the request as received (--record)")
     c.add_argument("--call-id", required=True)
     c.add_argument("--method", required=True)
+    c.add_argument("--nth", type=int, default=0,
+                   help="compare the Nth such request in both files (0: first)")
     c.add_argument("--edge-via", metavar="ERE", required=True,
                    help="the edge's own Via (top of the received request)")
     c.add_argument("--edge-route", metavar="ERE", default=r";sipedge|^$",
