@@ -141,6 +141,16 @@ struct conf {
 		int max_connections;
 		int max_connections_per_ip;
 		int max_transactions;   /* open at once; beyond: 503 */
+		int max_transactions_per_peer;  /* of those, one peer's share */
+		int max_invites_per_peer;       /* INVITEs in progress per peer */
+		int max_dns_pending_per_peer;   /* requests waiting for DNS */
+		int max_dns_pending;            /* the same, edge-wide */
+		int max_output_buffer;  /* bytes queued to one connection */
+		int output_stall_timeout; /* seconds above it before closing */
+		int max_handshaking;    /* connections still in TCP/TLS setup */
+		int max_handshaking_per_network; /* per /24 (IPv4) or /64 (IPv6) */
+		int max_via;            /* Via values in a message (483 above) */
+		int max_header_values;  /* Route, Record-Route, Contact values */
 		int handshake_timeout;
 		int header_timeout;
 		int idle_timeout;

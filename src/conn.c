@@ -6,6 +6,8 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,12 @@
 #include "edge.h"
 #include "framing.h"
 #include "guard.h"
+#include "netaddr.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
+#include "share.h"
 #include "tls.h"
 
 #define CONN_HASH(c) ((c)->hash)
@@ -50,6 +54,10 @@ struct conn_table {
 	ip_ht_t ips;            /* inbound connections per source address */
 	struct conn *head;      /* all connections */
 	size_t n, nzone[2];
+	size_t handshaking;     /* accepted, handshake not done */
+	struct conn **kb;       /* by reuse key (conn_to), chained */
+	size_t nkb, nkeyed;
+	struct shares *hs_nets; /* the same, per /24 or /64 */
 };
 
 static unsigned ip_hash(const char *ip)
@@ -99,8 +107,10 @@ static void ip_release(struct conn_table *t, const char *ip)
 struct conn_table *conn_table_new(void)
 {
 	struct conn_table *t = calloc(1, sizeof *t);
-	if (t && (conn_ht_resize(NULL, &t->ht, 0) < 0 || ip_ht_resize(NULL, &t->ips, 0) < 0)) {
+	if (t && (conn_ht_resize(NULL, &t->ht, 0) < 0 || ip_ht_resize(NULL, &t->ips, 0) < 0 ||
+		  !(t->hs_nets = shares_new()))) {
 		su_free(NULL, t->ht.ch_table);
+		su_free(NULL, t->ips.ih_table);
 		free(t);
 		return NULL;
 	}
@@ -112,6 +122,8 @@ void conn_table_free(struct conn_table *t)
 	if (!t)
 		return;
 	assert(t->head == NULL);
+	shares_free(t->hs_nets);
+	free(t->kb);
 	su_free(NULL, t->ht.ch_table);
 	su_free(NULL, t->ips.ih_table);
 	free(t);
@@ -170,6 +182,90 @@ static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
 	return c;
 }
 
+static void handshake_over(struct conn *c);
+
+/* ------------------------------------------------------------ reuse index
+ *
+ * conn_to() finds a connection to reuse by key, never by walking every
+ * connection (SPEC: no per-message cost that grows with the edge):
+ *   n|NODE          a node's connection, either direction
+ *   o|ZONE|HOST|PORT  a connection the edge dialled
+ *   a|HOST|PORT     a partner's connection that asked for reuse (alias)
+ * Host names are compared case-insensitively: keys hold them lower-case. */
+static unsigned key_hash(const char *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32));
+}
+
+static void unindex(struct conn *c)
+{
+	struct conn_table *t = c->edge->conns;
+	if (!c->key[0] || !t->kb)
+		return;
+	for (struct conn **p = &t->kb[c->khash % t->nkb]; *p; p = &(*p)->knext)
+		if (*p == c) {
+			*p = c->knext;
+			t->nkeyed--;
+			break;
+		}
+	c->key[0] = '\0';
+	c->knext = NULL;
+}
+
+static void index_as(struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void index_as(struct conn *c, const char *fmt, ...)
+{
+	struct conn_table *t = c->edge->conns;
+	unindex(c);
+	if (!t->kb || t->nkeyed >= t->nkb) {       /* grow: load at most 1 */
+		size_t n = t->nkb ? t->nkb * 2 : 256;
+		struct conn **kb = calloc(n, sizeof *kb);
+		if (!kb && !t->kb)
+			return;                     /* not reusable: still correct */
+		if (kb) {
+			for (size_t i = 0; i < t->nkb; i++)
+				for (struct conn *x = t->kb[i], *nx; x; x = nx) {
+					nx = x->knext;
+					x->knext = kb[x->khash % n];
+					kb[x->khash % n] = x;
+				}
+			free(t->kb);
+			t->kb = kb;
+			t->nkb = n;
+		}
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->key, sizeof c->key, fmt, ap);
+	va_end(ap);
+	for (char *p = c->key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	c->khash = key_hash(c->key);
+	c->knext = t->kb[c->khash % t->nkb];
+	t->kb[c->khash % t->nkb] = c;
+	t->nkeyed++;
+}
+
+void conn_set_alias(struct conn *c, const char *host, int port)
+{
+	snprintf(c->alias, sizeof c->alias, "%s", host);
+	c->alias_port = port;
+	index_as(c, "a|%s|%d", host, port);
+}
+
+void conn_set_node(struct conn *c, int node)
+{
+	c->node = node;
+	if (node >= 0)
+		index_as(c, "n|%d", node);
+	else if (c->key[0] == 'n')
+		unindex(c);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct conn_table *t = c->edge->conns;
@@ -184,17 +280,33 @@ static void conn_free(struct conn *c)
 	t->nzone[c->zone]--;
 	if (c->counted_ip)
 		ip_release(t, c->peer_ip);
+	handshake_over(c);
+	unindex(c);
 	if (c->bev)
 		bufferevent_free(c->bev);      /* closes the socket and SSL */
 	if (c->hs_timer)
 		event_free(c->hs_timer);
 	if (c->hdr_timer)
 		event_free(c->hdr_timer);
+	if (c->stall_timer)
+		event_free(c->stall_timer);
 	framer_free(c->fr);
 	evbuffer_free(c->pending);
 	certnames_free(&c->names);
 	free(c->verdicts);
 	free(c);
+}
+
+const char *conn_peer_key(const struct conn *c, char *buf, size_t len)
+{
+	if (c->zone == ZONE_INTERNAL && c->node >= 0 &&
+	    (size_t)c->node < c->edge->conf->internal.nnodes)
+		snprintf(buf, len, "node:%s", c->edge->conf->internal.nodes[c->node].name);
+	else if (c->names.n > 0)
+		snprintf(buf, len, "cert:%s", c->names.name[0]);
+	else
+		snprintf(buf, len, "net:%s", c->peer_ip[0] ? c->peer_ip : c->target);
+	return buf;
 }
 
 const char *conn_fail_slug(enum conn_fail f)
@@ -329,7 +441,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	c->busy++;
 	c->heard = true;
 	bool completed = false;
-	while (c->state == CONN_UP && evbuffer_get_length(in) > 0) {
+	while (c->state == CONN_UP && !c->out_paused && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v[8];
 		int n = evbuffer_peek(in, -1, NULL, v, 8);
 		size_t used = 0;
@@ -361,15 +473,72 @@ static void log_handshake_failure(struct conn *c, const char *slug,
 				  const char *detail, const char *hint)
 {
 	const char *zone = c->zone == ZONE_EXTERNAL ? "external" : "internal";
-	log_event(LOG_WARNING, "tls_handshake_failed", "zone", zone,
-		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
-		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL, NULL);
 	metrics_tls_failure(c->edge->metrics, zone, slug);
+	/* Handshakes we did not start are a peer's doing: a flood of them
+	 * is logged once a second per reason. A connect-and-close with no
+	 * TLS byte (a scanner, a load balancer's check) is only info. */
+	unsigned dropped = 0;
+	if (!c->outbound && !log_flood_allow("tls_handshake_failed", slug, &dropped))
+		return;
+	char n[16];
+	snprintf(n, sizeof n, "%u", dropped);
+	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING,
+		  "tls_handshake_failed", "zone", zone,
+		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
+		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL,
+		  "suppressed", dropped ? n : NULL, NULL);
+}
+
+/* An accepted connection leaves the pre-authentication budget: its
+ * handshake is done, or it is gone. */
+static void handshake_over(struct conn *c)
+{
+	if (!c->hs_net[0])
+		return;
+	c->edge->conns->handshaking--;
+	shares_release(c->edge->conns->hs_nets, c->hs_net);
+	c->hs_net[0] = '\0';
+}
+
+/* Connections still in TCP/TLS setup have a budget of their own, under
+ * max_connections: limits.max_handshaking in all, and
+ * max_handshaking_per_network per IPv4 /24 or IPv6 /64, so that floods of
+ * half-open connections from a few networks cannot take the room of
+ * partners that already proved who they are. */
+static bool handshake_budget(struct conn *c, const struct sockaddr *sa)
+{
+	struct conn_table *t = c->edge->conns;
+	const struct conf *cf = c->edge->conf;
+	unsigned char a[16];
+	int fam = net_addr_of(sa, a);
+	char net[INET6_ADDRSTRLEN];
+	if (fam == AF_INET) {
+		a[3] = 0;
+		inet_ntop(AF_INET, a, net, sizeof net);
+		snprintf(c->hs_net, sizeof c->hs_net, "%s/24", net);
+	} else {
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, net, sizeof net);
+		snprintf(c->hs_net, sizeof c->hs_net, "%s/64", net);
+	}
+	if (t->handshaking >= (size_t)cf->limits.max_handshaking) {
+		log_limit_reached("max_handshaking", c->peer_ip);
+		c->hs_net[0] = '\0';
+		return false;
+	}
+	if (!shares_take(t->hs_nets, c->hs_net, (unsigned)cf->limits.max_handshaking_per_network)) {
+		log_limit_reached("max_handshaking_per_network", c->hs_net);
+		c->hs_net[0] = '\0';
+		return false;
+	}
+	t->handshaking++;
+	return true;
 }
 
 static void go_up(struct conn *c)
 {
 	const struct conf *cf = c->edge->conf;
+	handshake_over(c);
 	c->state = CONN_UP;
 	if (c->outbound && c->zone == ZONE_EXTERNAL)
 		reach_clear(&c->edge->reach, c->target, c->target_port);
@@ -498,6 +667,60 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 	conn_close(c, CFAIL_TLS, "handshake_timeout");
 }
 
+/* ------------------------------------------------------------ output cap
+ *
+ * A peer that does not read its responses would make the edge hold them
+ * without end (SPEC section 1). Above limits.max_output_buffer the edge
+ * stops reading from that peer, so it sends nothing more that needs an
+ * answer; once half of it has drained, reading resumes. Still above after
+ * limits.output_stall_timeout seconds, or four times above at any time,
+ * the connection is closed. */
+static void on_stalled(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct conn *c = arg;
+	if (c->out_paused)
+		conn_close(c, CFAIL_CLOSED, "output_stalled");
+}
+
+static void check_output(struct conn *c, size_t queued)
+{
+	const struct conf *cf = c->edge->conf;
+	size_t cap = (size_t)cf->limits.max_output_buffer;
+	if (queued <= cap)
+		return;
+	/* Closing is left to the timer: the caller may still be writing
+	 * the rest of a message to c. */
+	bool overflow = queued > 4 * cap;
+	if (c->out_paused && !overflow)
+		return;
+	if (!c->stall_timer && !(c->stall_timer = evtimer_new(c->edge->base, on_stalled, c)))
+		return;
+	if (!c->out_paused) {
+		char key[SHARE_KEY_MAX];
+		c->out_paused = true;
+		if (c->bev)
+			bufferevent_disable(c->bev, EV_READ);
+		log_limit_reached("max_output_buffer", conn_peer_key(c, key, sizeof key));
+	}
+	struct timeval tv = { overflow ? 0 : cf->limits.output_stall_timeout, 0 };
+	evtimer_add(c->stall_timer, &tv);
+}
+
+static void on_drained(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (!c->out_paused || c->state != CONN_UP)
+		return;
+	c->out_paused = false;
+	if (c->stall_timer)
+		evtimer_del(c->stall_timer);
+	bufferevent_enable(bev, EV_READ);
+	/* What arrived before the pause is still in the input buffer. */
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 static bool setup_bev(struct conn *c, evutil_socket_t fd, bool accepting)
 {
 	struct edge *e = c->edge;
@@ -527,7 +750,10 @@ static bool setup_bev(struct conn *c, evutil_socket_t fd, bool accepting)
 		if (!c->bev)
 			return false;
 	}
-	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	bufferevent_setcb(c->bev, on_read, on_drained, on_event, c);
+	/* on_drained runs once the output is down to half the cap. */
+	bufferevent_setwatermark(c->bev, EV_WRITE,
+				 (size_t)e->conf->limits.max_output_buffer / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return true;
 }
@@ -578,7 +804,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	}
 	if (zone == ZONE_INTERNAL) {
 		/* Only the configured nodes may use the internal listeners. */
-		c->node = node_by_ip(cf, c->peer_ip);
+		conn_set_node(c, node_by_ip(cf, c->peer_ip));
 		if (c->node < 0) {
 			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
 				  "peer", c->peer, "reason", "not a configured node", NULL);
@@ -600,6 +826,11 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	if (tr == TRANSPORT_TCP) {
 		go_up(c);
 	} else {
+		if (zone == ZONE_EXTERNAL && !handshake_budget(c, sa)) {
+			c->state = CONN_CLOSED;
+			conn_free(c);
+			return;
+		}
 		struct timeval tv = { cf->limits.handshake_timeout, 0 };
 		evtimer_add(c->hs_timer, &tv);
 	}
@@ -800,19 +1031,50 @@ static bool reusable(const struct conn *c, enum zone zone, const char *host,
 	       certnames_match(&c->names, host, c->edge->conf->tls.external.accept_wildcards);
 }
 
+static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
+			   int port, int node, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
+			   int port, int node, const char *fmt, ...)
+{
+	struct conn_table *t = e->conns;
+	if (!t->kb)
+		return NULL;
+	char key[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(key, sizeof key, fmt, ap);
+	va_end(ap);
+	for (char *p = key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	unsigned h = key_hash(key);
+	for (struct conn *c = t->kb[h % t->nkb]; c; c = c->knext)
+		if (c->khash == h && strcmp(c->key, key) == 0 &&
+		    reusable(c, zone, host, port, node))
+			return c;
+	return NULL;
+}
+
 struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 		     const char *host, int port, int node)
 {
-	for (struct conn *c = e->conns->head; c; c = c->next)
-		if (reusable(c, zone, host, port, node))
-			return c;
+	struct conn *found = node >= 0
+		? lookup(e, zone, host, port, node, "n|%d", node)
+		: lookup(e, zone, host, port, node, "o|%d|%s|%d", (int)zone, host, port);
+	if (!found && node < 0 && zone == ZONE_EXTERNAL)
+		found = lookup(e, zone, host, port, node, "a|%s|%d", host, port);
+	if (found)
+		return found;
 	struct conn *c = conn_new(e, zone, tr);
 	if (!c)
 		return NULL;
 	c->outbound = true;
-	c->node = node;
 	snprintf(c->target, sizeof c->target, "%s", host);
 	c->target_port = port;
+	if (node >= 0)
+		conn_set_node(c, node);
+	else
+		index_as(c, "o|%d|%s|%d", (int)zone, host, port);
 	c->state = CONN_RESOLVING;
 	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
 	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);
@@ -831,8 +1093,11 @@ struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 
 void conn_send(struct conn *c, const char *data, size_t len)
 {
-	if (c->state == CONN_UP)
+	if (c->state == CONN_UP) {
 		bufferevent_write(c->bev, data, len);
-	else if (c->state != CONN_CLOSED)
+		check_output(c, evbuffer_get_length(bufferevent_get_output(c->bev)));
+	} else if (c->state != CONN_CLOSED) {
 		evbuffer_add(c->pending, data, len);
+		check_output(c, evbuffer_get_length(c->pending));
+	}
 }

@@ -82,9 +82,18 @@ struct conn {
 	int busy;                          /* inside one of our callbacks */
 	bool heard;                        /* the peer has sent us something */
 	bool counted_ip;                   /* counts toward max_connections_per_ip */
+	char hs_net[64];                   /* inbound, still in its handshake:
+					    * the network it counts against */
+	bool out_paused;                   /* output above max_output_buffer:
+					    * not reading from the peer */
+	struct event *stall_timer;         /* paused too long: close */
 	time_t stray_logged_at;            /* last stray_response line for it */
 	unsigned stray_suppressed;         /* strays not logged since */
 	struct conn *prev, *next;
+	/* Index for conn_to(): what this connection can be reused for. */
+	char key[300];                     /* "" = not reusable */
+	unsigned khash;
+	struct conn *knext;
 };
 
 struct conn_table;
@@ -106,11 +115,22 @@ struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 
 struct conn *conn_by_id(struct edge *e, uint64_t id);
 
+/* The peer of an accepted connection asked for reuse (RFC 5923 alias):
+ * requests toward host:port may use it. */
+void conn_set_alias(struct conn *c, const char *host, int port);
+/* The node a connection belongs to changed (reload). */
+void conn_set_node(struct conn *c, int node);
+
 /* Queue bytes; sent once the connection is UP. */
 void conn_send(struct conn *c, const char *data, size_t len);
 
 /* Close now (or as soon as the current callback returns). */
 void conn_close(struct conn *c, enum conn_fail why, const char *reason);
+
+/* Who is to blame for what this connection makes the edge hold (SPEC
+ * section 1): "cert:NAME" once a partner's certificate is verified,
+ * "net:ADDRESS" before, "node:NAME" for a node. */
+const char *conn_peer_key(const struct conn *c, char *buf, size_t len);
 
 /* Stable log slug for a failure: connect_failed, tls_failed, ... */
 const char *conn_fail_slug(enum conn_fail f);

@@ -437,6 +437,13 @@ static struct job *from_cache(struct dns *d, enum dnscache_type t,
 	return j;
 }
 
+bool dns_srv_cached(struct dns *d, const char *name)
+{
+	struct dnscache_answer a;
+	enum dnscache_result r = dnscache_lookup(d->cache, DNSCACHE_SRV, name, now_sec(), &a);
+	return r == DNSCACHE_HIT || r == DNSCACHE_NEGATIVE;
+}
+
 static void start_query(struct dns *d, struct job *j)
 {
 	struct job **bucket = &d->inflight[j->hash % DNS_BUCKETS];

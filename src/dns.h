@@ -57,6 +57,9 @@ void dns_resolve(struct dns *d, const char *host, int port,
  * values are kept. */
 void dns_srv(struct dns *d, const char *name, dns_srv_cb cb, void *arg);
 
+/* Would dns_srv(name) be answered from the cache (no query)? */
+bool dns_srv_cached(struct dns *d, const char *name);
+
 void dns_get_stats(const struct dns *d, struct dns_stats *out);
 
 const char *dns_strerror(enum dns_status st);

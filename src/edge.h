@@ -33,6 +33,7 @@ struct edge {
 	struct conn_table *conns;
 	struct txn_table *txns;
 	struct rate_table *rates;     /* per-domain request caps */
+	struct shares *shares;        /* what each peer holds (txns, DNS) */
 	unsigned fed_pending;         /* requests waiting for an SRV lookup */
 	unsigned out_pending;         /* node requests waiting for an SRV lookup */
 	struct reach reach;           /* next hops that failed recently */

@@ -16,9 +16,9 @@
 #include "policy.h"
 #include "rate.h"
 #include "respond.h"
+#include "share.h"
 #include "sipmsg.h"
 
-#define FED_MAX_PENDING 1024     /* requests held for DNS, edge-wide */
 #define FED_MAX_IDENTITIES 4     /* P-Asserted-Identity entries checked */
 #define FED_MAX_DOMAINS (2 + FED_MAX_IDENTITIES)   /* + From and Referred-By */
 #define FED_DOMAIN_MAX 128
@@ -35,6 +35,7 @@ struct fed_job {
 	enum srv_state srv;
 	char targets[DNS_MAX_SRV][256];
 	size_t ntargets;
+	char share[SHARE_KEY_MAX + 8];  /* the peer's DNS share it holds, "" = none */
 };
 
 static uint64_t now_ms(void)
@@ -143,6 +144,34 @@ static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 		   size_t n, bool from_cache);
 
+/* Take a place in the DNS backlog for job (its peer's share, then the
+ * edge-wide cap); NULL when taken, else the limit that refused. */
+static const char *dns_backlog(struct conn *c, struct fed_job *job)
+{
+	struct edge *e = c->edge;
+	const struct conf *cf = e->conf;
+	if (e->fed_pending + e->out_pending >= (unsigned)cf->limits.max_dns_pending)
+		return "dns_pending";
+	if (!job->share[0]) {
+		char key[SHARE_KEY_MAX];
+		snprintf(job->share, sizeof job->share, "dns|%s",
+			 conn_peer_key(c, key, sizeof key));
+		if (!shares_take(e->shares, job->share,
+				 (unsigned)cf->limits.max_dns_pending_per_peer)) {
+			job->share[0] = '\0';
+			return "max_dns_pending_per_peer";
+		}
+	}
+	return NULL;
+}
+
+static void job_free(struct fed_job *job)
+{
+	if (job->share[0])
+		shares_release(job->edge->shares, job->share);
+	free(job);
+}
+
 /* Decide domain after domain; stops at the first refusal or lookup. */
 static enum fed_result run(struct conn *c, struct fed_job *job)
 {
@@ -164,8 +193,18 @@ static enum fed_result run(struct conn *c, struct fed_job *job)
 		struct policy_out out;
 		policy_inbound(e->conf, &in, &out);
 		if (out.action == POLICY_LOOKUP_SRV) {
+			/* Only a request that needs a lookup counts against the
+			 * backlog: the peer's share first, then the edge's. */
 			char name[300];
 			snprintf(name, sizeof name, "%s.%s", e->conf->dns.srv_service, d);
+			const char *limit = dns_srv_cached(e->dns, name) ? NULL
+				: dns_backlog(c, job);
+			if (limit) {
+				char key[SHARE_KEY_MAX];
+				log_limit_reached(limit, conn_peer_key(c, key, sizeof key));
+				refuse(c, job->msg, d, 503, 0, "dns_backlog", NULL);
+				return FED_REFUSED;
+			}
 			e->fed_pending++;
 			dns_srv(e->dns, name, on_srv, job);
 			return FED_PENDING;
@@ -212,7 +251,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 	struct conn *c = conn_by_id(e, job->conn_id);
 	if (!c || c->state == CONN_CLOSED) {
 		msg_destroy(job->msg);     /* the peer is gone: nobody to answer */
-		free(job);
+		job_free(job);
 		return;
 	}
 	job->srv = st == DNS_OK ? SRV_FOUND : st == DNS_NOTFOUND ? SRV_NONE : SRV_FAILED;
@@ -225,7 +264,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 		return;
 	if (r == FED_PASS)
 		job->resume(c, job->msg, job->arg);
-	free(job);
+	job_free(job);
 }
 
 enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
@@ -244,14 +283,10 @@ enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
 	if (bad) {
 		refuse(c, msg, NULL, 403, DIAG_NOT_FEDERATED, bad, NULL);
 		r = FED_REFUSED;
-	} else if (e->fed_pending >= FED_MAX_PENDING) {
-		log_event(LOG_WARNING, "limit_reached", "limit", "policy_pending", NULL);
-		refuse(c, msg, job->domain[0], 503, 0, "dns_backlog", NULL);
-		r = FED_REFUSED;
 	} else {
 		r = run(c, job);
 	}
 	if (r != FED_PENDING)
-		free(job);
+		job_free(job);
 	return r;
 }

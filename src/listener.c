@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "conn.h"
@@ -15,7 +17,47 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 {
 	(void)ev;
 	struct listener *l = arg;
+	l->backoff_ms = 0;
 	conn_accept(l->edge, fd, sa, salen, l->zone, l->transport, l->port);
+}
+
+/* accept() failed. Out of descriptors (or memory) the socket stays
+ * readable and the loop would spin on it: pause this listener, with a
+ * backoff from 10 ms doubling to 1 s, logged once a second. Other errors
+ * (a connection reset before it was accepted) need nothing. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct listener *l = arg;
+	evconnlistener_enable(l->ev);
+}
+
+static void on_accept_error(struct evconnlistener *ev, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	evconnlistener_disable(ev);
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : 10;
+	if (l->backoff_ms > 1000)
+		l->backoff_ms = 1000;
+	if (!l->resume)
+		l->resume = evtimer_new(l->edge->base, on_resume, l);
+	struct timeval tv = { l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000 };
+	if (l->resume)
+		evtimer_add(l->resume, &tv);
+	else
+		evconnlistener_enable(ev);
+	unsigned dropped;
+	if (log_flood_allow("limit_reached", "file_descriptors", &dropped)) {
+		char ms[16], n[16];
+		snprintf(ms, sizeof ms, "%d", l->backoff_ms);
+		snprintf(n, sizeof n, "%u", dropped);
+		log_event(LOG_WARNING, "limit_reached", "limit", "file_descriptors",
+			  "detail", evutil_socket_error_to_string(err), "pause_ms", ms,
+			  "suppressed", dropped ? n : NULL, NULL);
+	}
 }
 
 static bool open_one(struct edge *e, enum zone zone, enum transport tr,
@@ -52,6 +94,7 @@ static bool open_one(struct edge *e, enum zone zone, enum transport tr,
 		free(l);
 		return false;
 	}
+	evconnlistener_set_error_cb(l->ev, on_accept_error);
 	struct listener **tail = &e->listeners;
 	while (*tail)
 		tail = &(*tail)->next;
@@ -101,6 +144,8 @@ static bool same(const struct listener *l, const struct want *w)
 
 static void close_one(struct listener *l)
 {
+	if (l->resume)
+		event_free(l->resume);
 	evconnlistener_free(l->ev);
 	free(l);
 }

@@ -13,6 +13,8 @@ struct listener {
 	char address[64];
 	int port;
 	struct evconnlistener *ev;
+	struct event *resume;          /* paused after EMFILE/ENFILE/ENOMEM */
+	int backoff_ms;
 	struct edge *edge;
 	struct listener *next;
 };

@@ -97,19 +97,40 @@ void log_event(int level, const char *event, ...)
 	emit(level, line);
 }
 
+bool log_flood_allow(const char *event, const char *reason, unsigned *suppressed)
+{
+	/* Keys are string literals or slugs from fixed tables: compared by
+	 * content, kept by pointer. Beyond the table every key shares the
+	 * last slot, so an unknown number of reasons is still bounded. */
+	static struct { const char *event, *reason; time_t last; unsigned dropped; } seen[64];
+	time_t now = time(NULL);
+	size_t n = sizeof seen / sizeof seen[0], i = 0;
+	if (!reason)
+		reason = "";
+	for (; i < n - 1 && seen[i].event; i++)
+		if (strcmp(seen[i].event, event) == 0 && strcmp(seen[i].reason, reason) == 0)
+			break;
+	if (!seen[i].event) {
+		seen[i].event = event;
+		seen[i].reason = reason;
+	}
+	if (seen[i].last == now) {
+		seen[i].dropped++;
+		return false;
+	}
+	seen[i].last = now;
+	*suppressed = seen[i].dropped;
+	seen[i].dropped = 0;
+	return true;
+}
+
 void log_limit_reached(const char *limit, const char *peer)
 {
-	static struct { const char *limit; time_t last; } seen[8];
-	time_t now = time(NULL);
-	size_t i = 0;
-	for (; i < sizeof seen / sizeof seen[0] && seen[i].limit; i++)
-		if (strcmp(seen[i].limit, limit) == 0)
-			break;
-	if (i < sizeof seen / sizeof seen[0]) {
-		if (seen[i].limit && seen[i].last == now)
-			return;
-		seen[i].limit = limit;   /* string literals: they outlive us */
-		seen[i].last = now;
-	}
-	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer, NULL);
+	unsigned dropped;
+	if (!log_flood_allow("limit_reached", limit, &dropped))
+		return;
+	char n[16];
+	snprintf(n, sizeof n, "%u", dropped);
+	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer,
+		  "suppressed", dropped ? n : NULL, NULL);
 }

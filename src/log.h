@@ -27,8 +27,14 @@ void log_msg(int level, const char *fmt, ...)
  */
 void log_event(int level, const char *event, ...);
 
-/* event=limit_reached limit=LIMIT [peer=PEER], at most once a second per
- * limit: a flood must not flood syslog. */
+/* May an event driven by outside traffic be logged now? At most once a
+ * second per (event, reason); *suppressed gets how many were not logged
+ * since the last one. event and reason must outlive the process (string
+ * literals, slugs). */
+bool log_flood_allow(const char *event, const char *reason, unsigned *suppressed);
+
+/* event=limit_reached limit=LIMIT [peer=PEER] [suppressed=N], at most once
+ * a second per limit: a flood must not flood syslog. */
 void log_limit_reached(const char *limit, const char *peer);
 
 #endif

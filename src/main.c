@@ -1,7 +1,9 @@
 /* main.c - command line, startup, signals, shutdown. */
 #include <getopt.h>
 #include <signal.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "metrics.h"
 #include "reload.h"
 #include "rate.h"
+#include "share.h"
 #include "tls.h"
 #include "txn.h"
 
@@ -127,7 +130,8 @@ static void edge_free(struct edge *e)
 	txn_table_free(e->txns);
 	conn_table_free(e->conns);
 	rate_table_free(e->rates);
-	dns_free(e->dns);
+	dns_free(e->dns);           /* its waiters give back their DNS shares */
+	shares_free(e->shares);
 	tls_ctxs_free(e->tls);
 	if (e->sig_term) event_free(e->sig_term);
 	if (e->sig_int) event_free(e->sig_int);
@@ -138,6 +142,37 @@ static void edge_free(struct edge *e)
 	conf_free(e->conf);
 	if (e->base)
 		event_base_free(e->base);
+}
+
+/* Every connection is a descriptor: with RLIMIT_NOFILE below
+ * limits.max_connections, accept() would fail long before the limit and
+ * the edge would refuse partners it promised to take. Raise the soft
+ * limit to fit (plus room for listeners, DNS, metrics and logging), or
+ * refuse to start, saying what to change. */
+#define FD_RESERVE 64
+static bool fit_fd_limit(const struct conf *cf)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cf->limits.max_connections + FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return true;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		char detail[200];
+		snprintf(detail, sizeof detail, "limits.max_connections = %d needs %llu "
+			 "file descriptors, the hard limit is %llu: raise LimitNOFILE= "
+			 "(systemd) or lower max_connections", cf->limits.max_connections,
+			 (unsigned long long)want, (unsigned long long)rl.rlim_max);
+		log_event(LOG_ERR, "startup_failed", "reason", "file_descriptors",
+			  "detail", detail, NULL);
+		return false;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_event(LOG_ERR, "startup_failed", "reason", "file_descriptors",
+			  "detail", strerror(errno), NULL);
+		return false;
+	}
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -191,9 +226,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int rc = 1;
+	if (!fit_fd_limit(conf))
+		goto out;
 	e->base = event_base_new();
 	if (!e->base || !(e->conns = conn_table_new()) || !(e->txns = txn_table_new()) ||
-	    !(e->rates = rate_table_new(4096))) {
+	    !(e->rates = rate_table_new(4096)) || !(e->shares = shares_new())) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}

@@ -14,17 +14,25 @@
 #include "policy.h"
 #include "proxy.h"
 #include "route.h"
+#include "share.h"
 #include "sipmsg.h"
 #include "txn.h"
 
-#define OUT_MAX_PENDING 1024     /* node requests held for DNS, edge-wide */
 
 struct out_job {
 	struct edge *edge;
 	uint64_t conn_id;
 	msg_t *msg;
 	char domain[256];
+	char share[SHARE_KEY_MAX];    /* "dns|to:DOMAIN" share held, "" = none */
 };
+
+static void job_free(struct out_job *job)
+{
+	if (job->share[0])
+		shares_release(job->edge->shares, job->share);
+	free(job);
+}
 
 /* Refuse with the complete attributes the node's administrator needs. */
 static void refuse(struct conn *c, msg_t *msg, int status, const char *reason,
@@ -92,7 +100,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 		route_by_srv(c, job->msg, job->domain, st, srv, n);
 	else
 		msg_destroy(job->msg);     /* the node is gone: nobody to answer */
-	free(job);
+	job_free(job);
 }
 
 void outbound_route(struct conn *c, msg_t *msg, bool in_dialog)
@@ -131,17 +139,31 @@ void outbound_route(struct conn *c, msg_t *msg, bool in_dialog)
 		proxy_forward(c, msg, ZONE_EXTERNAL, c->node, tg, n);
 		return;
 	}
-	struct out_job *job = e->out_pending < OUT_MAX_PENDING ? calloc(1, sizeof *job) : NULL;
+	char name[300], share[SHARE_KEY_MAX];
+	snprintf(name, sizeof name, "%s.%s", cf->dns.srv_service, domain);
+	snprintf(share, sizeof share, "dns|to:%.140s", domain);
+	/* A lookup answered from the cache takes no place in the backlog;
+	 * the others count against the domain's share (a domain whose DNS
+	 * never answers holds only its own), then the edge's. */
+	bool cached = dns_srv_cached(e->dns, name);
+	const char *limit = cached ? NULL
+		: e->fed_pending + e->out_pending >= (unsigned)cf->limits.max_dns_pending
+		? "dns_pending"
+		: !shares_take(e->shares, share, (unsigned)cf->limits.max_dns_pending_per_peer)
+		? "max_dns_pending_per_peer" : NULL;
+	struct out_job *job = limit ? NULL : calloc(1, sizeof *job);
 	if (!job) {
-		log_event(LOG_WARNING, "limit_reached", "limit", "dns_pending", NULL);
+		if (!limit)
+			shares_release(e->shares, cached ? NULL : share);
+		log_limit_reached(limit ? limit : "out_of_memory", share + 4);
 		proxy_refuse_text(c, msg, 503, "outbound_failed", "dns_backlog",
 				  "too many requests waiting for DNS");
 		return;
 	}
 	*job = (struct out_job){ .edge = e, .conn_id = c->id, .msg = msg };
 	snprintf(job->domain, sizeof job->domain, "%s", domain);
-	char name[300];
-	snprintf(name, sizeof name, "%s.%s", cf->dns.srv_service, domain);
+	if (!cached)
+		snprintf(job->share, sizeof job->share, "%s", share);
 	e->out_pending++;
 	dns_srv(e->dns, name, on_srv, job);
 }

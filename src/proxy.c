@@ -25,6 +25,7 @@
 #include "respond.h"
 #include "rewrite.h"
 #include "route.h"
+#include "share.h"
 #include "sipmsg.h"
 #include "txn.h"
 
@@ -155,8 +156,12 @@ static void txn_send(struct txn *t)
 		txn_free(t);
 		return;
 	}
-	t->down_conn = c->id;
+	txn_set_down(t, c->id);
 	respond_send(c, t->fwd);
+	/* No other target to resend it to: keep only what answering,
+	 * cancelling and acknowledging need (SPEC section 1), not the body. */
+	if (t->cur_target + 1 >= t->ntargets)
+		txn_trim(t);
 	int secs = t->timeout ? t->timeout
 		: t->method == sip_method_invite ? e->conf->limits.invite_timeout
 						 : e->conf->limits.transaction_timeout;
@@ -298,6 +303,49 @@ static void targets_attrs(const struct txn_target *tg, size_t n,
 	}
 }
 
+/* Per-peer shares (SPEC section 1): the peer a transaction counts
+ * against is the partner that sent the request, or, for a node's request,
+ * the partner domain it goes to (one that never answers holds only its
+ * own share). NULL when taken, else the limit that refused. */
+static const char *take_share(struct conn *up, sip_t const *sip, struct txn *t)
+{
+	struct edge *e = up->edge;
+	const struct conf *cf = e->conf;
+	char key[SHARE_KEY_MAX], dom[256];
+	if (up->zone == ZONE_EXTERNAL) {
+		conn_peer_key(up, key, sizeof key);
+	} else {
+		sipmsg_host(sip->sip_request->rq_url, dom, sizeof dom);
+		snprintf(key, sizeof key, "to:%.150s", dom);
+	}
+	if (!shares_take(e->shares, key, (unsigned)cf->limits.max_transactions_per_peer))
+		return "max_transactions_per_peer";
+	if (t->method == sip_method_invite) {
+		char ik[SHARE_KEY_MAX + 8];
+		snprintf(ik, sizeof ik, "invite|%s", key);
+		if (!shares_take(e->shares, ik, (unsigned)cf->limits.max_invites_per_peer)) {
+			shares_release(e->shares, key);
+			return "max_invites_per_peer";
+		}
+		t->share_invite = true;
+	}
+	snprintf(t->share_key, sizeof t->share_key, "%s", key);
+	return NULL;
+}
+
+/* A peer over its share: 503 with Retry-After, logged once a second per
+ * limit; every other peer keeps its capacity. */
+static void peer_over_share(struct conn *up, msg_t *msg, const char *limit)
+{
+	const struct conf *cf = up->edge->conf;
+	char hdrs[512], key[SHARE_KEY_MAX];
+	int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
+	diag_warning(hdrs + n, sizeof hdrs - (size_t)n, cf->federation.diagnostics,
+		     cf->edge.fqdn, "too many open transactions for this peer");
+	log_limit_reached(limit, conn_peer_key(up, key, sizeof key));
+	answer_refused(up, msg, 503, NULL, "limit_reached", limit, hdrs);
+}
+
 /* The outbound target guard by name (SPEC section 4): never a blocked
  * domain, a node or the internal listener, whoever chose the target.
  * Addresses are checked once resolved (conn.c). Returns how many remain. */
@@ -375,6 +423,13 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		t->method = sip->sip_request->rq_method;
 		t->down_zone = toward;
 		t->node = node;
+		const char *over = take_share(up, sip, t);
+		if (over) {
+			t->fwd = NULL;             /* msg is still ours to answer */
+			txn_free(t);
+			peer_over_share(up, msg, over);
+			return;
+		}
 		snprintf(branch, sizeof branch, "%s", t->branch);
 	} else {
 		txn_make_branch(e, branch, sizeof branch);
@@ -677,8 +732,7 @@ static void note_alias(struct conn *c, sip_via_t const *v)
 {
 	if (!v || !v->v_host || !v->v_params || !msg_params_find(v->v_params, "alias"))
 		return;
-	snprintf(c->alias, sizeof c->alias, "%s", v->v_host);
-	c->alias_port = v->v_port ? atoi(v->v_port) : 5061;
+	conn_set_alias(c, v->v_host, v->v_port ? atoi(v->v_port) : 5061);
 }
 
 static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
@@ -826,9 +880,51 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 
 /* ------------------------------------------------------------ entry */
 
+/* How many values a header list holds, counted up to limit + 1. */
+static size_t values(msg_header_t const *h, size_t limit)
+{
+	size_t n = 0;
+	for (; h && n <= limit; h = h->sh_next)
+		n++;
+	return n;
+}
+
+/* Header values, not lines, are what costs (SPEC section 1): a request
+ * with more Via values than RFC 3261 loop detection needs, or more Route,
+ * Record-Route or Contact values than max_header_values, is refused
+ * before any other work. A response may carry what the edge itself added
+ * on top of a request it accepted (its Via, its two Record-Route
+ * entries), so it is held to the caps plus that; one over is dropped,
+ * never a reason to close the connection it came on. */
+static const char *too_many_values(const struct conf *cf, sip_t const *sip, int *status)
+{
+	size_t slack = sip->sip_status ? 2 : 0;
+	size_t via = (size_t)cf->limits.max_via + slack;
+	size_t other = (size_t)cf->limits.max_header_values + slack;
+	*status = 483;
+	if (values((msg_header_t const *)sip->sip_via, via) > via)
+		return "too_many_via";
+	*status = 400;
+	if (values((msg_header_t const *)sip->sip_route, other) > other ||
+	    values((msg_header_t const *)sip->sip_record_route, other) > other ||
+	    values((msg_header_t const *)sip->sip_contact, other) > other)
+		return "too_many_values";
+	return NULL;
+}
+
 void proxy_on_message(struct conn *c, msg_t *msg)
 {
 	sip_t *sip = sip_object(msg);
+	int status = 0;
+	const char *many = sip && (sip->sip_request || sip->sip_status)
+		? too_many_values(c->edge->conf, sip, &status) : NULL;
+	if (many) {
+		if (sip->sip_status)
+			stray_response(c, msg, sip, many);
+		else
+			refuse(c, msg, status, NULL, "message_rejected", many, 0, NULL, NULL);
+		return;
+	}
 	const char *bad = sipmsg_malformed(msg, sip);
 	if (bad) {
 		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,

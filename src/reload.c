@@ -52,7 +52,7 @@ static int remap_node(const struct remap *r, int node)
 static void remap_conn(struct conn *c, void *arg)
 {
 	int was = c->node;
-	c->node = remap_node(arg, c->node);
+	conn_set_node(c, remap_node(arg, c->node));
 	/* The lists may have changed: what a peer proved is asked again. */
 	free(c->verdicts);
 	c->verdicts = NULL;

@@ -267,6 +267,12 @@ isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen)
 	}
 	if (msg_serialize(msg, NULL) < 0)
 		return -1;
+	/* The first line always in canonical form: RFC 3261 allows exactly
+	 * one SP between its elements (RFC 4475 lwsstart, trws). */
+	if (sip && sip->sip_request)
+		msg_fragment_clear(sip->sip_request->rq_common);
+	else if (sip && sip->sip_status)
+		msg_fragment_clear(sip->sip_status->st_common);
 	/* Untouched headers go out as they came (N lines stay N lines, a
 	 * peer's spelling kept); what the edge edited or added has no bytes
 	 * yet and is printed by msg_prepare. */
@@ -426,4 +432,30 @@ bool sipmsg_host_is(const char *uri_host, const char *addr)
 	if (n > 2 && uri_host[0] == '[' && uri_host[n - 1] == ']')
 		return strlen(addr) == n - 2 && strncasecmp(uri_host + 1, addr, n - 2) == 0;
 	return strcasecmp(uri_host, addr) == 0;
+}
+
+msg_t *sipmsg_skeleton(msg_t *req)
+{
+	sip_t const *rq = sip_object(req);
+	msg_t *sk = msg_create(sipmsg_mclass(), 0);
+	if (!sk || !rq || !rq->sip_request)
+		goto fail;
+	sip_t *s = sip_object(sk);
+	if (sip_add_dup(sk, s, (sip_header_t const *)rq->sip_request) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_via) < 0 ||
+	    (rq->sip_route && sip_add_dup(sk, s, (sip_header_t const *)rq->sip_route) < 0) ||
+	    (rq->sip_max_forwards &&
+	     sip_add_dup(sk, s, (sip_header_t const *)rq->sip_max_forwards) < 0) ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_from) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_to) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_call_id) < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t const *)rq->sip_cseq) < 0 ||
+	    sip_add_make(sk, s, sip_content_length_class, "0") < 0 ||
+	    sip_add_dup(sk, s, (sip_header_t *)sip_separator_create(msg_home(sk))) < 0)
+		goto fail;
+	return sk;
+fail:
+	if (sk)
+		msg_destroy(sk);
+	return NULL;
 }

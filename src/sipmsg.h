@@ -45,6 +45,12 @@ msg_t *sipmsg_response(msg_t *req, int status, const char *phrase,
 /* Host of a URL, lower-case, without trailing dot, into buf. */
 const char *sipmsg_host(url_t const *url, char *buf, size_t len);
 
+/* What a transaction needs of the request it forwarded once no target
+ * is left to send it to: request line, Via, Route, Max-Forwards, From,
+ * To, Call-ID and CSeq (to answer it, CANCEL it, ACK a non-2xx), without
+ * the body or other headers. NULL when out of memory. */
+msg_t *sipmsg_skeleton(msg_t *req);
+
 /* Does a URI host name addr? IPv6 literals appear in URIs as "[...]",
  * addresses in edge.conf bare; names compare case-insensitively. */
 bool sipmsg_host_is(const char *uri_host, const char *addr);

@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "edge.h"
+#include "sipmsg.h"
 #include "txn.h"
 
 #define DOWN_HASH(t) ((t)->hash_down)
@@ -22,7 +23,59 @@ HTABLE_BODIES_WITH(up_ht, uh, struct txn, UP_HASH, size_t, unsigned);
 struct txn_table {
 	down_ht_t down;
 	up_ht_t up;
+	struct txn **byconn;       /* by down_conn, chained through dnext */
+	size_t nbyconn, nindexed;
 };
+
+static size_t conn_slot(uint64_t id, size_t n)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) % n;
+}
+
+static void unlink_down(struct txn *t)
+{
+	struct txn_table *tt = t->edge->txns;
+	if (!t->down_conn || !tt->byconn)
+		return;
+	for (struct txn **p = &tt->byconn[conn_slot(t->down_conn, tt->nbyconn)]; *p;
+	     p = &(*p)->dnext)
+		if (*p == t) {
+			*p = t->dnext;
+			tt->nindexed--;
+			break;
+		}
+	t->dnext = NULL;
+}
+
+void txn_set_down(struct txn *t, uint64_t conn_id)
+{
+	struct txn_table *tt = t->edge->txns;
+	unlink_down(t);
+	t->down_conn = conn_id;
+	if (!conn_id)
+		return;
+	if (!tt->byconn || tt->nindexed >= tt->nbyconn) {    /* load at most 1 */
+		size_t n = tt->nbyconn ? tt->nbyconn * 2 : 256;
+		struct txn **b = calloc(n, sizeof *b);
+		if (b) {
+			for (size_t i = 0; i < tt->nbyconn; i++)
+				for (struct txn *x = tt->byconn[i], *nx; x; x = nx) {
+					nx = x->dnext;
+					x->dnext = b[conn_slot(x->down_conn, n)];
+					b[conn_slot(x->down_conn, n)] = x;
+				}
+			free(tt->byconn);
+			tt->byconn = b;
+			tt->nbyconn = n;
+		} else if (!tt->byconn) {
+			return;
+		}
+	}
+	size_t k = conn_slot(conn_id, tt->nbyconn);
+	t->dnext = tt->byconn[k];
+	tt->byconn[k] = t;
+	tt->nindexed++;
+}
 
 /* FNV-1a; keys are short and come from peers, but a collision only costs
  * a longer probe, never a wrong match (keys are compared in full). */
@@ -55,6 +108,7 @@ void txn_table_free(struct txn_table *t)
 			txn_free(t->down.dh_table[i]);
 	su_free(NULL, t->down.dh_table);
 	su_free(NULL, t->up.uh_table);
+	free(t->byconn);
 	free(t);
 }
 
@@ -110,8 +164,17 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 void txn_free(struct txn *t)
 {
 	struct txn_table *tt = t->edge->txns;
+	if (t->share_key[0]) {
+		shares_release(t->edge->shares, t->share_key);
+		if (t->share_invite) {
+			char ik[SHARE_KEY_MAX + 8];
+			snprintf(ik, sizeof ik, "invite|%s", t->share_key);
+			shares_release(t->edge->shares, ik);
+		}
+	}
 	down_ht_remove(&tt->down, t);
 	up_ht_remove(&tt->up, t);
+	unlink_down(t);
 	if (t->timer)
 		event_free(t->timer);
 	if (t->fwd)
@@ -156,13 +219,14 @@ void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *)
 void txn_each_down(struct edge *e, uint64_t conn_id,
 		   void (*fn)(struct txn *t, void *arg), void *arg)
 {
-	/* Collect first: fn may free txns and reshuffle the open hash. */
-	down_ht_t *ht = &e->txns->down;
+	/* Collect first: fn may free txns and move others between lists. */
+	struct txn_table *tt = e->txns;
+	if (!tt->byconn || !conn_id)
+		return;
 	size_t n = 0, cap = 16;
 	struct txn **hit = malloc(cap * sizeof *hit);
-	for (size_t i = 0; hit && i < ht->dh_size; i++) {
-		struct txn *t = ht->dh_table[i];
-		if (!t || t->down_conn != conn_id)
+	for (struct txn *t = tt->byconn[conn_slot(conn_id, tt->nbyconn)]; hit && t; t = t->dnext) {
+		if (t->down_conn != conn_id)
 			continue;
 		if (n == cap) {
 			struct txn **h2 = realloc(hit, (cap *= 2) * sizeof *hit);
@@ -183,4 +247,22 @@ void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg
 	for (size_t i = 0; i < ht->dh_size; i++)
 		if (ht->dh_table[i])
 			fn(ht->dh_table[i], arg);
+}
+
+void txn_trim(struct txn *t)
+{
+	if (t->trimmed || !t->fwd)
+		return;
+	msg_t *sk = sipmsg_skeleton(t->fwd);
+	if (!sk)
+		return;               /* keep the whole request: still correct */
+	sip_via_t *hidden = NULL;
+	if (t->hidden_vias && !(hidden = sip_via_dup(msg_home(sk), t->hidden_vias))) {
+		msg_destroy(sk);
+		return;
+	}
+	msg_destroy(t->fwd);
+	t->fwd = sk;
+	t->hidden_vias = hidden;
+	t->trimmed = true;
 }

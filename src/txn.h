@@ -15,6 +15,7 @@
 #include <sofia-sip/sip.h>
 
 #include "conf.h"
+#include "share.h"
 
 struct edge;
 struct conn;
@@ -33,10 +34,14 @@ struct txn {
 	char branch[48];           /* our Via branch toward the next hop (random) */
 	uint64_t up_conn;          /* connection the request came on */
 	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
-	uint64_t down_conn;        /* connection it went out on */
+	uint64_t down_conn;        /* connection it went out on (txn_set_down) */
+	struct txn *dnext;         /* txn_each_down's index */
 	enum zone down_zone;
 	int node;                  /* internal node at either end, or -1 */
-	msg_t *fwd;                /* the request as forwarded */
+	msg_t *fwd;                /* the request as forwarded (trimmed to
+				    * its skeleton once sent to the last
+				    * target: sipmsg_skeleton()) */
+	bool trimmed;
 	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
 	sip_method_t method;
 	int status;                /* best response so far, 0 = none */
@@ -50,6 +55,9 @@ struct txn {
 	 * -1 = connection failed). */
 	void (*on_final)(struct txn *t, int status);
 	void *final_arg;
+	/* The peer's share it counts against (e->shares), "" = none. */
+	char share_key[SHARE_KEY_MAX];
+	bool share_invite;         /* also holds one of its INVITE share */
 };
 
 struct txn_table;
@@ -67,10 +75,17 @@ struct txn *txn_by_branch(struct edge *e, const char *branch);
 struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
 			    const char *up_branch);
 
+/* Replace fwd by its skeleton (hidden_vias moved along). */
+void txn_trim(struct txn *t);
+
 /* (Re)arm the txn timer to fire after secs seconds. */
 void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *));
 
-/* Call fn for each txn whose downstream connection is conn_id. fn may free. */
+/* The request went out on connection conn_id (indexed for txn_each_down). */
+void txn_set_down(struct txn *t, uint64_t conn_id);
+
+/* Call fn for each txn whose downstream connection is conn_id (found by
+ * index, never by walking every transaction). fn may free. */
 void txn_each_down(struct edge *e, uint64_t conn_id,
 		   void (*fn)(struct txn *t, void *arg), void *arg);
 

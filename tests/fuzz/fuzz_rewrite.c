@@ -60,6 +60,7 @@
 #include "pat.h"
 #include "proxy.h"
 #include "rate.h"
+#include "share.h"
 #include "route.h"
 #include "sipmsg.h"
 #include "txn.h"
@@ -141,6 +142,14 @@ static void configure(uint8_t flags)
 	cf.limits.max_transactions = (flags & 64) ? 2 : 10000;
 	cf.limits.invite_timeout = (flags & 128) ? 0 : 180;
 	cf.limits.handshake_timeout = 10;
+	cf.limits.max_via = 70;
+	cf.limits.max_header_values = 64;
+	cf.limits.max_output_buffer = 1 << 20;
+	cf.limits.output_stall_timeout = 30;
+	cf.limits.max_transactions_per_peer = (flags & 64) ? 1 : 1000;
+	cf.limits.max_invites_per_peer = 100;
+	cf.limits.max_dns_pending = 1024;
+	cf.limits.max_dns_pending_per_peer = 32;
 	cf.limits.rate_per_discovered_domain = 3;
 	cf.limits.unreachable_hold = 30;
 	log_set_level((flags & 64) ? LOG_DEBUG : LOG_INFO);
@@ -545,6 +554,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e.conns = conn_table_new();
 	e.txns = txn_table_new();
 	e.rates = rate_table_new(64);
+	e.shares = shares_new();
 	e.dns = dns_new(e.base, &cf);
 	e.metrics = metrics_new(&e);
 	e.stopping = act & 8;
@@ -651,6 +661,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dns_free(e.dns);
 	metrics_free(e.metrics);
 	rate_table_free(e.rates);
+	shares_free(e.shares);
 	event_base_free(e.base);
 	memset(sender_id, 0, sizeof sender_id);
 	return 0;

@@ -59,6 +59,14 @@ static void setup(void)
 	cf.limits.max_transactions = 10000;
 	cf.limits.invite_timeout = 180;
 	cf.limits.handshake_timeout = 10;
+	cf.limits.max_via = 70;
+	cf.limits.max_header_values = 64;
+	cf.limits.max_output_buffer = 1 << 20;
+	cf.limits.output_stall_timeout = 30;
+	cf.limits.max_transactions_per_peer = 1000;
+	cf.limits.max_invites_per_peer = 100;
+	cf.limits.max_dns_pending = 1024;
+	cf.limits.max_dns_pending_per_peer = 32;
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
@@ -890,11 +898,13 @@ START_TEST(reuse_only_with_alias)
 	ck_assert_ptr_ne(out, plain);                                /* dialled anew */
 	struct conn *al = inbound_conn("sip.partner.test");
 	deliver(al, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
-		"Via: SIP/2.0/TLS sip.partner.test:5061;branch=z9hG4bKal1;alias\r\n"
+		"Via: SIP/2.0/TLS sip.partner.test:5070;branch=z9hG4bKal1;alias\r\n"
 		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
 		"Call-ID: alias-1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
-	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1), al);
-	ck_assert_ptr_ne(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5062, -1), al);
+	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5070, -1), al);
+	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "SIP.Partner.test", 5070, -1), al);
+	ck_assert_ptr_ne(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5071, -1), al);
+	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1), out);
 }
 END_TEST
 
