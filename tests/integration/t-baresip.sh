@@ -11,7 +11,10 @@
 # MESSAGE (the contact module's /message command, given with -e) and a
 # presence SUBSCRIBE (the presence module, ;presence=p2p in contacts) to
 # bob@example.test; the node (sippeer serve) answers 200 and the 200s must
-# reach baresip (its SIP trace, -s).
+# reach baresip (its SIP trace, -s). Its OPTIONS sip:127.0.N.1 (menu's
+# /options with the edge's address: baresip would complete a bare
+# "edge.test" into edge.test@partner.test), with the same Route, is the
+# edge's to answer, not a node's.
 . "$(dirname "$0")/lib.sh"
 command -v baresip >/dev/null 2>&1 || se_skip "baresip is not installed (apt-get install baresip-core)"
 MODDIR=
@@ -50,7 +53,8 @@ cat >"$B/contacts" <<EOF
 EOF
 
 # baresip -f DIR -s (SIP trace) -e CMD -t SECONDS: quits by itself
-se_bg baresip baresip -4 -f "$B" -s -t 10 -e "/message hello from baresip"
+se_bg baresip baresip -4 -f "$B" -s -t 10 -e "/message hello from baresip" \
+	-e "/options $NET.1"
 BS_PID=$BG_PID
 BS=$RUN/baresip.out
 # wait (bounded) for the MESSAGE and the SUBSCRIBE to reach the node
@@ -70,8 +74,11 @@ if grep -aq 'tls_handshake_failed' "$RUN/sipedge.log"; then
 fi
 
 # bs_final METHOD : the final statuses baresip's SIP trace shows for METHOD
+# (trace blocks start with "TLS FROM -> TO"; menu's /options prints its
+# response once more, without that line)
 bs_final() {
-	tr -d '\r' <"$BS" | awk -v m="$1" '/^SIP\/2\.0 [0-9]+ / { st = $2; next }
+	tr -d '\r' <"$BS" | awk -v m="$1" '/^TLS / { tr = 1; next }
+		/^SIP\/2\.0 [0-9]+ / { st = tr ? $2 : ""; tr = 0; next } { tr = 0 }
 		/^$/ { st = "" } /^CSeq:/ && $3 == m && st >= 200 { print st; st = "" }' | xargs
 }
 msg=$(tr -d '\r' <"$NODEREC" 2>/dev/null | awk '/^=== sippeer/ { on = 0 } /^MESSAGE / { on = 1 } on')
@@ -90,6 +97,14 @@ se_match "baresip's presence SUBSCRIBE reached the node" \
 	'^SUBSCRIBE sip:bob@example\.test SIP/2\.0$' "$(head -n 1 <<<"$sub")"
 se_match "SUBSCRIBE at the node: Event presence" '^(Event|o): *presence' "$(grep -Ei '^(Event|o):' <<<"$sub")"
 se_eq "baresip got 200 for its SUBSCRIBE (its SIP trace)" 200 "$(bs_final SUBSCRIBE)"
+
+se_match "baresip sent OPTIONS sip:$NET.1 (Route to the edge)" "^OPTIONS sip:$NETRE\\.1 SIP/2\\.0\$" \
+	"$(tr -d '\r' <"$BS" | grep -a '^OPTIONS ')"
+se_eq "baresip got 200 for it" 200 "$(bs_final OPTIONS)"
+se_match "... from the edge itself (Allow lists BENOTIFY)" '^Allow: .*BENOTIFY' \
+	"$(tr -d '\r' <"$BS" | awk '/^SIP\/2\.0 / { blk = "" } { blk = blk $0 "\n" }
+		/^CSeq: [0-9]+ OPTIONS/ { hit = 1 } /^$/ { if (hit) printf "%s", blk; hit = 0; blk = "" }' | grep '^Allow:')"
+se_eq "... and the node never saw an OPTIONS" 0 "$(grep -ac '^OPTIONS ' "$NODEREC")"
 
 se_daemon_alive
 se_stop_daemon
