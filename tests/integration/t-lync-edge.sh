@@ -109,6 +109,25 @@ Supported: ms-benotify
 Proxy-Require: ms-benotify
 Proxy-Require: x-unknown-ext" --expect 420 --expect-header 'Unsupported: ^x-unknown-ext$'
 se_eq "B: the node never saw it" 0 "$(seen "$NODEREC" $id)"
+# INVITEs the edge refuses itself (420 here, 483 for Max-Forwards: 0):
+# the partner ACKs the refusal (RFC 3261 17.1.1.3; sippeer sends it on the
+# same branch). That ACK ends the edge's own transaction: it is absorbed,
+# never forwarded to a node, and not logged as a rejection of its own
+# (issue 13).
+id=lync-420-inv-$$
+se_log_mark
+se_send "B: INVITE with Proxy-Require: x-unknown-ext gets 420 (and is ACKed)" "${PARTNER[@]}" \
+	--var CALLID=$id --expect 420 --expect-header 'Unsupported: ^x-unknown-ext$' --msg "$(
+	sed 's/^CSeq: .*/&\nProxy-Require: x-unknown-ext/' "$SCEN/invite.sip")"
+id2=lync-483-inv-$$
+se_send "B: INVITE with Max-Forwards: 0 gets 483 (and is ACKed)" "${PARTNER[@]}" \
+	"$SCEN/invite.sip" --var CALLID=$id2 --var MF=0 --expect 483
+sleep 0.5       # the ACKs have no answer to wait for
+se_eq "B: one notice-level rejection logged for each call (the INVITE's), none for an ACK" \
+	"INVITE INVITE" "$(se_log_lines "call_id=($id|$id2)( |\$)" | grep -E ' notice ' | grep -oE 'method=[A-Z]+' | sed 's/method=//' | xargs)"
+se_eq "B: the node saw none of the two INVITEs" 0 "$(( $(seen "$NODEREC" $id INVITE) + $(seen "$NODEREC" $id2 INVITE) ))"
+se_eq "B: ... and none of their ACKs (the edge's own transactions)" 0 \
+	"$(( $(seen "$NODEREC" $id ACK) + $(seen "$NODEREC" $id2 ACK) ))"
 
 # ---- A: OPTIONS for the edge itself (a partner's keep-alive)
 metric() {
