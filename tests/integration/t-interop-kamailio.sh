@@ -9,8 +9,9 @@
 #     for partner.test goes to the SRV target sip.partner.test:5061 over a
 #     connection the edge dials, never over an unrelated inbound connection
 #     of that partner (UAs whose certificate names sip.partner.test: one
-#     without alias, one with alias for another port; and Kamailio's own
-#     keep-alive connection, no alias);
+#     without alias, one with alias for another port; one with alias for
+#     sip.partner.test:5061 whose certificate does not name it; and
+#     Kamailio's own keep-alive connection, no alias);
 #  C. when Kamailio relayed a request with ";alias" in a Via whose sent-by
 #     is sip.partner.test:5061, the node's MESSAGE comes back over that very
 #     connection (Kamailio sees it from the edge's listener address).
@@ -103,12 +104,14 @@ Content-Type: text/plain
 
 hello partner' --expect 200
 }
-# ua NAME BIND VIA-SENT-BY VIA-PARAMS : a partner UA (certificate names
-# sip.partner.test) sends a MESSAGE in and keeps its connection 8 s,
-# answering 200 to whatever request comes in on it (ANSWERED lines).
+# ua NAME BIND VIA-SENT-BY VIA-PARAMS [CERT] : a partner UA (certificate
+# CERT, default partner: names sip.partner.test) sends a MESSAGE in and
+# keeps its connection 8 s, answering 200 to whatever request comes in on
+# it (ANSWERED lines).
 ua() {
+	local cert=${5:-partner}
 	se_bg "$1" "${PEER[@]}" send --connect "$NET.1:5061" --bind "$2" --tls \
-		--ca "$PKI/ca.crt" --sni edge.test --cert "$PKI/partner.crt" --key "$PKI/partner.key" \
+		--ca "$PKI/ca.crt" --sni edge.test --cert "$PKI/$cert.crt" --key "$PKI/$cert.key" \
 		--timeout 20 --hold 8 --msg "MESSAGE sip:bob@example.test SIP/2.0
 Via: SIP/2.0/TLS $3;branch=\${BRANCH}$4
 Max-Forwards: 70
@@ -132,12 +135,18 @@ ua ua1 "$NET.22" "$NET.22:5061" ''               # no alias
 UA1=$BG_PID
 ua ua2 "$NET.23" "sip.partner.test:5070" ';alias' # alias, another port
 UA2=$BG_PID
+# alias for sip.partner.test:5061 exactly, but a certificate that does not
+# name sip.partner.test (its MESSAGE is refused: From is not proven)
+ua ua3 "$NET.25" "sip.partner.test:5061" ';alias' otherdom
+UA3=$BG_PID
 n=0
-while [ $n -lt 50 ] && ! { grep -q '^STATUS' "$RUN/ua1.out" && grep -q '^STATUS' "$RUN/ua2.out"; }; do
+while [ $n -lt 50 ] && ! { grep -q '^STATUS' "$RUN/ua1.out" && grep -q '^STATUS' "$RUN/ua2.out" &&
+	grep -q '^STATUS' "$RUN/ua3.out"; }; do
 	sleep 0.1; n=$((n + 1))
 done
-se_match "B: both partner UAs got an answer and hold their connections" \
-	'^STATUS [0-9]+ MESSAGE STATUS [0-9]+ MESSAGE $' "$(cat "$RUN/ua1.out" "$RUN/ua2.out" | grep '^STATUS' | tr '\n' ' ')"
+se_match "B: the three partner UAs got an answer and hold their connections" \
+	'^STATUS [0-9]+ MESSAGE STATUS [0-9]+ MESSAGE STATUS 403 MESSAGE $' \
+	"$(cat "$RUN/ua1.out" "$RUN/ua2.out" "$RUN/ua3.out" | grep '^STATUS' | tr '\n' ' ')"
 se_eq "B: Kamailio's keep-alive connection (no alias) is still open: 1 connection edge <-> Kamailio" 1 "$(established)"
 node_msg "B: node's MESSAGE to bob@partner.test gets 200" b
 src=$(grep -a "KAM-REQ method=MESSAGE" "$KAMLOG" | tail -n 1 | sed -nE 's/.* src=([^ ]*) .*/\1/p')
@@ -146,9 +155,9 @@ se_match "B: Kamailio got it on a connection the edge dialled to sip.partner.tes
 se_nomatch "B: ... i.e. not from $NET.1:5061" "^$NETRE\\.1:5061\$" "$src"
 se_eq "B: now 2 connections edge <-> Kamailio (the keep-alive one, the edge's own)" 2 "$(established)"
 sleep 0.5
-se_eq "B: neither partner UA got the node's request" "" \
-	"$(grep -h '^ANSWERED' "$RUN/ua1.out" "$RUN/ua2.out")"
-se_kill "$UA1" 2; se_kill "$UA2" 2
+se_eq "B: no partner UA got the node's request" "" \
+	"$(grep -h '^ANSWERED' "$RUN/ua1.out" "$RUN/ua2.out" "$RUN/ua3.out")"
+se_kill "$UA1" 2; se_kill "$UA2" 2; se_kill "$UA3" 2
 
 # ---- C: Kamailio's own connection with ;alias sip.partner.test:5061 is reused
 se_stop_daemon          # no connection left from B
