@@ -490,7 +490,15 @@ def wait_final(conn, req_branch, method):
             print("PROVISIONAL %d %s" % (m.status, method), flush=True)
             continue
         print("STATUS %d %s" % (m.status, method), flush=True)
+        show_headers(conn.a, m)
         return m
+
+
+def show_headers(a, resp):
+    """--show-header NAME: print each value of NAME in a final response."""
+    for name in a.show_header:
+        for v in resp.values(name):
+            print("HEADER %s: %s" % (name, v), flush=True)
 
 
 def wait_provisional(conn, req_branch, code):
@@ -569,22 +577,34 @@ def collect(conn, settle):
 
 
 def send_pipelined(a, conn, templates, variables):
-    """--pipeline: send every request at once, then collect one final
+    """--pipeline: send the requests without waiting for answers (at most
+    --window outstanding, one every --interval seconds), collect one final
     response each (matched by branch, in whatever order they come)."""
     wanted = {}
-    for t in templates:
-        data = build(t, variables())
-        req = SipMessage.parse(data)
-        if not conn.send(data):
-            end_of_wait(conn)
-            return 1
-        wanted[req.top_branch()] = req.method
     failures = 0
-    while wanted:
-        m = conn.next_message()
+    i = 0
+    next_send = time.monotonic()
+    while i < len(templates) or wanted:
+        room = i < len(templates) and (not a.window or len(wanted) < a.window)
+        now = time.monotonic()
+        if room and now >= next_send:
+            data = build(templates[i], variables())
+            req = SipMessage.parse(data)
+            if not conn.send(data):
+                end_of_wait(conn)
+                return 1
+            i += 1
+            wanted[req.top_branch()] = req.method
+            next_send = max(now, next_send) + a.interval
+            if a.interval <= 0:
+                continue
+        m = conn.next_message(until=next_send if room else None)
         if m is None:
+            if room and not conn.closed and time.monotonic() < conn.deadline:
+                continue        # only the pace: time to send the next one
             end_of_wait(conn)
-            print("MISSING %d final response(s)" % len(wanted), flush=True)
+            print("MISSING %d final response(s)" % (len(wanted) + len(templates) - i),
+                  flush=True)
             return 1
         if m.is_request:
             print("REQUEST %s" % m.method, flush=True)
@@ -611,6 +631,7 @@ def cmd_send(a):
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             templates.append(f.read())
     templates += a.msg
+    templates *= max(1, a.repeat)
     raw = None
     if a.raw_file:
         with open(a.raw_file, "rb") as f:
@@ -633,10 +654,13 @@ def cmd_send(a):
             "TRANSPORT": "TLS" if a.tls else "TCP"}
     user = dict(v.split("=", 1) for v in a.var)
 
+    seq = [0]
+
     def variables():
+        seq[0] += 1
         d = dict(base)
         d.update(BRANCH="z9hG4bK" + rand_token(16), CALLID=rand_token(20),
-                 TAG=rand_token(8))
+                 TAG=rand_token(8), SEQ=str(seq[0]))
         d.update(user)
         return d
 
@@ -793,8 +817,8 @@ def cmd_send(a):
             if m.is_request:
                 print("ANSWERED %s" % m.method, flush=True)
                 if m.method not in ("ACK", "BENOTIFY"):
-                    conn.send(simple_response(m, 200, tag, "sip:ua@%s;transport=%s"
-                                              % (conn.local, "tls" if a.tls else "tcp")))
+                    conn.send(make_response(m, 200, tag, (), "sip:ua@%s;transport=%s"
+                                            % (conn.local, "tls" if a.tls else "tcp")))
         if conn.closed:
             print("CLOSED %s" % conn.close_reason, flush=True)
 
@@ -812,15 +836,22 @@ def cmd_send(a):
     return 1 if failures else 0
 
 
-def simple_response(req, code, tag, contact=None, extra=()):
-    """A response to req: its Via lines, From, To (+tag), Call-ID, CSeq;
-    for a 2xx to INVITE/SUBSCRIBE also Record-Route and Contact."""
-    reason = {200: "OK", 202: "Accepted", 403: "Forbidden",
-              404: "Not Found", 480: "Temporarily Unavailable",
-              486: "Busy Here", 488: "Not Acceptable Here",
-              500: "Server Internal Error", 503: "Service Unavailable",
-              603: "Decline"}.get(code, "Response")
-    lines = ["SIP/2.0 %d %s" % (code, reason)]
+# ----------------------------------------------------------------- serve
+
+REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress",
+           200: "OK", 202: "Accepted", 403: "Forbidden", 404: "Not Found",
+           408: "Request Timeout", 480: "Temporarily Unavailable",
+           486: "Busy Here", 488: "Not Acceptable Here",
+           500: "Server Internal Error", 503: "Service Unavailable",
+           603: "Decline"}
+
+
+def make_response(req, code, tag, extra=(), contact=None, record_route=()):
+    """The response a simple UAS sends to req: Via, From, Call-ID, CSeq
+    copied, To with tag (unless it has one); on a 2xx to INVITE/SUBSCRIBE
+    the Record-Route set (record_route prepended, as a proxy of ours
+    would) and Contact; then the extra header lines."""
+    lines = ["SIP/2.0 %d %s" % (code, REASONS.get(code, "Response"))]
     lines += ["Via: " + v for v in req.values("Via")]
     lines.append("From: " + (req.get("From") or ""))
     to = req.get("To") or ""
@@ -829,15 +860,15 @@ def simple_response(req, code, tag, contact=None, extra=()):
     lines.append("To: " + to)
     lines.append("Call-ID: " + (req.get("Call-ID") or ""))
     lines.append("CSeq: " + (req.get("CSeq") or ""))
-    if code < 300 and req.method in ("INVITE", "SUBSCRIBE") and contact:
-        lines += ["Record-Route: " + v for v in req.values("Record-Route")]
-        lines.append("Contact: <%s>" % contact)
-    lines += list(extra)
+    if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
+        rr = list(record_route or ()) + req.values("Record-Route")
+        lines += ["Record-Route: " + v for v in rr]
+        if contact:
+            lines.append("Contact: <%s>" % contact)
+    lines += list(extra or ())
     lines.append("Content-Length: 0")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-
-# ----------------------------------------------------------------- serve
 
 class Server:
     def __init__(self, a):
@@ -863,10 +894,10 @@ class Server:
             print("sippeer serve: " + msg, file=sys.stderr, flush=True)
 
     def response(self, req):
-        return simple_response(req, self.a.respond, self.tag, self.a.contact or
-                               "sip:peer@%s;transport=%s" % (
-                                   self.local, "tls" if self.a.tls else "tcp"),
-                               self.a.respond_header)
+        return make_response(req, self.a.respond, self.tag, self.a.respond_header,
+                             self.a.contact or "sip:peer@%s;transport=%s" % (
+                                 self.local, "tls" if self.a.tls else "tcp"),
+                             self.a.record_route)
 
     def handle(self, s, addr):
         peer = "%s:%d" % addr[:2]
@@ -883,7 +914,16 @@ class Server:
                                                   peer_names(s)))
             reader = StreamReader(max_header=self.a.max_header)
             s.settimeout(0.2)
+            # --delay: answers wait here, sent from this thread (an SSL
+            # socket is not to be written from another one) when due
+            later = []
             while not self.done.is_set():
+                now = time.monotonic()
+                released = later and self.a.release and os.path.exists(self.a.release)
+                while later and (released or later[0][0] <= now):
+                    s.sendall(later.pop(0)[1])
+                s.settimeout(min(0.2, max(0.01, later[0][0] - now))
+                             if later else 0.2)
                 try:
                     data = s.recv(65536)
                 except socket.timeout:
@@ -914,7 +954,11 @@ class Server:
                         record(self.a.record, self.lock, "received", peer, m.raw)
                     self.log("%s: %s" % (peer, m.start))
                     if m.method not in ("ACK", "BENOTIFY") and self.a.respond:
-                        s.sendall(self.response(m))
+                        if self.a.delay > 0:
+                            later.append((time.monotonic() + self.a.delay,
+                                          self.response(m)))
+                        else:
+                            s.sendall(self.response(m))
                     with self.lock:
                         self.requests += 1
                         if self.a.count and self.requests >= self.a.count:
@@ -1008,6 +1052,23 @@ def cmd_inspect(a):
         if a.call_id and m.get("Call-ID") != a.call_id:
             continue
         sel.append(m)
+    if a.reply is not None:
+        # the response a UAS would send to the selected request, as raw
+        # bytes (CRLF) for send --raw-file
+        try:
+            m = sel[a.index]
+        except IndexError:
+            print("sippeer inspect: no message #%d matching in %s (%d match)" % (
+                a.index, a.file, len(sel)), file=sys.stderr)
+            return 1
+        if not m.is_request:
+            print("sippeer inspect: --reply: message #%d is a response" % a.index,
+                  file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(make_response(m, a.reply, rand_token(8),
+                                              a.reply_header))
+        sys.stdout.flush()
+        return 0
     queries = getattr(a, "queries", None) or []
     if queries == [] and not a.count_messages:
         queries = [("raw", True)]
@@ -1295,7 +1356,7 @@ def main():
                    help="message template given inline (after the files)")
     s.add_argument("--var", action="append", default=[], metavar="K=V",
                    help="define ${K}; templates may say ${K:-default}. Built in"
-                   " (fresh per message unless given): BRANCH CALLID TAG; and"
+                   " (fresh per message unless given): BRANCH CALLID TAG SEQ; and"
                    " LOCAL LOCAL_IP LOCAL_PORT TRANSPORT (TLS/TCP)")
     s.add_argument("--timeout", type=float, default=10,
                    help="overall limit in seconds (default 10)")
@@ -1311,6 +1372,9 @@ def main():
     s.add_argument("--expect-header", action="append", default=[],
                    metavar="'Name: regex'",
                    help="must match a value of Name in the final response")
+    s.add_argument("--show-header", action="append", default=[], metavar="NAME",
+                   help="print 'HEADER NAME: value' after each final "
+                   "response's STATUS line, for each value of NAME")
     s.add_argument("--dialog", action="store_true",
                    help="INVITE, then ACK and BYE built from the 200")
     s.add_argument("--hold", type=float, metavar="SECONDS",
@@ -1329,6 +1393,13 @@ def main():
     s.add_argument("--pipeline", action="store_true",
                    help="send all requests at once, then wait for a final "
                    "response to each (any order)")
+    s.add_argument("--window", type=int, default=0, metavar="N",
+                   help="with --pipeline: at most N requests unanswered")
+    s.add_argument("--interval", type=float, default=0, metavar="SECONDS",
+                   help="with --pipeline: one request every SECONDS")
+    s.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="send the templates N times over (${SEQ} counts "
+                   "the messages: 1, 2, ...)")
     s.add_argument("--raw-file", help="send these exact bytes first")
     s.add_argument("--raw-hex", help="send these exact bytes (hex) first")
     s.add_argument("--expect-close", action="store_true",
@@ -1353,6 +1424,16 @@ def main():
                    help="response code, 0 = never answer (default 200)")
     v.add_argument("--respond-header", action="append", default=[],
                    metavar="'Name: value'", help="extra header in responses")
+    v.add_argument("--delay", type=float, default=0, metavar="SECONDS",
+                   help="answer each request this long after it came "
+                   "(requests keep being read and recorded meanwhile)")
+    v.add_argument("--release", metavar="FILE",
+                   help="with --delay: answer as soon as FILE exists (at "
+                   "the latest after the delay)")
+    v.add_argument("--record-route", action="append", default=[],
+                   metavar="'<URI>'", help="Record-Route entry put before "
+                   "the request's ones in a 2xx to INVITE/SUBSCRIBE (as a "
+                   "proxy on this side would have added)")
     v.add_argument("--contact", metavar="URI",
                    help="Contact URI of 2xx to INVITE/SUBSCRIBE (default "
                    "sip:peer@LISTEN;transport=tls|tcp)")
@@ -1385,6 +1466,11 @@ def main():
                    help="print the first value of NAME")
     i.add_argument("--values", action=Query, metavar="NAME",
                    help="print every value of NAME, one per line")
+    i.add_argument("--reply", type=int, metavar="CODE",
+                   help="print (raw, CRLF) the CODE response a UAS would "
+                   "send to the selected request, nothing else")
+    i.add_argument("--reply-header", action="append", default=[],
+                   metavar="'Name: value'", help="extra header in --reply")
     i.add_argument("--start-line", action=Query, nargs=0)
     i.add_argument("--body", action=Query, nargs=0)
     i.add_argument("--raw", action=Query, nargs=0)
