@@ -381,6 +381,8 @@ class Conn:
         try:
             self.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
             self.sock.sendall(data)
+            if self.a.sent_out and data.strip(b"\r\n"):
+                record(self.a.sent_out, self.lock, "sent", self.remote, data)
             return True
         except (OSError, ssl.SSLError) as e:
             print("SEND_FAILED %s" % e, file=sys.stderr)
@@ -740,6 +742,24 @@ def cmd_send(a):
     for i, t in enumerate(templates):
         data = build(t, variables())
         req = SipMessage.parse(data)
+        if a.keepalive and i > 0:
+            # RFC 5626 4.4.1: a CRLFCRLF ping between messages; the pong
+            # (a lone CRLF) must come back before the next message
+            pongs = conn.reader.pongs
+            conn.send(b"\r\n\r\n")
+            until = time.monotonic() + 2
+            while conn.reader.pongs == pongs and len(conn.reader.buf) < 2 \
+                    and conn.fill(until):
+                pass
+            try:
+                conn.reader.next()      # consumes a lone CRLF as a pong
+            except ValueError:
+                pass
+            if conn.reader.pongs == pongs:
+                print("NO_PONG before message %d" % (i + 1), flush=True)
+                failures += 1
+            else:
+                print("PONG", flush=True)
         if not conn.send(data):
             end_of_wait(conn)
             return 1
@@ -784,6 +804,23 @@ def cmd_send(a):
             return 1
         if r.status != 200:
             failures += 1
+
+    if a.hold:
+        # a UA that keeps its connection: answer whatever request comes in
+        # on it with 200 until --hold seconds have passed
+        conn.deadline = time.monotonic() + a.hold
+        tag = rand_token(8)
+        while True:
+            m = conn.next_message()
+            if m is None:
+                break
+            if m.is_request:
+                print("ANSWERED %s" % m.method, flush=True)
+                if m.method not in ("ACK", "BENOTIFY"):
+                    conn.send(make_response(m, 200, tag, (), "sip:ua@%s;transport=%s"
+                                            % (conn.local, "tls" if a.tls else "tcp")))
+        if conn.closed:
+            print("CLOSED %s" % conn.close_reason, flush=True)
 
     if a.no_response:
         # nothing may come back within the grace period
@@ -1068,6 +1105,151 @@ def cmd_inspect(a):
     return 0
 
 
+# --------------------------------------------------------------- compare
+
+def raw_fields(raw):
+    """(start line, [(name, exact line text)], body bytes) of a message as
+    it was on the wire: header lines as written (folded lines joined with
+    their CRLF), names as written."""
+    m = re.search(rb"\r?\n\r?\n", raw)
+    head, body = (raw[:m.start()], raw[m.end():]) if m else (raw, b"")
+    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    out = []
+    for ln in lines[1:]:
+        if ln[:1] in (" ", "\t") and out:
+            out[-1] = (out[-1][0], out[-1][1] + "\r\n" + ln)
+        else:
+            out.append((ln.split(":", 1)[0], ln))
+    return lines[0], out, body
+
+
+def pick(path, direction, call_id, method, nth=0):
+    found = [m for d, m in load_messages(path)
+             if d == direction and m.is_request and m.method == method and
+             m.get("Call-ID") == call_id]
+    return found[nth] if len(found) > nth else None
+
+
+def cmd_compare(a):
+    """Exit 0 when the node got every header line, parameter and body byte
+    of the request exactly as sent, except the documented rewrites: the
+    edge's Via on top, its Record-Route entries, Max-Forwards minus one,
+    Route entries naming the edge consumed, PAT (--map), headers removed
+    (--removed) or added (--added). Prints each difference."""
+    sent = pick(a.sent, "sent", a.call_id, a.method, a.nth)
+    got = pick(a.got, "received", a.call_id, a.method, a.nth)
+    if sent is None or got is None:
+        print("MISSING %s %s in %s" % (a.method, a.call_id,
+              a.sent if sent is None else a.got))
+        return 1
+    s_start, s_hdrs, s_body = raw_fields(sent.raw)
+    g_start, g_hdrs, g_body = raw_fields(got.raw)
+    problems = []
+    notes = []
+
+    def remap(text):
+        for f, t in a.map:
+            text = text.replace(f, t)
+        return text
+
+    removed = {canon(n) for n in a.removed}
+    added = {canon(n) for n in a.added}
+    own = [re.compile(r) for r in a.own_route]
+    edge_rr = re.compile(a.edge_route)
+
+    # the sent side, as the node should see it
+    want = []
+    for name, line in s_hdrs:
+        c = canon(name)
+        if c in removed:
+            continue
+        if c == "max-forwards":
+            v = line.split(":", 1)[1].strip()
+            want.append(("max-forwards", "%s: %d" % (name, int(v) - 1)))
+            continue
+        if c == "route" and own:
+            vals = split_list(line.split(":", 1)[1])
+            keep = [v for v in vals if not any(r.search(v) for r in own)]
+            if len(keep) == len(vals):
+                want.append((c, remap(line)))
+            elif keep:      # partly consumed: the rest, whatever the layout
+                want.append(("route*", ", ".join(keep)))
+            continue
+        want.append((c, remap(line)))
+
+    # the node side, without what the edge adds
+    have = []
+    edge_via_done = False
+    via_re = re.compile(a.edge_via)
+    for name, line in g_hdrs:
+        c = canon(name)
+        value = line.split(":", 1)[1] if ":" in line else ""
+        if c == "via" and not edge_via_done:
+            edge_via_done = True
+            vals = split_list(value)
+            if not vals or not via_re.search(vals[0]):
+                problems.append("top Via is not the edge's: %r" % line)
+            elif len(vals) > 1:
+                have.append(("via*", ", ".join(vals[1:])))
+            notes.append("edge Via: " + vals[0] if vals else "")
+            continue
+        if c == "record-route":
+            vals = split_list(value)
+            ours = [v for v in vals if edge_rr.search(v)]
+            if len(ours) == len(vals):
+                notes.append("edge Record-Route: " + value.strip())
+                continue
+        if c in added:
+            notes.append("added: " + line)
+            continue
+        if c in removed:
+            problems.append("removed header still there: %r" % line)
+            continue
+        if c == "max-forwards" and not any(w[0] == c for w in want):
+            notes.append("added: " + line)
+            continue
+        if c == "route" and any(w[0] == "route*" for w in want):
+            have.append(("route*", ", ".join(split_list(value))))
+            continue
+        have.append((c, line))
+    # a partly kept Via line of ours compares by value too
+    if any(h[0] == "via*" for h in have):
+        k = next((i for i, w in enumerate(want) if w[0] == "via"), None)
+        if k is not None:
+            want[k] = ("via*", ", ".join(split_list(want[k][1].split(":", 1)[1])))
+
+    wanted = {}
+    for spec in a.want:
+        n, _, v = spec.partition(":")
+        wanted.setdefault(canon(n), []).append(v.strip())
+    for c, vals in wanted.items():
+        got_vals = [l.split(":", 1)[1].strip() for n, l in g_hdrs if canon(n) == c]
+        if got_vals != vals:
+            problems.append("%s: want %r, got %r" % (c, vals, got_vals))
+    if remap(s_start) != g_start:
+        problems.append("request line: sent %r, got %r" % (s_start, g_start))
+    w_lines = [l for _, l in want]
+    h_lines = [l for _, l in have]
+    if w_lines != h_lines:
+        import difflib
+        for d in difflib.unified_diff(w_lines, h_lines, "expected at node",
+                                      "node got", lineterm="", n=1):
+            problems.append("  " + d)
+    if s_body != g_body:
+        i = next((k for k in range(min(len(s_body), len(g_body)))
+                  if s_body[k] != g_body[k]), min(len(s_body), len(g_body)))
+        problems.append("body: %d bytes sent, %d got, first difference at "
+                        "byte %d" % (len(s_body), len(g_body), i))
+    for n in notes:
+        print("# " + n)
+    if problems:
+        for p in problems:
+            print("DIFF " + p)
+        return 1
+    print("SAME %d header lines, %d body bytes" % (len(h_lines), len(g_body)))
+    return 0
+
+
 # ------------------------------------------------------------------ wait
 
 def listening(host, port):
@@ -1179,6 +1361,12 @@ def main():
     s.add_argument("--timeout", type=float, default=10,
                    help="overall limit in seconds (default 10)")
     s.add_argument("--out", help="append every received message here")
+    s.add_argument("--sent-out", metavar="FILE",
+                   help="append every message sent here, byte for byte "
+                   "(marker: sent ... from REMOTE)")
+    s.add_argument("--keepalive", action="store_true",
+                   help="a CRLFCRLF ping before each message but the first;"
+                   " its CRLF pong must come back (PONG / NO_PONG)")
     s.add_argument("--expect", type=int, metavar="CODE",
                    help="every final response must have this code")
     s.add_argument("--expect-header", action="append", default=[],
@@ -1189,6 +1377,10 @@ def main():
                    "response's STATUS line, for each value of NAME")
     s.add_argument("--dialog", action="store_true",
                    help="INVITE, then ACK and BYE built from the 200")
+    s.add_argument("--hold", type=float, metavar="SECONDS",
+                   help="after the messages, keep the connection SECONDS and"
+                   " answer 200 to every request that comes in on it"
+                   " (ANSWERED METHOD)")
     s.add_argument("--no-response", action="store_true",
                    help="send only; fail if anything comes back within --grace")
     s.add_argument("--grace", type=float, default=2.0,
@@ -1283,6 +1475,33 @@ def main():
     i.add_argument("--body", action=Query, nargs=0)
     i.add_argument("--raw", action=Query, nargs=0)
     i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("compare", help="a request as sent vs as a node got "
+                       "it, modulo the edge's documented rewrites")
+    c.add_argument("sent", help="file with the request as sent (--sent-out)")
+    c.add_argument("got", help="file with the request as received (--record)")
+    c.add_argument("--call-id", required=True)
+    c.add_argument("--method", required=True)
+    c.add_argument("--nth", type=int, default=0,
+                   help="compare the Nth such request in both files (0: first)")
+    c.add_argument("--edge-via", metavar="ERE", required=True,
+                   help="the edge's own Via (top of the received request)")
+    c.add_argument("--edge-route", metavar="ERE", default=r";sipedge|^$",
+                   help="Route/Record-Route entries that are the edge's "
+                   "(consumed from the sent Route, added as Record-Route)")
+    c.add_argument("--own-route", metavar="ERE", action="append", default=[],
+                   help="sent Route entries naming the edge (consumed)")
+    c.add_argument("--removed", action="append", default=[], metavar="NAME",
+                   help="header the edge removes (must be absent at the node)")
+    c.add_argument("--added", action="append", default=[], metavar="NAME",
+                   help="header the edge adds (printed, then ignored)")
+    c.add_argument("--map", action="append", default=[], nargs=2,
+                   metavar=("FROM", "TO"),
+                   help="PAT: text FROM in the sent request is TO at the node")
+    c.add_argument("--want", action="append", default=[], metavar="'Name: v'",
+                   help="the received request has exactly these values of "
+                   "Name (repeat for several), one line each")
+    c.set_defaults(func=cmd_compare)
 
     w = sub.add_parser("wait", help="bounded wait for listeners and files")
     w.add_argument("--listen", action="append", default=[], metavar="HOST:PORT",
