@@ -800,9 +800,17 @@ class Server:
         if self.a.verbose:
             print("sippeer serve: " + msg, file=sys.stderr, flush=True)
 
+    def code_for(self, req):
+        for spec in self.a.respond_method:
+            method, _, code = spec.partition("=")
+            if method.upper() == (req.method or "").upper():
+                return int(code)
+        return self.a.respond
+
     def response(self, req):
-        code = self.a.respond
-        reason = {200: "OK", 202: "Accepted", 403: "Forbidden",
+        code = self.code_for(req)
+        reason = {100: "Trying", 180: "Ringing", 183: "Session Progress",
+                  200: "OK", 202: "Accepted", 403: "Forbidden",
                   404: "Not Found", 480: "Temporarily Unavailable",
                   486: "Busy Here", 488: "Not Acceptable Here",
                   500: "Server Internal Error", 503: "Service Unavailable",
@@ -870,7 +878,7 @@ class Server:
                     if self.a.record:
                         record(self.a.record, self.lock, "received", peer, m.raw)
                     self.log("%s: %s" % (peer, m.start))
-                    if m.method not in ("ACK", "BENOTIFY") and self.a.respond:
+                    if m.method not in ("ACK", "BENOTIFY") and self.code_for(m):
                         s.sendall(self.response(m))
                     with self.lock:
                         self.requests += 1
@@ -1153,6 +1161,10 @@ def main():
     tls_opts(v)
     v.add_argument("--respond", type=int, default=200, metavar="CODE",
                    help="response code, 0 = never answer (default 200)")
+    v.add_argument("--respond-method", action="append", default=[],
+                   metavar="METHOD=CODE",
+                   help="answer METHOD with CODE instead (INVITE=180: "
+                   "rings for ever; 0: no answer)")
     v.add_argument("--respond-header", action="append", default=[],
                    metavar="'Name: value'", help="extra header in responses")
     v.add_argument("--contact", metavar="URI",
