@@ -10,6 +10,7 @@
  */
 #include "conf.h"
 #include "netaddr.h"
+#include "secret.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1232,6 +1233,20 @@ static void check_ciphers(struct ld *ld, const char *group,
 	ERR_clear_error();
 }
 
+/* edge.secret_file: the key of the Call-ID masks, read as it will be. */
+static void check_secret(struct ld *ld, const struct conf *c)
+{
+	const char *path = c->edge.secret_file;
+	unsigned char key[32];
+	char why[512];
+
+	if (!path || !*path)
+		return;
+	if (!secret_load(path, key, why, sizeof why))
+		err(ld, nearest(ld->cfg, "edge.secret_file"), "secret_file: %s", why);
+	OPENSSL_cleanse(key, sizeof key);
+}
+
 /* The account to run as must exist now, not when a root start needs it. */
 static void check_accounts(struct ld *ld, const struct conf *c)
 {
@@ -1422,6 +1437,7 @@ struct conf *conf_load(const char *path, bool check_files,
 		check_ciphers(&ld, "internal", &c->tls.internal);
 		if (check_files) {
 			check_accounts(&ld, c);
+			check_secret(&ld, c);
 			check_tls_files(&ld, "external", &c->tls.external);
 			if (conf_internal_tls_used(c))
 				check_tls_files(&ld, "internal",

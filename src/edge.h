@@ -39,6 +39,7 @@ struct edge {
 	struct reach reach;           /* next hops that failed recently */
 	struct health *health;        /* node up/down state and probes */
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
+	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;

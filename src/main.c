@@ -22,6 +22,7 @@
 #include "reload.h"
 #include "rate.h"
 #include "share.h"
+#include "secret.h"
 #include "tls.h"
 #include "txn.h"
 
@@ -210,6 +211,11 @@ int main(int argc, char **argv)
 		log_open("sipedge", LOG_DAEMON, LOG_ERR, true);
 		e->tls = tls_ctxs_new(conf);
 		int ok = e->tls != NULL;
+		if (ok && !*conf->edge.secret_file)
+			fprintf(stderr, "%s: warning: edge.secret_file is not set: the Call-ID "
+				"mask key is made at each start, so a dialog whose Call-ID was "
+				"masked does not survive a restart (or another edge)\n",
+				conf->path);
 		edge_free(e);
 		if (!ok)
 			return 1;
@@ -234,6 +240,15 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}
+	/* Before the privilege drop: the file may be readable by root only. */
+	char why[512];
+	if (!secret_load(conf->edge.secret_file, e->secret, why, sizeof why)) {
+		log_event(LOG_ERR, "startup_failed", "reason", "secret_file", "detail", why, NULL);
+		goto out;
+	}
+	if (!*conf->edge.secret_file)
+		log_event(LOG_NOTICE, "secret_random", "detail", "edge.secret_file is not set: "
+			  "Call-IDs masked before a restart will not be restored", NULL);
 	if (!(e->tls = tls_ctxs_new(conf)))
 		goto out;
 	if (!(e->dns = dns_new(e->base, conf))) {

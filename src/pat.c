@@ -28,6 +28,36 @@ int pat_public_port(const struct conf *c, const char *host, int port)
 	return 0;
 }
 
+bool pat_names_node(const struct conf_node *n, const char *host)
+{
+	if (!host)
+		return false;
+	if (same_host(host, n->address) || (n->tls_name && same_host(host, n->tls_name)))
+		return true;
+	for (size_t k = 0; k < n->nnames; k++)
+		if (same_host(host, n->names[k]))
+			return true;
+	return false;
+}
+
+int pat_public_port_any(const struct conf *c, const char *host, int port)
+{
+	if (!host)
+		return 0;
+	const struct conf_node *first = NULL;
+	for (size_t i = 0; i < c->internal.nnodes; i++) {
+		const struct conf_node *n = &c->internal.nodes[i];
+		if (!pat_names_node(n, host))
+			continue;
+		for (size_t p = 0; p < n->nports; p++)
+			if (n->ports[p].internal == port)
+				return n->ports[p].public_;
+		if (!first)
+			first = n;
+	}
+	return first && first->nports ? first->ports[0].public_ : 0;
+}
+
 const struct conf_node *pat_node_for_public(const struct conf *c, int public_port,
 					    int *internal_port)
 {

@@ -225,6 +225,7 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	rewrite_pop_via(resp, rs);
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
+	rewrite_cross(t->edge, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
 	respond_send(up, resp);
 	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
 	msg_destroy(resp);
@@ -445,7 +446,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	if (m != sip_method_ack && m != sip_method_cancel)
 		rewrite_record_route(msg, sip, toward, &zv);
 	rewrite_own_uris_for(e, msg, sip, toward, &zv);
-	rewrite_pat(e, msg, sip, toward);
+	rewrite_cross(e, msg, sip, toward);
 
 	if (t) {
 		t->ntargets = ntargets;
@@ -850,7 +851,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	if (up) {
 		struct zone_view zv = view_for(e, t->node);
 		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
-		rewrite_pat(e, msg, sip, up->zone);
+		rewrite_cross(e, msg, sip, up->zone);
 		respond_send(up, msg);
 	}
 	if (status < 200) {

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
 #include "conf.h"
@@ -17,6 +18,7 @@
 #include "listener.h"
 #include "log.h"
 #include "reload.h"
+#include "secret.h"
 #include "tls.h"
 #include "txn.h"
 
@@ -91,6 +93,18 @@ bool reload(struct edge *e)
 		failed("cannot load the TLS files (lines above)");
 		return false;
 	}
+	/* A new secret file only when its name changed (the key of the
+	 * Call-ID masks: a new one breaks the dialogs masked so far). */
+	unsigned char key[32];
+	bool new_key = strcmp(e->conf->edge.secret_file, nc->edge.secret_file) != 0;
+	char why[600];
+	if (new_key && !secret_load(nc->edge.secret_file, key, why, sizeof why)) {
+		log_event(LOG_ERR, "reload", "result", "failed", "error", why, NULL);
+		tls_ctxs_free(nt);
+		conf_free(nc);
+		failed("cannot read edge.secret_file (line above)");
+		return false;
+	}
 	struct dns *nd = same_dns(e->conf, nc) ? NULL : dns_new(e->base, nc);
 	if (!same_dns(e->conf, nc) && !nd) {
 		tls_ctxs_free(nt);
@@ -113,6 +127,10 @@ bool reload(struct edge *e)
 	health_stop(e);
 	e->conf = nc;
 	e->tls = nt;
+	if (new_key) {
+		memcpy(e->secret, key, sizeof key);
+		OPENSSL_cleanse(key, sizeof key);
+	}
 	/* Transactions first: closing a removed node's connection below
 	 * fails its transactions, which must already name nodes of nc. */
 	txn_foreach(e, remap_txn, &r);

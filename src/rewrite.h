@@ -61,9 +61,33 @@ void rewrite_own_uris_for(const struct edge *e, msg_t *msg, sip_t *sip,
 bool rewrite_looped(const struct edge *e, sip_t const *sip);
 
 
-/* PAT (SPEC section 3) on Contact, Record-Route, Route and Request-URI:
- * toward the outside every node address:internal becomes
- * edge.fqdn:public;transport=tls; toward the inside the reverse. */
+/* PAT (SPEC section 3) on every URI-bearing header Sofia parses
+ * (Contact, Record-Route, Route, Path, Service-Route, P-Asserted-Identity,
+ * P-Preferred-Identity, Remote-Party-ID, Referred-By, Refer-To, Reply-To,
+ * Error-Info, Call-Info, Alert-Info) and the Request-URI: toward the
+ * outside every node address or name:port becomes edge.fqdn:public;
+ * transport=tls (an unpaired port: the node's first public port), an
+ * internal listener edge.fqdn at the main external port; toward the
+ * inside edge.fqdn:public becomes the node's address:internal. */
 void rewrite_pat(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward);
+
+/*
+ * Everything a message needs before it enters the external zone: PAT as
+ * above, the Call-ID (and Replaces, In-Reply-To, Refer-To ?Replaces=)
+ * masked when it names an internal host (mask.h), the Warning agent,
+ * Server/User-Agent, P-Charging-Vector, ms-diagnostics source=, the
+ * status phrase, SDP c=/o= lines, and last any header whose text still
+ * names an internal host removed (From, To, Via, Call-ID, CSeq and the
+ * start line excepted). sipedge(8) lists it all.
+ */
+void rewrite_hide_topology(const struct edge *e, msg_t *msg, sip_t *sip);
+
+/* The way in: PAT reversed, our Call-ID masks restored (a mask that does
+ * not authenticate stays as it is). */
+void rewrite_reveal(const struct edge *e, msg_t *msg, sip_t *sip);
+
+/* rewrite_hide_topology() toward the external zone, rewrite_reveal()
+ * toward the internal one. */
+void rewrite_cross(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward);
 
 #endif

@@ -267,6 +267,12 @@ isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen)
 	}
 	if (msg_serialize(msg, NULL) < 0)
 		return -1;
+	/* The first line always in canonical form: RFC 3261 allows exactly
+	 * one SP between its elements (RFC 4475 lwsstart, trws). */
+	if (sip && sip->sip_request)
+		msg_fragment_clear(sip->sip_request->rq_common);
+	else if (sip && sip->sip_status)
+		msg_fragment_clear(sip->sip_status->st_common);
 	/* Untouched headers go out as they came (N lines stay N lines, a
 	 * peer's spelling kept); what the edge edited or added has no bytes
 	 * yet and is printed by msg_prepare. */

@@ -35,6 +35,12 @@
  *  pat          - toward the outside, no Contact, Record-Route, Route,
  *                 Request-URI, P-Asserted-Identity or Referred-By names a
  *                 node address:port that the PAT map covers (SPEC 3);
+ *  topology     - toward the outside, a node's message names no internal
+ *                 host (node address, tls_name, names, internal listener)
+ *                 at a host boundary, %XX escapes decoded, in any header
+ *                 but Via, From, To and CSeq, nor in its start line's
+ *                 host; its Call-ID is not one it wrote with an internal
+ *                 host (SPEC 3, rewrite_hide_topology);
  *  identity     - a peer's request reaches the node with the From host
  *                 the federation policy checked (SPEC 4);
  *  pattern      - route_pattern_score() ignores case and a trailing dot,
@@ -63,6 +69,7 @@
 #include "share.h"
 #include "route.h"
 #include "sipmsg.h"
+#include "topo.h"
 #include "txn.h"
 #include "fuzz_common.h"
 #include "fuzz_dns_stub.h"
@@ -70,9 +77,11 @@
 /* ------------------------------------------------------------ the edge */
 
 static struct conf_portmap ports0[] = { { 5062, 5061 }, { 5072, 45062 } };
+static char *names0[] = { "imp1.corp.example.test" };
 static struct conf_portmap ports1[] = { { 5062, 45063 } };
 static struct conf_node nodes[] = {
 	{ .name = "imp1", .address = "10.1.1.11", .tls_name = "imp1.example.test",
+	  .names = names0, .nnames = 1,
 	  .transport = TRANSPORT_TCP, .ports = ports0, .nports = 2, .routing = true,
 	  .priority = 1 },
 	{ .name = "imp2", .address = "fd00::12", .tls_name = "fd00::12",
@@ -266,7 +275,43 @@ static void check_own(const char *what, url_t const *u, const char *text, size_t
 		}
 }
 
-static void check_outside(sip_t const *sip, const char *text, size_t len)
+/* The hard guarantee of SPEC 3, on what was printed for the outside. */
+static void check_topology(msg_t *m, sip_t const *sip, const char *text, size_t len)
+{
+	static const char *tokv[16];
+	struct topo_tokens tk = { tokv, topo_tokens_fill(&cf, tokv, 16) };
+	size_t plen;
+	char *p = sipmsg_print(m, &plen);
+	if (!p)
+		return;
+	const char *end = strstr(p, "\r\n\r\n");
+	size_t hlen = end ? (size_t)(end - p) + 2 : plen;
+	const char *line = memchr(p, '\n', hlen);     /* past the start line */
+	while (line && (size_t)(line + 1 - p) < hlen) {
+		line++;
+		const char *nl = memchr(line, '\n', hlen - (size_t)(line - p));
+		size_t ll = nl ? (size_t)(nl - line) : hlen - (size_t)(line - p);
+		size_t nlen = strcspn(line, ": \t");
+		static const char *skip[] = { "via", "v", "from", "f", "to", "t", "cseq" };
+		bool skipped = false;
+		for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+			skipped |= nlen == strlen(skip[i]) && strncasecmp(line, skip[i], nlen) == 0;
+		if (!skipped && topo_leaks(line, ll, &tk)) {
+			fuzz_dump("topology", "sent toward the outside", text, len);
+			finding("topology", "a node's message leaves naming an internal host: %.*s",
+				(int)(ll > 200 ? 200 : ll), line);
+		}
+		line = nl;
+	}
+	if (sip->sip_request && sip->sip_request->rq_url->url_host &&
+	    topo_host_is_token(sip->sip_request->rq_url->url_host, &tk)) {
+		fuzz_dump("topology", "sent toward the outside", text, len);
+		finding("topology", "Request-URI host %s leaves", sip->sip_request->rq_url->url_host);
+	}
+	free(p);
+}
+
+static void check_outside(msg_t *m, sip_t const *sip, const char *text, size_t len)
 {
 	if (lax_uris)
 		return;
@@ -276,6 +321,7 @@ static void check_outside(sip_t const *sip, const char *text, size_t len)
 		check_own("Route", r->r_url, text, len);
 	if (!from_node)
 		return;
+	check_topology(m, sip, text, len);
 	if (sip->sip_request) {
 		int n = 0;
 		for (sip_via_t const *v = sip->sip_via; v; v = v->v_next)
@@ -336,7 +382,7 @@ static void drain_one(struct conn *c, void *arg)
 		if (sip && sip->sip_request && sip->sip_via && sip->sip_via->v_branch)
 			snprintf(last_branch, sizeof last_branch, "%s", sip->sip_via->v_branch);
 		if (sip && c->zone == ZONE_EXTERNAL)
-			check_outside(sip, text, len);
+			check_outside(m, sip, text, len);
 		if (sip && c->zone == ZONE_INTERNAL && sip->sip_request && sip->sip_from &&
 		    checked_from[0] && !lax_uris && sip->sip_call_id &&
 		    sip->sip_request->rq_method != sip_method_cancel &&

@@ -297,6 +297,9 @@ def rewrite(tdir):
     w("trace", hdr(flags=64 | 8, who=(NODE1, PEER)) + OUTBOUND + SEP + PEER_200)
     w("pat-invite", hdr(who=(NODE1,)) + scenario("pat-node-invite.sip", RURI="sip:bob@partner.test"))
     w("pat-subscribe", hdr(who=(NODE1,)) + scenario("pat-node-subscribe.sip"))
+    # a node naming itself in every header it may write (t-topology)
+    w("topo-invite", hdr(who=(NODE1,)) + scenario("topo-node-invite.sip",
+      CALLID="xyz@10.1.1.11", EDGE_INT="10.1.1.1"))
     w("pat-notify", hdr(who=(PEER,)) + scenario("pat-notify.sip", METHOD="NOTIFY",
       RURI="sip:alice@edge.example.com:5061;transport=tls", TO="<sip:alice@example.test>;tag=n1",
       FROM="<sip:bob@partner.test>;tag=p", CSEQ="2"))

@@ -9,7 +9,8 @@
 #     external peer received;
 #   - kamailio.out (Kamailio as the remote edge, t-kamailio): all of it.
 # For each test directory, the internal addresses are that test's own: the
-# node addresses and internal listener addresses of its edge.conf.
+# node addresses, tls_names and names and the internal listener addresses
+# of its edge.conf.
 # A self-test first plants an internal address in a scratch directory and
 # requires the scanner to find it (and nothing else there).
 # Skips (77) when there is nothing to scan.
@@ -112,6 +113,11 @@ def internal_addresses(conf):
     for n in (conf.get("internal") or {}).get("nodes") or []:
         if isinstance(n, dict) and n.get("address"):
             nodes.append(n["address"])
+        # node host names never show outside either (SPEC 3)
+        if isinstance(n, dict) and isinstance(n.get("tls_name"), str):
+            nodes.append(n["tls_name"])
+        if isinstance(n, dict) and isinstance(n.get("names"), list):
+            nodes += [x for x in n["names"] if isinstance(x, str)]
     for l in conf.get("listen") or []:
         if isinstance(l, dict) and l.get("zone") == "internal" and l.get("address"):
             listen.append(l["address"])
@@ -125,7 +131,7 @@ def host_of(hp):
 
 def addr_re(addrs):
     alts = "|".join(re.escape(a) for a in sorted(set(addrs), key=len, reverse=True))
-    return re.compile(r"(?<![0-9A-Za-z.])(?:%s)(?![0-9A-Za-z])" % alts)
+    return re.compile(r"(?<![0-9A-Za-z.])(?:%s)(?![0-9A-Za-z])" % alts, re.I)
 
 
 def scan_dir(d, report):

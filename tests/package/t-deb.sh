@@ -183,6 +183,9 @@ fi
 check "unit is not enabled" \
 	eval '! compgen -G "/etc/systemd/system/*.wants/sipedge.service" >/dev/null'
 check "sysusers.d entry /usr/lib/sysusers.d/sipedge.conf" test -s /usr/lib/sysusers.d/sipedge.conf
+sec=$(stat -c '%s %a %U:%G' /etc/sipedge/secret 2>/dev/null)
+check "postinst made /etc/sipedge/secret: 32 bytes, 0640 root:sipedge (${sec:-missing})" \
+	test "$sec" = "32 640 root:sipedge"
 
 # ------------------------------------------------------- the installed sample
 conf=/etc/sipedge/edge.conf
@@ -199,6 +202,7 @@ mapfile -t files < <(grep -oE '"/etc/sipedge/[^"]+"' "$conf" | tr -d '"' | sort 
 copied=0
 for f in "${files[@]}"; do
 	b=${f##*/}
+	[[ $b == secret ]] && continue          # postinst's, checked above
 	case $b in
 	federation-ca.pem) from=$tmp/pki/ca.crt ;;
 	internal-ca.pem) from=$tmp/pki/internal-ca.crt ;;
@@ -221,6 +225,15 @@ out=$(as_sipedge /usr/sbin/sipedge -t -c "$conf" 2>&1)
 rc=$?
 check "sipedge -t -c $conf as user sipedge: configuration OK" \
 	eval '[[ $rc == 0 && $out == *"configuration OK"* ]]'
+[[ $rc == 0 ]] || echo "$out" | indent
+# The sample's commented secret_file, in effect: the daemon's user reads it.
+sed 's|^\([[:space:]]*\)# *secret_file = |\1secret_file = |' "$conf" >"$tmp/secret.conf"
+cp "$tmp/secret.conf" /etc/sipedge/edge-secret-test.conf
+placed+=(/etc/sipedge/edge-secret-test.conf)
+out=$(as_sipedge /usr/sbin/sipedge -t -c /etc/sipedge/edge-secret-test.conf 2>&1)
+rc=$?
+check "with secret_file = /etc/sipedge/secret: configuration OK, no warning" \
+	eval '[[ $rc == 0 && $out == *"configuration OK"* && $out != *secret_file* ]]'
 [[ $rc == 0 ]] || echo "$out" | indent
 
 # ------------------------------------------------------------------- purge
