@@ -893,8 +893,15 @@ class Server:
         if self.a.verbose:
             print("sippeer serve: " + msg, file=sys.stderr, flush=True)
 
+    def code_for(self, req):
+        for spec in self.a.respond_method:
+            method, _, code = spec.partition("=")
+            if method.upper() == (req.method or "").upper():
+                return int(code)
+        return self.a.respond
+
     def response(self, req):
-        return make_response(req, self.a.respond, self.tag, self.a.respond_header,
+        return make_response(req, self.code_for(req), self.tag, self.a.respond_header,
                              self.a.contact or "sip:peer@%s;transport=%s" % (
                                  self.local, "tls" if self.a.tls else "tcp"),
                              self.a.record_route)
@@ -953,7 +960,7 @@ class Server:
                     if self.a.record:
                         record(self.a.record, self.lock, "received", peer, m.raw)
                     self.log("%s: %s" % (peer, m.start))
-                    if m.method not in ("ACK", "BENOTIFY") and self.a.respond:
+                    if m.method not in ("ACK", "BENOTIFY") and self.code_for(m):
                         if self.a.delay > 0:
                             later.append((time.monotonic() + self.a.delay,
                                           self.response(m)))
@@ -1422,6 +1429,10 @@ def main():
     tls_opts(v)
     v.add_argument("--respond", type=int, default=200, metavar="CODE",
                    help="response code, 0 = never answer (default 200)")
+    v.add_argument("--respond-method", action="append", default=[],
+                   metavar="METHOD=CODE",
+                   help="answer METHOD with CODE instead (INVITE=180: "
+                   "rings for ever; 0: no answer)")
     v.add_argument("--respond-header", action="append", default=[],
                    metavar="'Name: value'", help="extra header in responses")
     v.add_argument("--delay", type=float, default=0, metavar="SECONDS",
