@@ -332,19 +332,27 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 {
 	if (c->state == CONN_CLOSED)
 		return;
+	/* A connection accepted and closed before its handshake completed
+	 * is a peer's doing that proved nothing: a flood of them is logged
+	 * once a second (suppressed=N), not once each. */
+	bool unproven = !c->outbound && c->state != CONN_UP;
 	c->state = CONN_CLOSED;
 	if (c->fail == CFAIL_NONE) {
 		c->fail = why;
 		snprintf(c->fail_reason, sizeof c->fail_reason, "%s",
 			 reason ? reason : conn_fail_slug(why));
 	}
-	char id[24];
-	snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
-	log_event(LOG_INFO, "connection_closed", "id", id,
-		  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
-		  "peer", c->peer[0] ? c->peer : NULL,
-		  "target", c->target[0] ? c->target : NULL,
-		  "reason", c->fail_reason, NULL);
+	unsigned dropped = 0;
+	if (!unproven || log_flood_allow("connection_closed", "unproven", &dropped)) {
+		char id[24], n[16];
+		snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
+		snprintf(n, sizeof n, "%u", dropped);
+		log_event(LOG_INFO, "connection_closed", "id", id,
+			  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
+			  "peer", c->peer[0] ? c->peer : NULL,
+			  "target", c->target[0] ? c->target : NULL,
+			  "reason", c->fail_reason, "suppressed", dropped ? n : NULL, NULL);
+	}
 	proxy_conn_closed(c);
 	if (!c->busy)
 		conn_free(c);

@@ -178,6 +178,10 @@ const char *tls_failure_slug(SSL *ssl, unsigned long err)
 	if (!err)
 		return "closed";
 	int r = ERR_GET_REASON(err);
+	/* The peer closed the TCP connection before or during the
+	 * handshake (a scanner, a load balancer's check): not a TLS fault. */
+	if (r == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return "closed";
 	if (r == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
 		return "no_client_certificate";
 	if (r == SSL_R_UNSUPPORTED_PROTOCOL || r == SSL_R_WRONG_VERSION_NUMBER ||
