@@ -833,6 +833,16 @@ class Server:
         lines.append("Content-Length: 0")
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
+    @staticmethod
+    def send(s, data):
+        """sendall with room for a busy peer: the 0.2 s receive poll is
+        no time limit for a write (a peer busy with a flood reads late)."""
+        s.settimeout(10)
+        try:
+            s.sendall(data)
+        finally:
+            s.settimeout(0.2)
+
     def handle(self, s, addr):
         peer = "%s:%d" % addr[:2]
         try:
@@ -869,7 +879,7 @@ class Server:
                               file=sys.stderr)
                         return
                     for _ in range(reader.pings - pings):
-                        s.sendall(b"\r\n")
+                        self.send(s, b"\r\n")
                     if m is None:
                         break
                     if not m.is_request:
@@ -879,7 +889,7 @@ class Server:
                         record(self.a.record, self.lock, "received", peer, m.raw)
                     self.log("%s: %s" % (peer, m.start))
                     if m.method not in ("ACK", "BENOTIFY") and self.code_for(m):
-                        s.sendall(self.response(m))
+                        self.send(s, self.response(m))
                     with self.lock:
                         self.requests += 1
                         if self.a.count and self.requests >= self.a.count:
