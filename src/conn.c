@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/htable.h>
 
@@ -48,6 +49,8 @@ struct ipcount {
 #define IP_HASH(x) ((x)->hash)
 HTABLE_DECLARE_WITH(ip_ht, ih, struct ipcount, size_t, unsigned);
 HTABLE_BODIES_WITH(ip_ht, ih, struct ipcount, IP_HASH, size_t, unsigned);
+
+static uint64_t key_salt;      /* conn_to's index: keys come from peers */
 
 struct conn_table {
 	conn_ht_t ht;           /* by id */
@@ -107,6 +110,8 @@ static void ip_release(struct conn_table *t, const char *ip)
 struct conn_table *conn_table_new(void)
 {
 	struct conn_table *t = calloc(1, sizeof *t);
+	if (!key_salt)
+		RAND_bytes((unsigned char *)&key_salt, sizeof key_salt);
 	if (t && (conn_ht_resize(NULL, &t->ht, 0) < 0 || ip_ht_resize(NULL, &t->ips, 0) < 0 ||
 		  !(t->hs_nets = shares_new()))) {
 		su_free(NULL, t->ht.ch_table);
@@ -194,7 +199,7 @@ static void handshake_over(struct conn *c);
  * Host names are compared case-insensitively: keys hold them lower-case. */
 static unsigned key_hash(const char *k)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 1469598103934665603ull ^ key_salt;
 	for (; *k; k++)
 		h = (h ^ (unsigned char)*k) * 1099511628211ull;
 	return (unsigned)(h ^ (h >> 32));
@@ -540,6 +545,9 @@ static void go_up(struct conn *c)
 	const struct conf *cf = c->edge->conf;
 	handshake_over(c);
 	c->state = CONN_UP;
+	/* An earlier address that failed says nothing about this one. */
+	c->fail = CFAIL_NONE;
+	c->fail_reason[0] = '\0';
 	if (c->outbound && c->zone == ZONE_EXTERNAL)
 		reach_clear(&c->edge->reach, c->target, c->target_port);
 	evtimer_del(c->hs_timer);
@@ -687,7 +695,10 @@ static void check_output(struct conn *c, size_t queued)
 {
 	const struct conf *cf = c->edge->conf;
 	size_t cap = (size_t)cf->limits.max_output_buffer;
-	if (queued <= cap)
+	/* A node's connection carries every partner's traffic: pausing or
+	 * closing it would let one partner hurt all. Requests toward a
+	 * congested node are refused instead (conn_congested()). */
+	if (queued <= cap || c->zone == ZONE_INTERNAL)
 		return;
 	/* Closing is left to the timer: the caller may still be writing
 	 * the rest of a message to c. */
@@ -778,7 +789,15 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 {
 	(void)salen;
 	const struct conf *cf = e->conf;
-	if (e->stopping || conn_count(e, -1) >= (size_t)cf->limits.max_connections) {
+	char ipbuf[INET6_ADDRSTRLEN] = "";
+	unsigned char raw[16];
+	int fam = net_addr_of(sa, raw);
+	if (fam)
+		inet_ntop(fam, raw, ipbuf, sizeof ipbuf);
+	/* A configured node may always connect: partners filling the table
+	 * must not cut the edge off from its own nodes. */
+	bool is_node = zone == ZONE_INTERNAL && node_by_ip(cf, ipbuf) >= 0;
+	if (e->stopping || (!is_node && conn_count(e, -1) >= (size_t)cf->limits.max_connections)) {
 		if (!e->stopping)
 			log_limit_reached("max_connections", NULL);
 		evutil_closesocket(fd);
@@ -1089,6 +1108,14 @@ struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
 		return NULL;
 	}
 	return c;
+}
+
+bool conn_congested(const struct conn *c)
+{
+	size_t q = c->state == CONN_UP && c->bev
+		? evbuffer_get_length(bufferevent_get_output(c->bev))
+		: evbuffer_get_length(c->pending);
+	return q > (size_t)c->edge->conf->limits.max_output_buffer;
 }
 
 void conn_send(struct conn *c, const char *data, size_t len)

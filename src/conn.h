@@ -121,6 +121,9 @@ void conn_set_alias(struct conn *c, const char *host, int port);
 /* The node a connection belongs to changed (reload). */
 void conn_set_node(struct conn *c, int node);
 
+/* More queued toward this connection than limits.max_output_buffer? */
+bool conn_congested(const struct conn *c);
+
 /* Queue bytes; sent once the connection is UP. */
 void conn_send(struct conn *c, const char *data, size_t len);
 

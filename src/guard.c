@@ -66,6 +66,9 @@ static bool is_self(const struct conf *cf, const struct guard_self *self,
 			continue;
 		if (same_addr(l->address, sa))
 			return true;
+		/* Behind NAT, the public address is us on the external ports. */
+		if (l->zone == ZONE_EXTERNAL && same_addr(cf->edge.public_address, sa))
+			return true;
 		for (size_t k = 0; is_wildcard(l->address) && self && k < self->n; k++) {
 			unsigned char a[16], b[16];
 			int fa = net_addr_of((const struct sockaddr *)&self->addrs[k], a);
@@ -123,11 +126,23 @@ enum guard_verdict guard_address(const struct conf *cf, const struct guard_self 
 	return GUARD_OK;
 }
 
-bool guard_name(const struct conf *cf, const char *host)
+bool guard_name(const struct conf *cf, const char *name)
 {
-	if (!host || !*host)
+	if (!name || !*name)
 		return false;
+	/* "host." is host (an absolute DNS name). */
+	char host[256];
+	size_t n = strlen(name);
+	if (n >= sizeof host)
+		return false;
+	memcpy(host, name, n + 1);
+	if (n > 1 && host[n - 1] == '.')
+		host[n - 1] = '\0';
 	if (policy_blocked(cf, host))
+		return false;
+	/* The edge itself: dialling it would only loop. */
+	if ((cf->edge.fqdn && strcasecmp(host, cf->edge.fqdn) == 0) ||
+	    (cf->edge.public_address && strcasecmp(host, cf->edge.public_address) == 0))
 		return false;
 	for (size_t i = 0; i < cf->internal.nnodes; i++) {
 		const struct conf_node *n = &cf->internal.nodes[i];

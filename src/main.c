@@ -126,12 +126,15 @@ static void edge_free(struct edge *e)
 {
 	health_stop(e);
 	listeners_close(e);
+	/* The resolver first: its waiters (connections still resolving,
+	 * requests waiting for SRV) must run while what they point at is
+	 * alive, and give back their DNS shares. */
+	dns_free(e->dns);
 	if (e->conns)
 		conn_close_all(e);
 	txn_table_free(e->txns);
 	conn_table_free(e->conns);
 	rate_table_free(e->rates);
-	dns_free(e->dns);           /* its waiters give back their DNS shares */
 	shares_free(e->shares);
 	tls_ctxs_free(e->tls);
 	if (e->sig_term) event_free(e->sig_term);

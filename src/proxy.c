@@ -107,8 +107,9 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
  * an edge itself may set. Referred-By is proven like From instead. */
 static const char *const untrusted_in_requests[] = {
 	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
-	"Identity", "Identity-Info", "Diversion", "History-Info", NULL
+	"Identity", "y", "Identity-Info", "n", "Diversion", "History-Info", NULL
 };
+/* Also never sent outside, in either direction. */
 static const char *const untrusted_in_responses[] = {
 	"ms-edge-proxy-message-trust", NULL
 };
@@ -153,6 +154,20 @@ static void txn_send(struct txn *t)
 	struct conn *c = target_conn(e, t);
 	if (!c) {
 		local_response(t, 503, NULL);
+		txn_free(t);
+		return;
+	}
+	/* A node that reads slower than partners send: the new request is
+	 * refused rather than queued, and the node's connection stays up
+	 * for everyone (SPEC section 1). */
+	if (t->down_zone == ZONE_INTERNAL && conn_congested(c) && !t->on_final) {
+		const struct conf *cf = e->conf;
+		char hdrs[512];
+		int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
+		diag_warning(hdrs + n, sizeof hdrs - (size_t)n, cf->federation.diagnostics,
+			     cf->edge.fqdn, "internal server congested");
+		log_limit_reached("node_congested", t->node >= 0 ? cf->internal.nodes[t->node].name : NULL);
+		local_response(t, 503, hdrs);
 		txn_free(t);
 		return;
 	}
@@ -226,6 +241,8 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
 	rewrite_cross(t->edge, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
+	if (!sip_object(t->fwd)->sip_to->a_tag)
+		respond_sign(t->edge, resp);
 	respond_send(up, resp);
 	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
 	msg_destroy(resp);
@@ -447,6 +464,8 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		rewrite_record_route(msg, sip, toward, &zv);
 	rewrite_own_uris_for(e, msg, sip, toward, &zv);
 	rewrite_cross(e, msg, sip, toward);
+	if (toward == ZONE_EXTERNAL)     /* it names a pool inside: never out */
+		sipmsg_remove_named(msg, sip, untrusted_in_responses);
 
 	if (t) {
 		t->ntargets = ntargets;
@@ -460,7 +479,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			  targets[0].host, targets[0].port, node)
 		: conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
 			  targets[0].port, -1);
-	if (c)
+	if (c && !(toward == ZONE_INTERNAL && conn_congested(c)))
 		respond_send(c, msg);
 	msg_destroy(msg);
 }
@@ -537,6 +556,32 @@ static void stamp_trust(const struct conf *cf, msg_t *msg, sip_t *sip)
 		msg_header_insert(msg, (msg_pub_t *)sip, h);
 }
 
+/* A maddr in the Request-URI from outside that names a node, an internal
+ * name, one of our own addresses or a special address the guard would not
+ * let the edge dial: a node honouring it (RFC 3263) would be steered
+ * there. A public maddr (Lync GRUUs carry one) passes unchanged. */
+static bool maddr_inward(const struct conf *cf, url_t const *u)
+{
+	char m[256];
+	if (url_param(u->url_params, "maddr", m, sizeof m) <= 0)
+		return false;
+	size_t n = strlen(m);
+	if (n > 2 && m[0] == '[' && m[n - 1] == ']') {
+		memmove(m, m + 1, n - 2);
+		m[n - 2] = '\0';
+	}
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, m, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, m, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return !guard_name(cf, m);
+	return guard_address(cf, NULL, (struct sockaddr *)&ss, NULL, 0) != GUARD_OK;
+}
+
 /* The request passed the federation policy: now where it may go. */
 static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 {
@@ -546,7 +591,7 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	url_t *ruri = sip->sip_request->rq_url;
 	char host[256];
 	sipmsg_host(ruri, host, sizeof host);
-	if (foreign_route(cf, sip->sip_route)) {
+	if (foreign_route(cf, sip->sip_route) || maddr_inward(cf, ruri)) {
 		/* Routes left after ours lead elsewhere: a node honouring them
 		 * would make the edge a relay. */
 		struct diag_attrs a = { .domain = host };
@@ -688,16 +733,20 @@ static bool refuse_unsupported(struct conn *c, msg_t *msg, sip_t const *sip)
 /* OPTIONS for the edge itself: no user part, no Route left, and the
  * host is edge.fqdn or one of its listeners (RFC 3261 11; a partner's
  * keep-alive, such as Kamailio's dispatcher probe). */
-static bool addressed_to_edge(const struct edge *e, sip_t const *sip)
+static bool addressed_to_edge(const struct edge *e, enum zone from, sip_t const *sip)
 {
 	url_t const *u = sip->sip_request->rq_url;
-	if (sip->sip_route || (u->url_user && *u->url_user) || !u->url_host)
+	/* In a dialog (To tag) an OPTIONS is for the other end. */
+	if (sip->sip_route || sip->sip_to->a_tag || (u->url_user && *u->url_user) ||
+	    !u->url_host)
 		return false;
 	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ||
 	    (e->conf->edge.public_address && sipmsg_host_is(u->url_host, e->conf->edge.public_address)))
 		return true;
+	/* Only the listeners of the zone it came from: an outsider must not
+	 * learn which internal address is ours. */
 	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (sipmsg_host_is(u->url_host, l->address))
+		if (l->zone == from && sipmsg_host_is(u->url_host, l->address))
 			return true;
 	return false;
 }
@@ -746,7 +795,11 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		note_alias(c, sip->sip_via);
 	if (m == sip_method_ack) {
 		struct txn *t = txn_by_upstream(e, c->id, branch);
-		if (t && t->status >= 300) {        /* ours to absorb */
+		/* The ACK for a non-2xx the edge sent (relayed or its own, even
+		 * one that ended no transaction) ends here (RFC 3261 17.2.1). */
+		if ((t && t->status >= 300) || respond_own_ack(e, sip)) {
+			log_event(LOG_DEBUG, "ack_absorbed", "peer", c->peer,
+				  "call_id", respond_call_id(sip), NULL);
 			msg_destroy(msg);
 			return;
 		}
@@ -777,7 +830,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
 	if (strict_port > 0 && route_port == 0)
 		route_port = strict_port;
-	if (m == sip_method_options && addressed_to_edge(e, sip)) {
+	if (m == sip_method_options && addressed_to_edge(e, c->zone, sip)) {
 		answer_options(c, msg);
 		return;
 	}
@@ -852,6 +905,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		struct zone_view zv = view_for(e, t->node);
 		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
 		rewrite_cross(e, msg, sip, up->zone);
+		if (up->zone == ZONE_EXTERNAL)
+			sipmsg_remove_named(msg, sip, untrusted_in_responses);
 		respond_send(up, msg);
 	}
 	if (status < 200) {
@@ -920,10 +975,15 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 	const char *many = sip && (sip->sip_request || sip->sip_status)
 		? too_many_values(c->edge->conf, sip, &status) : NULL;
 	if (many) {
-		if (sip->sip_status)
+		if (sip->sip_status) {
 			stray_response(c, msg, sip, many);
-		else
-			refuse(c, msg, status, NULL, "message_rejected", many, 0, NULL, NULL);
+			return;
+		}
+		/* The refusal carries the sender's own Via only: echoing
+		 * thousands would cost more than the message did. */
+		if (sip->sip_via)
+			sip->sip_via->v_next = NULL;
+		refuse(c, msg, status, NULL, "message_rejected", many, 0, NULL, NULL);
 		return;
 	}
 	const char *bad = sipmsg_malformed(msg, sip);

@@ -2,6 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sofia-sip/msg_header.h>
 
 #include "conn.h"
 #include "edge.h"
@@ -40,6 +44,51 @@ int respond_expected(sip_t const *sip)
 	       strcasecmp(sip->sip_request->rq_method_name, "BENOTIFY") != 0;
 }
 
+/* The To tag of a response the edge makes itself: a keyed MAC of the
+ * Call-ID and top Via branch it answers, so that the ACK for it (same
+ * Call-ID, same branch, this tag: RFC 3261 17.1.1.3) is recognised without
+ * keeping any state, and absorbed instead of forwarded. */
+static void own_tag(const struct edge *e, sip_t const *r, char out[20])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char data[1200];
+	snprintf(data, sizeof data, "ack-tag|%.900s|%.250s",
+		 r->sip_call_id ? r->sip_call_id->i_id : "",
+		 r->sip_via && r->sip_via->v_branch ? r->sip_via->v_branch : "");
+	HMAC(EVP_sha256(), e->secret, (int)sizeof e->secret, (const unsigned char *)data,
+	     strlen(data), mac, &n);
+	static const char hex[] = "0123456789abcdef";
+	memcpy(out, "se", 2);
+	for (int i = 0; i < 8; i++) {
+		out[2 + 2 * i] = hex[mac[i] >> 4];
+		out[3 + 2 * i] = hex[mac[i] & 15];
+	}
+	out[18] = '\0';
+}
+
+void respond_sign(const struct edge *e, msg_t *resp)
+{
+	sip_t *rs = sip_object(resp);
+	char tag[20], param[32];
+	if (!rs || !rs->sip_to || !rs->sip_status || rs->sip_status->st_status < 101)
+		return;
+	own_tag(e, rs, tag);
+	snprintf(param, sizeof param, "tag=%s", tag);
+	msg_header_replace_param(msg_home(resp), rs->sip_to->a_common, param);
+	msg_fragment_clear(rs->sip_to->a_common);
+}
+
+bool respond_own_ack(const struct edge *e, sip_t const *ack)
+{
+	char tag[20];
+	if (!ack->sip_to || !ack->sip_to->a_tag)
+		return false;
+	own_tag(e, ack, tag);
+	return CRYPTO_memcmp(tag, ack->sip_to->a_tag, 18) == 0 &&
+	       strlen(ack->sip_to->a_tag) == 18;
+}
+
 void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 		   const char *hdrs)
 {
@@ -47,6 +96,8 @@ void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 	if (!sip || !sip->sip_request || !respond_expected(sip))
 		return;
 	msg_t *resp = sipmsg_response(req, status, phrase, hdrs);
+	if (resp && !sip->sip_to->a_tag)
+		respond_sign(c->edge, resp);
 	if (resp) {
 		respond_send(c, resp);
 		msg_destroy(resp);

@@ -3,6 +3,7 @@
 #ifndef SIPEDGE_RESPOND_H
 #define SIPEDGE_RESPOND_H
 
+#include <stdbool.h>
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
 
@@ -18,6 +19,14 @@ void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 
 /* BENOTIFY (Microsoft) is a NOTIFY that expects no response; ACK neither. */
 int respond_expected(sip_t const *sip);
+
+struct edge;
+/* Give a response the edge made itself (to a request without To tag) the
+ * To tag the edge can recognise in the ACK for it; respond_own_ack() says
+ * whether an ACK is for such a response (stateless, keyed by the edge's
+ * secret). */
+void respond_sign(const struct edge *e, msg_t *resp);
+bool respond_own_ack(const struct edge *e, sip_t const *ack);
 
 const char *respond_call_id(sip_t const *sip);
 const char *respond_method(sip_t const *sip);

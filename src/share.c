@@ -47,10 +47,15 @@ void shares_free(struct shares *s)
 	free(s);
 }
 
+/* Keys longer than SHARE_KEY_MAX - 1 count as their first SHARE_KEY_MAX - 1
+ * bytes everywhere (hash, compare, store), so take and release always
+ * meet the same entry however long a peer's name is. */
+#define CUT (SHARE_KEY_MAX - 1)
+
 static size_t slot(const struct shares *s, const char *key, size_t n)
 {
 	unsigned long long h = 1469598103934665603ull ^ s->salt;
-	for (; *key; key++)
+	for (size_t i = 0; *key && i < CUT; key++, i++)
 		h = (h ^ (unsigned char)tolower((unsigned char)*key)) * 1099511628211ull;
 	h ^= h >> 31;
 	return (size_t)(h % n);
@@ -59,7 +64,7 @@ static size_t slot(const struct shares *s, const char *key, size_t n)
 static struct entry **find(const struct shares *s, const char *key)
 {
 	struct entry **p = &s->bucket[slot(s, key, s->nbuckets)];
-	while (*p && strcasecmp((*p)->key, key) != 0)
+	while (*p && strncasecmp((*p)->key, key, CUT) != 0)
 		p = &(*p)->next;
 	return p;
 }
@@ -94,7 +99,7 @@ bool shares_take(struct shares *s, const char *key, unsigned cap)
 		(*p)->count++;
 		return true;
 	}
-	size_t len = strnlen(key, SHARE_KEY_MAX - 1);
+	size_t len = strnlen(key, CUT);
 	struct entry *e = malloc(sizeof *e + len + 1);
 	if (!e)
 		return false;      /* cannot count it: refuse rather than lose track */

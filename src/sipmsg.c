@@ -153,11 +153,30 @@ static bool has_ctl(const char *s)
 	return false;
 }
 
+/* A SIP URI's host is a host name, an IPv4 address or a bracketed IPv6
+ * reference (RFC 3261 25.1). Sofia takes everything up to the last '@'
+ * as the user part only sometimes: "sip:ceo@example.test@sip.partner.test"
+ * gets host "example.test@sip.partner.test", which the policy would see
+ * under partner.test while a next hop splitting at the first '@' sees
+ * ceo@example.test. Any other character in a host is refused. */
+static bool host_bad(url_t const *u)
+{
+	const char *h = u->url_host;
+	if ((u->url_type != url_sip && u->url_type != url_sips) || !h)
+		return false;
+	size_t n = strlen(h);
+	if (h[0] == '[')
+		return n < 3 || h[n - 1] != ']' ||
+		       strspn(h + 1, "0123456789abcdefABCDEF:.") != n - 2;
+	return n == 0 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				"0123456789.-_") != n;
+}
+
 static bool url_misprints(url_t const *u)
 {
 	if (!u)
 		return false;
-	return (u->url_path && !u->url_root) || has_ctl(u->url_user) ||
+	return host_bad(u) || (u->url_path && !u->url_root) || has_ctl(u->url_user) ||
 	       has_ctl(u->url_password) || has_ctl(u->url_host) ||
 	       has_ctl(u->url_port) || has_ctl(u->url_path) ||
 	       has_ctl(u->url_params) || has_ctl(u->url_headers);
@@ -195,9 +214,27 @@ static const char *uri_misprinted(sip_t const *sip)
 	return NULL;
 }
 
+/* A control character other than HTAB (and the CRLF that ends a line) in
+ * a header as received: some next hop splits lines at VT, FF or DEL and
+ * would read a header the edge never checked. Refused, since Sofia keeps
+ * the byte in the value and printing anew would not remove it. */
+static bool header_ctl(msg_t *msg)
+{
+	msg_header_t **head = msg ? msg_chain_head(msg) : NULL;
+	for (msg_header_t *h = head ? *head : NULL; h; h = h->sh_succ) {
+		if (!h->sh_class || !h->sh_class->hc_name || !h->sh_data)
+			continue;       /* first line, separator, body */
+		const unsigned char *p = (const unsigned char *)h->sh_data;
+		for (size_t i = 0; i < h->sh_len; i++)
+			if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') ||
+			    p[i] == 0x7f)
+				return true;
+	}
+	return false;
+}
+
 const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 {
-	(void)msg;
 	if (!sip)
 		return "unparseable message";
 	if (!sip->sip_request && !sip->sip_status)
@@ -229,6 +266,8 @@ const char *sipmsg_malformed(msg_t *msg, sip_t const *sip)
 	}
 	if (sip->sip_error)
 		return "malformed header";
+	if (header_ctl(msg))
+		return "control character in a header";
 	return uri_misprinted(sip);
 }
 
@@ -244,17 +283,32 @@ bool sipmsg_version_ok(sip_t const *sip)
 	return true;
 }
 
-/* A header whose bytes hold a CR or LF that is not part of a CRLF pair
- * (Sofia accepts a bare one as a line end): another parser may frame it
- * differently, so it is printed anew rather than passed on as read. */
-static bool bare_line_end(msg_header_t const *h)
+/* A header whose bytes hold a CR or LF that is not the CRLF ending it: a
+ * bare one (Sofia accepts it as a line end) or a folded continuation line
+ * (obs-fold). Another parser may frame either differently, so such a
+ * header is printed anew, on one line, rather than passed on as read. */
+static bool needs_one_line(msg_header_t const *h)
 {
 	const char *p = h->sh_data;
-	for (size_t i = 0; p && i < h->sh_len; i++)
-		if ((p[i] == '\r' && (i + 1 == h->sh_len || p[i + 1] != '\n')) ||
-		    (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')))
+	size_t n = h->sh_len;
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;                    /* the line's own end */
+	for (size_t i = 0; p && i < n; i++)
+		if (p[i] == '\r' || p[i] == '\n')
 			return true;
-	return false;
+	return h->sh_len >= 2 && (p[h->sh_len - 1] != '\n' || p[h->sh_len - 2] != '\r');
+}
+
+/* Folding is whitespace (RFC 3261 7.3.1): an unknown header's value keeps
+ * the raw CRLF, which printing would pass on; make it spaces. */
+static void unfold_unknown(msg_header_t *h)
+{
+	if (h->sh_class->hc_hash != msg_unknown_hash)
+		return;
+	char *v = (char *)((msg_unknown_t *)h)->un_value;
+	for (; v && *v; v++)
+		if (*v == '\r' || *v == '\n')
+			*v = ' ';
 }
 
 isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen)
@@ -277,8 +331,10 @@ isize_t sipmsg_iovec(msg_t *msg, msg_iovec_t *vec, isize_t veclen)
 	 * peer's spelling kept); what the edge edited or added has no bytes
 	 * yet and is printed by msg_prepare. */
 	for (msg_header_t *h = msg_chain_head(msg) ? *msg_chain_head(msg) : NULL; h; h = h->sh_succ)
-		if (h->sh_data && h->sh_class && h->sh_class->hc_name && bare_line_end(h))
-			msg_fragment_clear(h->sh_common);
+		if (h->sh_data && h->sh_class && h->sh_class->hc_name && needs_one_line(h)) {
+			unfold_unknown(h);
+			msg_fragment_clear_chain(h);   /* and the values sharing its line */
+		}
 	if (msg_prepare(msg) < 0)
 		return -1;
 	return msg_iovec(msg, vec, veclen);

@@ -228,6 +228,17 @@ bool topo_diag_source(const char *value, const struct topo_tokens *t,
 
 /* ------------------------------------------------------------ SDP */
 
+/*
+ * A strict line-based rewrite of c= and o= only, not Sofia's sdp_parse()
+ * and sdp_print(): Debian's sofia-sip 1.12.11 has them, but its printer
+ * prints the session back in its own form, not as it came (it drops
+ * "a=sendrecv", for one, and what it cannot parse it cannot print), so a
+ * node's offer would leave altered beyond the two addresses. Only lines
+ * of exactly the RFC 4566 form are touched:
+ * "c=<nettype> <addrtype> <address>[/ttl]" and
+ * "o=<user> <sess-id> <sess-version> <nettype> <addrtype> <address>".
+ */
+
 /* Fields of an SDP line value split on single spaces (RFC 4566 5). */
 #define MAX_FIELDS 8
 

@@ -381,6 +381,8 @@ class Conn:
         try:
             self.sock.settimeout(max(0.1, self.deadline - time.monotonic()))
             self.sock.sendall(data)
+            if self.a.sent_out and data.strip(b"\r\n"):
+                record(self.a.sent_out, self.lock, "sent", self.remote, data)
             return True
         except (OSError, ssl.SSLError) as e:
             print("SEND_FAILED %s" % e, file=sys.stderr)
@@ -488,7 +490,15 @@ def wait_final(conn, req_branch, method):
             print("PROVISIONAL %d %s" % (m.status, method), flush=True)
             continue
         print("STATUS %d %s" % (m.status, method), flush=True)
+        show_headers(conn.a, m)
         return m
+
+
+def show_headers(a, resp):
+    """--show-header NAME: print each value of NAME in a final response."""
+    for name in a.show_header:
+        for v in resp.values(name):
+            print("HEADER %s: %s" % (name, v), flush=True)
 
 
 def wait_provisional(conn, req_branch, code):
@@ -567,22 +577,34 @@ def collect(conn, settle):
 
 
 def send_pipelined(a, conn, templates, variables):
-    """--pipeline: send every request at once, then collect one final
+    """--pipeline: send the requests without waiting for answers (at most
+    --window outstanding, one every --interval seconds), collect one final
     response each (matched by branch, in whatever order they come)."""
     wanted = {}
-    for t in templates:
-        data = build(t, variables())
-        req = SipMessage.parse(data)
-        if not conn.send(data):
-            end_of_wait(conn)
-            return 1
-        wanted[req.top_branch()] = req.method
     failures = 0
-    while wanted:
-        m = conn.next_message()
+    i = 0
+    next_send = time.monotonic()
+    while i < len(templates) or wanted:
+        room = i < len(templates) and (not a.window or len(wanted) < a.window)
+        now = time.monotonic()
+        if room and now >= next_send:
+            data = build(templates[i], variables())
+            req = SipMessage.parse(data)
+            if not conn.send(data):
+                end_of_wait(conn)
+                return 1
+            i += 1
+            wanted[req.top_branch()] = req.method
+            next_send = max(now, next_send) + a.interval
+            if a.interval <= 0:
+                continue
+        m = conn.next_message(until=next_send if room else None)
         if m is None:
+            if room and not conn.closed and time.monotonic() < conn.deadline:
+                continue        # only the pace: time to send the next one
             end_of_wait(conn)
-            print("MISSING %d final response(s)" % len(wanted), flush=True)
+            print("MISSING %d final response(s)" % (len(wanted) + len(templates) - i),
+                  flush=True)
             return 1
         if m.is_request:
             print("REQUEST %s" % m.method, flush=True)
@@ -609,6 +631,7 @@ def cmd_send(a):
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             templates.append(f.read())
     templates += a.msg
+    templates *= max(1, a.repeat)
     raw = None
     if a.raw_file:
         with open(a.raw_file, "rb") as f:
@@ -631,10 +654,13 @@ def cmd_send(a):
             "TRANSPORT": "TLS" if a.tls else "TCP"}
     user = dict(v.split("=", 1) for v in a.var)
 
+    seq = [0]
+
     def variables():
+        seq[0] += 1
         d = dict(base)
         d.update(BRANCH="z9hG4bK" + rand_token(16), CALLID=rand_token(20),
-                 TAG=rand_token(8))
+                 TAG=rand_token(8), SEQ=str(seq[0]))
         d.update(user)
         return d
 
@@ -716,6 +742,24 @@ def cmd_send(a):
     for i, t in enumerate(templates):
         data = build(t, variables())
         req = SipMessage.parse(data)
+        if a.keepalive and i > 0:
+            # RFC 5626 4.4.1: a CRLFCRLF ping between messages; the pong
+            # (a lone CRLF) must come back before the next message
+            pongs = conn.reader.pongs
+            conn.send(b"\r\n\r\n")
+            until = time.monotonic() + 2
+            while conn.reader.pongs == pongs and len(conn.reader.buf) < 2 \
+                    and conn.fill(until):
+                pass
+            try:
+                conn.reader.next()      # consumes a lone CRLF as a pong
+            except ValueError:
+                pass
+            if conn.reader.pongs == pongs:
+                print("NO_PONG before message %d" % (i + 1), flush=True)
+                failures += 1
+            else:
+                print("PONG", flush=True)
         if not conn.send(data):
             end_of_wait(conn)
             return 1
@@ -761,6 +805,23 @@ def cmd_send(a):
         if r.status != 200:
             failures += 1
 
+    if a.hold:
+        # a UA that keeps its connection: answer whatever request comes in
+        # on it with 200 until --hold seconds have passed
+        conn.deadline = time.monotonic() + a.hold
+        tag = rand_token(8)
+        while True:
+            m = conn.next_message()
+            if m is None:
+                break
+            if m.is_request:
+                print("ANSWERED %s" % m.method, flush=True)
+                if m.method not in ("ACK", "BENOTIFY"):
+                    conn.send(make_response(m, 200, tag, (), "sip:ua@%s;transport=%s"
+                                            % (conn.local, "tls" if a.tls else "tcp")))
+        if conn.closed:
+            print("CLOSED %s" % conn.close_reason, flush=True)
+
     if a.no_response:
         # nothing may come back within the grace period
         conn.deadline = min(conn.deadline, time.monotonic() + a.grace)
@@ -776,6 +837,38 @@ def cmd_send(a):
 
 
 # ----------------------------------------------------------------- serve
+
+REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress",
+           200: "OK", 202: "Accepted", 403: "Forbidden", 404: "Not Found",
+           408: "Request Timeout", 480: "Temporarily Unavailable",
+           486: "Busy Here", 488: "Not Acceptable Here",
+           500: "Server Internal Error", 503: "Service Unavailable",
+           603: "Decline"}
+
+
+def make_response(req, code, tag, extra=(), contact=None, record_route=()):
+    """The response a simple UAS sends to req: Via, From, Call-ID, CSeq
+    copied, To with tag (unless it has one); on a 2xx to INVITE/SUBSCRIBE
+    the Record-Route set (record_route prepended, as a proxy of ours
+    would) and Contact; then the extra header lines."""
+    lines = ["SIP/2.0 %d %s" % (code, REASONS.get(code, "Response"))]
+    lines += ["Via: " + v for v in req.values("Via")]
+    lines.append("From: " + (req.get("From") or ""))
+    to = req.get("To") or ""
+    if not re.search(r";\s*tag=", to):
+        to += ";tag=" + tag
+    lines.append("To: " + to)
+    lines.append("Call-ID: " + (req.get("Call-ID") or ""))
+    lines.append("CSeq: " + (req.get("CSeq") or ""))
+    if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
+        rr = list(record_route or ()) + req.values("Record-Route")
+        lines += ["Record-Route: " + v for v in rr]
+        if contact:
+            lines.append("Contact: <%s>" % contact)
+    lines += list(extra or ())
+    lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
 
 class Server:
     def __init__(self, a):
@@ -808,30 +901,10 @@ class Server:
         return self.a.respond
 
     def response(self, req):
-        code = self.code_for(req)
-        reason = {100: "Trying", 180: "Ringing", 183: "Session Progress",
-                  200: "OK", 202: "Accepted", 403: "Forbidden",
-                  404: "Not Found", 480: "Temporarily Unavailable",
-                  486: "Busy Here", 488: "Not Acceptable Here",
-                  500: "Server Internal Error", 503: "Service Unavailable",
-                  603: "Decline"}.get(code, "Response")
-        lines = ["SIP/2.0 %d %s" % (code, reason)]
-        lines += ["Via: " + v for v in req.values("Via")]
-        lines.append("From: " + (req.get("From") or ""))
-        to = req.get("To") or ""
-        if not re.search(r";\s*tag=", to):
-            to += ";tag=" + self.tag
-        lines.append("To: " + to)
-        lines.append("Call-ID: " + (req.get("Call-ID") or ""))
-        lines.append("CSeq: " + (req.get("CSeq") or ""))
-        if code < 300 and req.method in ("INVITE", "SUBSCRIBE"):
-            lines += ["Record-Route: " + v for v in req.values("Record-Route")]
-            lines.append("Contact: <%s>" % (self.a.contact or
-                         "sip:peer@%s;transport=%s" % (
-                             self.local, "tls" if self.a.tls else "tcp")))
-        lines += self.a.respond_header
-        lines.append("Content-Length: 0")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+        return make_response(req, self.code_for(req), self.tag, self.a.respond_header,
+                             self.a.contact or "sip:peer@%s;transport=%s" % (
+                                 self.local, "tls" if self.a.tls else "tcp"),
+                             self.a.record_route)
 
     @staticmethod
     def send(s, data):
@@ -858,7 +931,16 @@ class Server:
                                                   peer_names(s)))
             reader = StreamReader(max_header=self.a.max_header)
             s.settimeout(0.2)
+            # --delay: answers wait here, sent from this thread (an SSL
+            # socket is not to be written from another one) when due
+            later = []
             while not self.done.is_set():
+                now = time.monotonic()
+                released = later and self.a.release and os.path.exists(self.a.release)
+                while later and (released or later[0][0] <= now):
+                    self.send(s, later.pop(0)[1])
+                s.settimeout(min(0.2, max(0.01, later[0][0] - now))
+                             if later else 0.2)
                 try:
                     data = s.recv(65536)
                 except socket.timeout:
@@ -889,7 +971,11 @@ class Server:
                         record(self.a.record, self.lock, "received", peer, m.raw)
                     self.log("%s: %s" % (peer, m.start))
                     if m.method not in ("ACK", "BENOTIFY") and self.code_for(m):
-                        self.send(s, self.response(m))
+                        if self.a.delay > 0:
+                            later.append((time.monotonic() + self.a.delay,
+                                          self.response(m)))
+                        else:
+                            self.send(s, self.response(m))
                     with self.lock:
                         self.requests += 1
                         if self.a.count and self.requests >= self.a.count:
@@ -983,6 +1069,23 @@ def cmd_inspect(a):
         if a.call_id and m.get("Call-ID") != a.call_id:
             continue
         sel.append(m)
+    if a.reply is not None:
+        # the response a UAS would send to the selected request, as raw
+        # bytes (CRLF) for send --raw-file
+        try:
+            m = sel[a.index]
+        except IndexError:
+            print("sippeer inspect: no message #%d matching in %s (%d match)" % (
+                a.index, a.file, len(sel)), file=sys.stderr)
+            return 1
+        if not m.is_request:
+            print("sippeer inspect: --reply: message #%d is a response" % a.index,
+                  file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(make_response(m, a.reply, rand_token(8),
+                                              a.reply_header))
+        sys.stdout.flush()
+        return 0
     queries = getattr(a, "queries", None) or []
     if queries == [] and not a.count_messages:
         queries = [("raw", True)]
@@ -1016,6 +1119,151 @@ def cmd_inspect(a):
         elif kind == "raw":
             text = m.raw.decode("utf-8", "replace").replace("\r\n", "\n")
             print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+# --------------------------------------------------------------- compare
+
+def raw_fields(raw):
+    """(start line, [(name, exact line text)], body bytes) of a message as
+    it was on the wire: header lines as written (folded lines joined with
+    their CRLF), names as written."""
+    m = re.search(rb"\r?\n\r?\n", raw)
+    head, body = (raw[:m.start()], raw[m.end():]) if m else (raw, b"")
+    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    out = []
+    for ln in lines[1:]:
+        if ln[:1] in (" ", "\t") and out:
+            out[-1] = (out[-1][0], out[-1][1] + "\r\n" + ln)
+        else:
+            out.append((ln.split(":", 1)[0], ln))
+    return lines[0], out, body
+
+
+def pick(path, direction, call_id, method, nth=0):
+    found = [m for d, m in load_messages(path)
+             if d == direction and m.is_request and m.method == method and
+             m.get("Call-ID") == call_id]
+    return found[nth] if len(found) > nth else None
+
+
+def cmd_compare(a):
+    """Exit 0 when the node got every header line, parameter and body byte
+    of the request exactly as sent, except the documented rewrites: the
+    edge's Via on top, its Record-Route entries, Max-Forwards minus one,
+    Route entries naming the edge consumed, PAT (--map), headers removed
+    (--removed) or added (--added). Prints each difference."""
+    sent = pick(a.sent, "sent", a.call_id, a.method, a.nth)
+    got = pick(a.got, "received", a.call_id, a.method, a.nth)
+    if sent is None or got is None:
+        print("MISSING %s %s in %s" % (a.method, a.call_id,
+              a.sent if sent is None else a.got))
+        return 1
+    s_start, s_hdrs, s_body = raw_fields(sent.raw)
+    g_start, g_hdrs, g_body = raw_fields(got.raw)
+    problems = []
+    notes = []
+
+    def remap(text):
+        for f, t in a.map:
+            text = text.replace(f, t)
+        return text
+
+    removed = {canon(n) for n in a.removed}
+    added = {canon(n) for n in a.added}
+    own = [re.compile(r) for r in a.own_route]
+    edge_rr = re.compile(a.edge_route)
+
+    # the sent side, as the node should see it
+    want = []
+    for name, line in s_hdrs:
+        c = canon(name)
+        if c in removed:
+            continue
+        if c == "max-forwards":
+            v = line.split(":", 1)[1].strip()
+            want.append(("max-forwards", "%s: %d" % (name, int(v) - 1)))
+            continue
+        if c == "route" and own:
+            vals = split_list(line.split(":", 1)[1])
+            keep = [v for v in vals if not any(r.search(v) for r in own)]
+            if len(keep) == len(vals):
+                want.append((c, remap(line)))
+            elif keep:      # partly consumed: the rest, whatever the layout
+                want.append(("route*", ", ".join(keep)))
+            continue
+        want.append((c, remap(line)))
+
+    # the node side, without what the edge adds
+    have = []
+    edge_via_done = False
+    via_re = re.compile(a.edge_via)
+    for name, line in g_hdrs:
+        c = canon(name)
+        value = line.split(":", 1)[1] if ":" in line else ""
+        if c == "via" and not edge_via_done:
+            edge_via_done = True
+            vals = split_list(value)
+            if not vals or not via_re.search(vals[0]):
+                problems.append("top Via is not the edge's: %r" % line)
+            elif len(vals) > 1:
+                have.append(("via*", ", ".join(vals[1:])))
+            notes.append("edge Via: " + vals[0] if vals else "")
+            continue
+        if c == "record-route":
+            vals = split_list(value)
+            ours = [v for v in vals if edge_rr.search(v)]
+            if len(ours) == len(vals):
+                notes.append("edge Record-Route: " + value.strip())
+                continue
+        if c in added:
+            notes.append("added: " + line)
+            continue
+        if c in removed:
+            problems.append("removed header still there: %r" % line)
+            continue
+        if c == "max-forwards" and not any(w[0] == c for w in want):
+            notes.append("added: " + line)
+            continue
+        if c == "route" and any(w[0] == "route*" for w in want):
+            have.append(("route*", ", ".join(split_list(value))))
+            continue
+        have.append((c, line))
+    # a partly kept Via line of ours compares by value too
+    if any(h[0] == "via*" for h in have):
+        k = next((i for i, w in enumerate(want) if w[0] == "via"), None)
+        if k is not None:
+            want[k] = ("via*", ", ".join(split_list(want[k][1].split(":", 1)[1])))
+
+    wanted = {}
+    for spec in a.want:
+        n, _, v = spec.partition(":")
+        wanted.setdefault(canon(n), []).append(v.strip())
+    for c, vals in wanted.items():
+        got_vals = [l.split(":", 1)[1].strip() for n, l in g_hdrs if canon(n) == c]
+        if got_vals != vals:
+            problems.append("%s: want %r, got %r" % (c, vals, got_vals))
+    if remap(s_start) != g_start:
+        problems.append("request line: sent %r, got %r" % (s_start, g_start))
+    w_lines = [l for _, l in want]
+    h_lines = [l for _, l in have]
+    if w_lines != h_lines:
+        import difflib
+        for d in difflib.unified_diff(w_lines, h_lines, "expected at node",
+                                      "node got", lineterm="", n=1):
+            problems.append("  " + d)
+    if s_body != g_body:
+        i = next((k for k in range(min(len(s_body), len(g_body)))
+                  if s_body[k] != g_body[k]), min(len(s_body), len(g_body)))
+        problems.append("body: %d bytes sent, %d got, first difference at "
+                        "byte %d" % (len(s_body), len(g_body), i))
+    for n in notes:
+        print("# " + n)
+    if problems:
+        for p in problems:
+            print("DIFF " + p)
+        return 1
+    print("SAME %d header lines, %d body bytes" % (len(h_lines), len(g_body)))
     return 0
 
 
@@ -1125,18 +1373,31 @@ def main():
                    help="message template given inline (after the files)")
     s.add_argument("--var", action="append", default=[], metavar="K=V",
                    help="define ${K}; templates may say ${K:-default}. Built in"
-                   " (fresh per message unless given): BRANCH CALLID TAG; and"
+                   " (fresh per message unless given): BRANCH CALLID TAG SEQ; and"
                    " LOCAL LOCAL_IP LOCAL_PORT TRANSPORT (TLS/TCP)")
     s.add_argument("--timeout", type=float, default=10,
                    help="overall limit in seconds (default 10)")
     s.add_argument("--out", help="append every received message here")
+    s.add_argument("--sent-out", metavar="FILE",
+                   help="append every message sent here, byte for byte "
+                   "(marker: sent ... from REMOTE)")
+    s.add_argument("--keepalive", action="store_true",
+                   help="a CRLFCRLF ping before each message but the first;"
+                   " its CRLF pong must come back (PONG / NO_PONG)")
     s.add_argument("--expect", type=int, metavar="CODE",
                    help="every final response must have this code")
     s.add_argument("--expect-header", action="append", default=[],
                    metavar="'Name: regex'",
                    help="must match a value of Name in the final response")
+    s.add_argument("--show-header", action="append", default=[], metavar="NAME",
+                   help="print 'HEADER NAME: value' after each final "
+                   "response's STATUS line, for each value of NAME")
     s.add_argument("--dialog", action="store_true",
                    help="INVITE, then ACK and BYE built from the 200")
+    s.add_argument("--hold", type=float, metavar="SECONDS",
+                   help="after the messages, keep the connection SECONDS and"
+                   " answer 200 to every request that comes in on it"
+                   " (ANSWERED METHOD)")
     s.add_argument("--no-response", action="store_true",
                    help="send only; fail if anything comes back within --grace")
     s.add_argument("--grace", type=float, default=2.0,
@@ -1149,6 +1410,13 @@ def main():
     s.add_argument("--pipeline", action="store_true",
                    help="send all requests at once, then wait for a final "
                    "response to each (any order)")
+    s.add_argument("--window", type=int, default=0, metavar="N",
+                   help="with --pipeline: at most N requests unanswered")
+    s.add_argument("--interval", type=float, default=0, metavar="SECONDS",
+                   help="with --pipeline: one request every SECONDS")
+    s.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="send the templates N times over (${SEQ} counts "
+                   "the messages: 1, 2, ...)")
     s.add_argument("--raw-file", help="send these exact bytes first")
     s.add_argument("--raw-hex", help="send these exact bytes (hex) first")
     s.add_argument("--expect-close", action="store_true",
@@ -1177,6 +1445,16 @@ def main():
                    "rings for ever; 0: no answer)")
     v.add_argument("--respond-header", action="append", default=[],
                    metavar="'Name: value'", help="extra header in responses")
+    v.add_argument("--delay", type=float, default=0, metavar="SECONDS",
+                   help="answer each request this long after it came "
+                   "(requests keep being read and recorded meanwhile)")
+    v.add_argument("--release", metavar="FILE",
+                   help="with --delay: answer as soon as FILE exists (at "
+                   "the latest after the delay)")
+    v.add_argument("--record-route", action="append", default=[],
+                   metavar="'<URI>'", help="Record-Route entry put before "
+                   "the request's ones in a 2xx to INVITE/SUBSCRIBE (as a "
+                   "proxy on this side would have added)")
     v.add_argument("--contact", metavar="URI",
                    help="Contact URI of 2xx to INVITE/SUBSCRIBE (default "
                    "sip:peer@LISTEN;transport=tls|tcp)")
@@ -1209,10 +1487,42 @@ def main():
                    help="print the first value of NAME")
     i.add_argument("--values", action=Query, metavar="NAME",
                    help="print every value of NAME, one per line")
+    i.add_argument("--reply", type=int, metavar="CODE",
+                   help="print (raw, CRLF) the CODE response a UAS would "
+                   "send to the selected request, nothing else")
+    i.add_argument("--reply-header", action="append", default=[],
+                   metavar="'Name: value'", help="extra header in --reply")
     i.add_argument("--start-line", action=Query, nargs=0)
     i.add_argument("--body", action=Query, nargs=0)
     i.add_argument("--raw", action=Query, nargs=0)
     i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("compare", help="a request as sent vs as a node got "
+                       "it, modulo the edge's documented rewrites")
+    c.add_argument("sent", help="file with the request as sent (--sent-out)")
+    c.add_argument("got", help="file with the request as received (--record)")
+    c.add_argument("--call-id", required=True)
+    c.add_argument("--method", required=True)
+    c.add_argument("--nth", type=int, default=0,
+                   help="compare the Nth such request in both files (0: first)")
+    c.add_argument("--edge-via", metavar="ERE", required=True,
+                   help="the edge's own Via (top of the received request)")
+    c.add_argument("--edge-route", metavar="ERE", default=r";sipedge|^$",
+                   help="Route/Record-Route entries that are the edge's "
+                   "(consumed from the sent Route, added as Record-Route)")
+    c.add_argument("--own-route", metavar="ERE", action="append", default=[],
+                   help="sent Route entries naming the edge (consumed)")
+    c.add_argument("--removed", action="append", default=[], metavar="NAME",
+                   help="header the edge removes (must be absent at the node)")
+    c.add_argument("--added", action="append", default=[], metavar="NAME",
+                   help="header the edge adds (printed, then ignored)")
+    c.add_argument("--map", action="append", default=[], nargs=2,
+                   metavar=("FROM", "TO"),
+                   help="PAT: text FROM in the sent request is TO at the node")
+    c.add_argument("--want", action="append", default=[], metavar="'Name: v'",
+                   help="the received request has exactly these values of "
+                   "Name (repeat for several), one line each")
+    c.set_defaults(func=cmd_compare)
 
     w = sub.add_parser("wait", help="bounded wait for listeners and files")
     w.add_argument("--listen", action="append", default=[], metavar="HOST:PORT",

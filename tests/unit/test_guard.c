@@ -28,6 +28,7 @@ static struct conf cf;
 static void setup(void)
 {
 	memset(&cf, 0, sizeof cf);
+	cf.edge.fqdn = "edge.example.com";
 	cf.internal.nodes = nodes;
 	cf.internal.nnodes = 2;
 	cf.listen = listen_;
@@ -141,6 +142,10 @@ static const struct nrow {
 	{ "2001:db8:1::11", false },
 	{ "10.1.1.1", false },                /* the internal listener */
 	{ "", false },
+	{ "spam.example.", false },           /* absolute name */
+	{ "imp1.example.local.", false },
+	{ "edge.example.com", false },        /* the edge itself */
+	{ "edge.example.com.", false },
 };
 
 START_TEST(name_rules)

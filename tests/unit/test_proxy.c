@@ -54,19 +54,7 @@ static void setup(void)
 	cf.federation.diagnostics = DIAG_BOTH;
 	cf.federation.allowed = &partner;
 	cf.federation.nallowed = 1;
-	cf.limits.max_message_size = 65535;
-	cf.limits.transaction_timeout = 32;
-	cf.limits.max_transactions = 10000;
-	cf.limits.invite_timeout = 180;
-	cf.limits.handshake_timeout = 10;
-	cf.limits.max_via = 70;
-	cf.limits.max_header_values = 64;
-	cf.limits.max_output_buffer = 1 << 20;
-	cf.limits.output_stall_timeout = 30;
-	cf.limits.max_transactions_per_peer = 1000;
-	cf.limits.max_invites_per_peer = 100;
-	cf.limits.max_dns_pending = 1024;
-	cf.limits.max_dns_pending_per_peer = 32;
+	unit_default_limits(&cf);
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
@@ -908,6 +896,145 @@ START_TEST(reuse_only_with_alias)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ red team */
+
+/* Sofia reads "sip:ceo@example.test@sip.partner.test" with host
+ * "example.test@sip.partner.test"; a node would read ceo@example.test. */
+START_TEST(host_with_at_refused)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKat1\r\n"
+		"From: <sip:ceo@example.test@sip.partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: at-1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 400);
+	msg_destroy(r);
+	ck_assert_ptr_null(sent(n));
+}
+END_TEST
+
+/* VT, FF or DEL in a header: a node splitting lines there would read a
+ * header the edge never checked. Folded lines leave unfolded. */
+START_TEST(header_controls_and_folding)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("X-A: a\vRoute: <sip:10.1.1.11;lr>\r\n", "sip:bob@example.test"));
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 400);
+	msg_destroy(r);
+	ck_assert_ptr_null(sent(n));
+	deliver(peer, INBOUND("X-B: b\r\n Route: <sip:10.1.1.11;lr>\r\n", "sip:bob@example.test"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "\r\n Route") == NULL && strstr(t, "\r\nRoute") == NULL, "%s", t);
+	ck_assert_msg(strstr(t, "X-B: b") != NULL, "%s", t);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* maddr in a Request-URI from outside may not steer a node inward. */
+START_TEST(ruri_maddr_inward_refused)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("", "sip:bob@example.test;maddr=10.9.9.9"));
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 403);
+	msg_destroy(r);
+	ck_assert_ptr_null(sent(n));
+	/* A public maddr (a Lync GRUU) passes as it came. */
+	deliver(peer, INBOUND("", "sip:bob@example.test;opaque=user:epid:x;gruu;maddr=203.0.113.9"));
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	char *t = printed(m);
+	ck_assert_msg(strstr(t, "maddr=203.0.113.9") != NULL, "%s", t);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* OPTIONS in a dialog, or for the internal listener from outside, is not
+ * the edge's to answer. */
+START_TEST(options_not_stolen)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "OPTIONS sip:10.1.1.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKon1\r\n"
+		"From: <sip:ping@partner.test>;tag=o1\r\nTo: <sip:10.1.1.1:5060>\r\n"
+		"Call-ID: on-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_ne(sip_object(r)->sip_status->st_status, 200);
+	msg_destroy(r);
+	deliver(peer, "OPTIONS sip:edge.example.com:5061 SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKon2\r\n"
+		"From: <sip:alice@partner.test>;tag=o1\r\nTo: <sip:bob@example.test>;tag=b1\r\n"
+		"Call-ID: on-2\r\nCSeq: 2 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);                  /* in dialog: to the node */
+	msg_destroy(m);
+}
+END_TEST
+
+/* A 483 for too many Via values echoes only the sender's own Via. */
+START_TEST(too_many_via_483_short)
+{
+	cf.limits.max_via = 3;
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, INBOUND("Via: SIP/2.0/TLS 1.1.1.1;branch=z9hG4bK1, SIP/2.0/TLS 1.1.1.2;branch=z9hG4bK2, "
+			      "SIP/2.0/TLS 1.1.1.3;branch=z9hG4bK3\r\n", "sip:bob@example.test"));
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	sip_t *s = sip_object(r);
+	ck_assert_int_eq(s->sip_status->st_status, 483);
+	ck_assert_int_eq(count_vias(s), 1);
+	ck_assert_str_eq(s->sip_via->v_branch, "z9hG4bKpeer1");
+	msg_destroy(r);
+	ck_assert_ptr_null(sent(n));
+}
+END_TEST
+
+
+/* The ACK for a non-2xx the edge made itself ends at the edge, though no
+ * transaction was kept for the refused request (RFC 3261 17.2.1). */
+START_TEST(ack_for_own_refusal_absorbed)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	deliver(peer, "INVITE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		"Proxy-Require: x-unknown\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: ack-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *r = sent(peer);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 420);
+	char ack[1024];
+	snprintf(ack, sizeof ack, "ACK sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		 "From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=%s\r\n"
+		 "Call-ID: ack-1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+		 sip_object(r)->sip_to->a_tag);
+	msg_destroy(r);
+	deliver(peer, ack);
+	ck_assert_ptr_null(sent(n));
+	ck_assert_ptr_null(sent(peer));
+	/* Another tag is someone else's ACK: forwarded as before. */
+	deliver(peer, "ACK sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKinv420\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>;tag=node9\r\n"
+		"Call-ID: ack-1\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	msg_destroy(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -943,6 +1070,12 @@ int main(void)
 	tcase_add_test(tc, strict_route_handled);
 	tcase_add_test(tc, stamp_trust_added);
 	tcase_add_test(tc, reuse_only_with_alias);
+	tcase_add_test(tc, host_with_at_refused);
+	tcase_add_test(tc, header_controls_and_folding);
+	tcase_add_test(tc, ruri_maddr_inward_refused);
+	tcase_add_test(tc, options_not_stolen);
+	tcase_add_test(tc, too_many_via_483_short);
+	tcase_add_test(tc, ack_for_own_refusal_absorbed);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
