@@ -23,7 +23,8 @@
 #   7 a 4000-value Via line at 25 msgs/s
 # Addresses: this test owns two /24s: $NET (se_init 40) and $ATK (the next
 # one, checked free like se_init does), the attacking network of rows 5-6.
-#   $NET.1 external TLS :5061  .2 internal TCP :5060  .11 node (sippeer)
+#   $NET.1 external TLS :5061 (and :45062, imp2's public port)
+#   .2 internal TCP :5060  .11 node imp1 (sippeer)  .12 node imp2 (its requests)
 #   .21 legitimate partner (and its server :5061 for node->partner)
 #   .22 attacking partner (sip.lync.test)  .24 discovered partner (open.test)
 #   .53 dnsmasq  .54 a DNS server that never answers
@@ -62,8 +63,19 @@ fi
 
 # conf [GROUP=VALUE...] : edge.conf for these rows (log at info, the
 # production default; two partners: partner.test and the attacker lync.test)
+# Two nodes: imp1 ($NET.11, routing) takes the partners' requests; imp2
+# ($NET.12) sends the nodes' requests to partner.test, each on a fresh
+# connection (the edge reuses a node's own connections toward it: a
+# one-shot connection from imp1's address could catch a request for imp1)
 conf() {
-	se_write_conf 'log={ level = "info"; }' federation='{
+	se_write_conf 'log={ level = "info"; }' internal="{
+  domains = [ \"example.test\" ];
+  nodes = ( { name = \"imp1\"; address = \"$NET.11\"; transport = \"tcp\";
+              ports = ( { internal = 5062; public = 5061; } ); routing = true; priority = 1; },
+            { name = \"imp2\"; address = \"$NET.12\"; transport = \"tcp\";
+              ports = ( { internal = 5062; public = 45062; } ); routing = false; } );
+  health = { interval = 0; };
+}" federation='{
   allowed = ( { domain = "partner.test"; peer = "sip.partner.test"; port = 5061; },
               { domain = "lync.test"; peer = "sip.lync.test"; port = 5061; } );
 }' "$@"
@@ -192,7 +204,7 @@ se_start_dns --local=/test/ --local-ttl=300 "--server=/dead.test/$NET.54#$DNS_PO
 se_serve node "$NET.11:5062" --timeout 900 --respond 200 --respond-method INVITE=180
 # partner.test's own server, for the nodes' requests to it
 se_tls_peer partner-srv "$NET.21:5061" partner --timeout 900
-NODE_LEGIT=("${FLOOD[@]}" legit --tcp --connect "$NET.2:5060" --bind "$NET.11" \
+NODE_LEGIT=("${FLOOD[@]}" legit --tcp --connect "$NET.2:5060" --bind "$NET.12" \
 	--template "$SCEN/message.sip" --var RURI=sip:carol@partner.test \
 	--var FROM=sip:bob@example.test)
 T_ALL=$SECONDS
@@ -262,17 +274,24 @@ row2() {
 	sleep 2     # the lookups pile up
 	legit legit2
 	local lpid=$LEGIT_PID
-	se_bg legit2-open "${FLOOD[@]}" legit --connect "$NET.1:5061" --bind "$NET.24" \
+	local OPENLEGIT=("${FLOOD[@]}" legit --connect "$NET.1:5061" --bind "$NET.24" \
 		--cert "$PKI/open.crt" --key "$PKI/open.key" --ca "$PKI/ca.crt" --sni edge.test \
-		--template "$SCEN/message.sip" --var FROM=sip:olga@open.test --count $LEGIT_N --rate 4
+		--template "$SCEN/message.sip" --var FROM=sip:olga@open.test)
+	# fresh connections: the SRV answer for open.test is in the DNS cache
+	se_bg legit2-open "${OPENLEGIT[@]}" --count $LEGIT_N --rate 4
 	local opid=$BG_PID
-	wait_pid "$lpid" 30; wait_pid "$opid" 30; wait_pid "$apid" 30
+	# one connection: its verdict for open.test is cached on it
+	se_bg legit2-verdict "${OPENLEGIT[@]}" --count 20 --rate 2 --one-connection
+	local vpid=$BG_PID
+	wait_pid "$lpid" 30; wait_pid "$opid" 30; wait_pid "$vpid" 30; wait_pid "$apid" 30
 	measure_end
 	sed -n '/^SENT\|^SEND_SECONDS\|^STATUS_\|^RETRY_AFTER\|^CLOSED/p' "$f" | tr '\n' ' ' | sed 's/^/# attacker: /'; echo
 	legit_check "row 2: partner.test (fixed peer) during the DNS flood" legit2
 	local l=$LEGIT_PCT
 	legit_check "row 2: open.test (discovered, its SRV answer cached) during the DNS flood" legit2-open
 	local ol=$LEGIT_PCT
+	legit_check "row 2: open.test on one connection (its verdict cached) during the DNS flood" legit2-verdict
+	local vl=$LEGIT_PCT
 	local sent=$(val "$f" SENT)
 	se_check "row 2: the attacker claimed at least 10 000 fresh domains ($sent)" [ "${sent:-0}" -ge 10000 ]
 	se_check "row 2: the attacker's claims beyond its share got 503 ($(val "$f" STATUS_503))" \
@@ -287,7 +306,7 @@ row2() {
 	check_rss 2 20480
 	# one inbound_rejected line per refused claim is the edge's own rule
 	check_lines 2 $(( ${sent:-0} + 300 ))
-	summary 2 "$l % (open.test $ol %)" "attacker: $(val "$f" STATUS_503) x 503 of $sent"
+	summary 2 "$l % (open.test $ol %, cached verdict $vl %)" "attacker: $(val "$f" STATUS_503) x 503 of $sent"
 	note "row 2: $((SECONDS - T0)) s"
 }
 

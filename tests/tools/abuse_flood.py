@@ -10,8 +10,9 @@
             reading the answers; counts final responses by status.
             ${SEQ} in the template is the message's index (fresh domains).
   legit     a well-behaved partner: N requests at --rate per second, each
-            on a fresh connection (mutual TLS, or --tcp for a node), each
-            waiting for its final response; counts successes.
+            on a fresh connection (mutual TLS, or --tcp for a node; or all
+            on one: --one-connection), each waiting for its final
+            response; counts successes.
   noread    send requests on one mutual-TLS connection and never read a
             response; tells when writing blocked and whether (when) the
             daemon closed the connection.
@@ -469,6 +470,45 @@ async def one_request(a, i, ctx, template, user, results):
         pass
 
 
+async def same_connection(a, ctx, template, user, results):
+    """--one-connection: every request on one connection, one after the
+    other, on schedule (a late answer delays the next one)."""
+    host, port = hostport(a.connect)
+    t0 = time.monotonic()
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=ctx,
+                                    server_hostname=a.sni if ctx else None,
+                                    local_addr=(a.bind, 0)), a.timeout)
+    except (OSError, ssl.SSLError, asyncio.TimeoutError) as e:
+        for i in range(a.count):
+            results.append((i, "CONNECT_FAILED(%s)" % type(e).__name__, 0.0))
+        return
+    local = "%s:%d" % writer.get_extra_info("sockname")[:2]
+    sr = sippeer.StreamReader(client=True)
+    st = None
+    for i in range(a.count):
+        due = t0 + i / a.rate
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        t1 = time.monotonic()
+        if st == "CLOSED":
+            results.append((i, "CLOSED", 0.0))
+            continue
+        data = sippeer.build(template, variables(
+            local, user, "TCP" if ctx is None else "TLS", seq=i))
+        try:
+            writer.write(data)
+            await asyncio.wait_for(writer.drain(), a.timeout)
+            st = await final_response(reader, sr,
+                                      sippeer.SipMessage.parse(data).top_branch(),
+                                      t1 + a.timeout)
+        except (OSError, ssl.SSLError, asyncio.TimeoutError):
+            st = "CLOSED"
+        results.append((i, st, time.monotonic() - t1))
+    writer.close()
+
+
 async def cmd_legit(a):
     ctx = None if a.tcp else sippeer.tls_context(False, a.cert, a.key, a.ca,
                                                  a.sni)
@@ -481,15 +521,20 @@ async def cmd_legit(a):
     results, tasks = [], []
     t0 = time.monotonic()
     first = time.time()
-    for i in range(a.count):
+    if a.one_connection:
+        tasks.append(asyncio.ensure_future(
+            same_connection(a, ctx, template, user, results)))
+    for i in range(0 if a.one_connection else a.count):
         due = t0 + i / a.rate
         if due > time.monotonic():
             await asyncio.sleep(due - time.monotonic())
         tasks.append(asyncio.ensure_future(
             one_request(a, i, ctx, template, user, results)))
+    # every request is bounded by --timeout (connect, then the answer)
+    await asyncio.wait(tasks, timeout=(a.count / a.rate + a.timeout + 2
+                                       if a.one_connection else
+                                       2 * a.timeout + 2))
     last = time.time()
-    # every task is bounded by --timeout (connect, then the answer) + 1 s
-    await asyncio.wait(tasks, timeout=2 * a.timeout + 2)
     results.sort()
     for i, st, secs in results:
         out("REQ %d %s %.3f" % (i, st, secs))
@@ -768,6 +813,8 @@ def main():
     g.add_argument("--timeout", type=float, default=8,
                    help="seconds for each: connect, then its final response")
     g.add_argument("--expect", type=int, default=200)
+    g.add_argument("--one-connection", action="store_true",
+                   help="all on one connection, one after the other")
     g.add_argument("--ready", metavar="FILE", help="created when starting")
 
     n = sub.add_parser("noread", help="never read the responses")

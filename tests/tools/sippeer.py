@@ -906,6 +906,16 @@ class Server:
                                  self.local, "tls" if self.a.tls else "tcp"),
                              self.a.record_route)
 
+    @staticmethod
+    def send(s, data):
+        """sendall with room for a busy peer: the 0.2 s receive poll is
+        no time limit for a write (a peer busy with a flood reads late)."""
+        s.settimeout(10)
+        try:
+            s.sendall(data)
+        finally:
+            s.settimeout(0.2)
+
     def handle(self, s, addr):
         peer = "%s:%d" % addr[:2]
         try:
@@ -928,7 +938,7 @@ class Server:
                 now = time.monotonic()
                 released = later and self.a.release and os.path.exists(self.a.release)
                 while later and (released or later[0][0] <= now):
-                    s.sendall(later.pop(0)[1])
+                    self.send(s, later.pop(0)[1])
                 s.settimeout(min(0.2, max(0.01, later[0][0] - now))
                              if later else 0.2)
                 try:
@@ -951,7 +961,7 @@ class Server:
                               file=sys.stderr)
                         return
                     for _ in range(reader.pings - pings):
-                        s.sendall(b"\r\n")
+                        self.send(s, b"\r\n")
                     if m is None:
                         break
                     if not m.is_request:
@@ -965,7 +975,7 @@ class Server:
                             later.append((time.monotonic() + self.a.delay,
                                           self.response(m)))
                         else:
-                            s.sendall(self.response(m))
+                            self.send(s, self.response(m))
                     with self.lock:
                         self.requests += 1
                         if self.a.count and self.requests >= self.a.count:
