@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/su_alloc.h>
 
 #include "conn.h"
 #include "edge.h"
@@ -75,7 +76,9 @@ void respond_sign(const struct edge *e, msg_t *resp)
 		return;
 	own_tag(e, rs, tag);
 	snprintf(param, sizeof param, "tag=%s", tag);
-	msg_header_replace_param(msg_home(resp), rs->sip_to->a_common, param);
+	/* Sofia keeps the pointer: the parameter must live in the message. */
+	msg_header_replace_param(msg_home(resp), rs->sip_to->a_common,
+				 su_strdup(msg_home(resp), param));
 	msg_fragment_clear(rs->sip_to->a_common);
 }
 
@@ -84,9 +87,10 @@ bool respond_own_ack(const struct edge *e, sip_t const *ack)
 	char tag[20];
 	if (!ack->sip_to || !ack->sip_to->a_tag)
 		return false;
+	if (strlen(ack->sip_to->a_tag) != 18)
+		return false;
 	own_tag(e, ack, tag);
-	return CRYPTO_memcmp(tag, ack->sip_to->a_tag, 18) == 0 &&
-	       strlen(ack->sip_to->a_tag) == 18;
+	return CRYPTO_memcmp(tag, ack->sip_to->a_tag, 18) == 0;
 }
 
 void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
