@@ -100,7 +100,7 @@ void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 	if (!sip || !sip->sip_request || !respond_expected(sip))
 		return;
 	msg_t *resp = sipmsg_response(req, status, phrase, hdrs);
-	if (resp && !sip->sip_to->a_tag)
+	if (resp && (!sip->sip_to || !sip->sip_to->a_tag))
 		respond_sign(c->edge, resp);
 	if (resp) {
 		respond_send(c, resp);
