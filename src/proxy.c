@@ -271,9 +271,16 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 	log_event(LOG_NOTICE, "transaction_timeout", "method", respond_method(f),
 		  "call_id", respond_call_id(f), "target", t->targets[t->cur_target].host,
 		  "seconds", secs, "status", "408", NULL);
-	if (t->method == sip_method_invite)
-		send_hop_request(t, "CANCEL", NULL);
 	local_response(t, 408, NULL);
+	if (t->method == sip_method_invite) {
+		/* Timer C: CANCEL downstream, and stay a while to ACK the 487
+		 * (or other final) the callee answers it with (RFC 3261 16.8). */
+		send_hop_request(t, "CANCEL", NULL);
+		t->status = 408;
+		t->timed_out = true;
+		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
+		return;
+	}
 	txn_free(t);
 }
 
@@ -872,6 +879,14 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	int status = sip->sip_status->st_status;
 	struct txn *t = sip->sip_via->v_branch
 		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
+	/* The callee's final answer to the CANCEL of a timed-out INVITE:
+	 * ours to ACK (we answered 408 upstream already). */
+	if (t && t->timed_out && t->down_conn == c->id && status >= 300 &&
+	    sip->sip_cseq->cs_method == sip_method_invite) {
+		send_hop_request(t, "ACK", sip->sip_to);
+		msg_destroy(msg);
+		return;
+	}
 	const char *stray = !t ? "no_transaction"
 		/* Only the connection the request went out on may answer it:
 		 * a branch seen elsewhere proves nothing about the sender. */

@@ -45,6 +45,7 @@ struct txn {
 	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
 	sip_method_t method;
 	int status;                /* best response so far, 0 = none */
+	bool timed_out;            /* Timer C fired: 408 sent up, CANCEL down */
 	struct timespec started;   /* CLOCK_MONOTONIC at txn_new (metrics latency) */
 	struct txn_target targets[TXN_MAX_TARGETS];
 	size_t ntargets, cur_target;
