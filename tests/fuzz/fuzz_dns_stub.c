@@ -1,4 +1,4 @@
-/* fuzz_dns_stub.c - src/dns.c for fuzz_rewrite: no sockets, no c-ares.
+/* fuzz_dns_stub.c - src/net/dns.c for fuzz_rewrite: no sockets, no c-ares.
  *
  * Lookups are queued; the harness answers SRV lookups itself with
  * records derived from the input (fuzz_dns_answer_srv), after the call
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dns.h"
+#include "net/dns.h"
 #include "fuzz_dns_stub.h"
 
 struct waiter {

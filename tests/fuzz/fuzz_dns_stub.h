@@ -2,7 +2,7 @@
 #ifndef SIPEDGE_FUZZ_DNS_STUB_H
 #define SIPEDGE_FUZZ_DNS_STUB_H
 
-#include "dns.h"
+#include "net/dns.h"
 
 /* Answer every pending SRV lookup with st; with DNS_OK, make() writes the
  * records for a name (0 records = DNS_NOTFOUND). Lookups asked while

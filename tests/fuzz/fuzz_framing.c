@@ -28,8 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framing.h"
-#include "sipmsg.h"
+#include "core/framing.h"
+#include "core/sipmsg.h"
 #include "fuzz_common.h"
 
 /* How bytes the edge writes frame again at the next hop: the number of

@@ -27,9 +27,9 @@
 #include <openssl/x509v3.h>
 #include <sofia-sip/su_alloc.h>
 
-#include "certname.h"
-#include "policy.h"
-#include "sipmsg.h"
+#include "core/certname.h"
+#include "core/policy.h"
+#include "core/sipmsg.h"
 #include "fuzz_common.h"
 
 #define NFIELDS 10

@@ -4,7 +4,7 @@
  * that never come up, and their `pending` buffers catching what is sent.
  * The Via, Record-Route/Route and PAT rewriting (rewrite.c), the policy
  * and routing stages and the transaction table all see fuzzed URIs.
- * src/dns.c is replaced by fuzz_dns_stub.c: SRV answers come from the
+ * src/net/dns.c is replaced by fuzz_dns_stub.c: SRV answers come from the
  * input.
  *
  * Input: a 5-byte header, then messages separated by a line "%%":
@@ -56,21 +56,21 @@
 #include <event2/event.h>
 #include <sofia-sip/sip_extra.h>
 
-#include "conn.h"
-#include "dns.h"
-#include "edge.h"
-#include "framing.h"
-#include "listener.h"
-#include "log.h"
-#include "metrics.h"
-#include "pat.h"
-#include "proxy.h"
-#include "rate.h"
-#include "share.h"
-#include "route.h"
-#include "sipmsg.h"
-#include "topo.h"
-#include "txn.h"
+#include "net/conn.h"
+#include "net/dns.h"
+#include "proxy/edge.h"
+#include "core/framing.h"
+#include "net/listener.h"
+#include "util/log.h"
+#include "daemon/metrics.h"
+#include "core/pat.h"
+#include "proxy/proxy.h"
+#include "core/rate.h"
+#include "core/share.h"
+#include "core/route.h"
+#include "core/sipmsg.h"
+#include "core/topo.h"
+#include "proxy/txn.h"
 #include "fuzz_common.h"
 #include "fuzz_dns_stub.h"
 

@@ -6,7 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "certname.h"
+#include "core/certname.h"
 
 static EVP_PKEY *key;
 

@@ -12,7 +12,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "conf.h"
+#include "daemon/conf.h"
 
 #define FIXTURE(name) TEST_SRCDIR "/tests/unit/conf/" name
 
@@ -354,19 +354,6 @@ START_TEST(test_lookups)
 	ck_assert_ptr_eq(conf_node_by_public_port(c, 5080), &n[0]);
 	ck_assert_ptr_eq(conf_node_by_public_port(c, 45080), &n[1]);
 	ck_assert_ptr_null(conf_node_by_public_port(c, 5062));
-
-	ck_assert_ptr_eq(conf_node_by_addr(c, "10.1.1.11", 5062), &n[0]);
-	ck_assert_ptr_eq(conf_node_by_addr(c, "10.1.1.11", 5080), &n[0]);
-	ck_assert_ptr_null(conf_node_by_addr(c, "10.1.1.11", 5061));
-	ck_assert_ptr_eq(conf_node_by_addr(c, "10.1.1.11", 0), &n[0]);
-	ck_assert_ptr_eq(conf_node_by_addr(c, "imp2.EXAMPLE.local", 5080),
-			 &n[1]);
-	ck_assert_ptr_eq(conf_node_by_addr(c, "IMP2.example.local", -1), &n[1]);
-	ck_assert_ptr_null(conf_node_by_addr(c, "imp2.example", 5080));
-	ck_assert_ptr_eq(conf_node_by_addr(c, "fd00::14", 5062), &n[3]);
-	ck_assert_ptr_eq(conf_node_by_addr(c, "[fd00::14]", 5062), &n[3]);
-	ck_assert_ptr_null(conf_node_by_addr(c, "10.1.1.99", 0));
-	ck_assert_ptr_null(conf_node_by_addr(c, NULL, 0));
 
 	ck_assert(conf_is_local_domain(c, "example.com"));
 	ck_assert(conf_is_local_domain(c, "EXAMPLE.Com"));

@@ -8,7 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "dnscache.h"
+#include "core/dnscache.h"
 
 static struct dnscache *c;
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framing.h"
-#include "sipmsg.h"
+#include "core/framing.h"
+#include "core/sipmsg.h"
 
 #define MSG(body) \
 	"MESSAGE sip:bob@example.test SIP/2.0\r\n" \

@@ -6,7 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "guard.h"
+#include "core/guard.h"
 
 static struct conf_portmap ports1[] = { { 5062, 5061 }, { 5080, 45080 } };
 static char *names1[] = { "imp1.corp.internal" };

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <event2/event.h>
 
-#include "conf.h"
-#include "edge.h"
-#include "metrics.h"
+#include "daemon/conf.h"
+#include "proxy/edge.h"
+#include "daemon/metrics.h"
 
 /* Does text contain line (a whole line)? */
 static bool has_line(const char *text, const char *line)

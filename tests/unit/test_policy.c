@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy.h"
+#include "core/policy.h"
 
 static struct conf_allowed allowed[] = {
 	{ .domain = "partner.test" },

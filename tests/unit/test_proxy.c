@@ -8,13 +8,13 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "conn.h"
-#include "edge.h"
-#include "framing.h"
-#include "listener.h"
-#include "proxy.h"
-#include "sipmsg.h"
-#include "txn.h"
+#include "net/conn.h"
+#include "proxy/edge.h"
+#include "core/framing.h"
+#include "net/listener.h"
+#include "proxy/proxy.h"
+#include "core/sipmsg.h"
+#include "proxy/txn.h"
 
 static struct conf_portmap ports[] = { { 5062, 5061 } };
 static struct conf_node node = {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "rate.h"
+#include "core/rate.h"
 
 static int burst(struct rate_table *t, const char *d, int rate, uint64_t now, int tries)
 {

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
-#include "dns.h"
-#include "pat.h"
-#include "reach.h"
-#include "route.h"
+#include "daemon/conf.h"
+#include "net/dns.h"
+#include "core/pat.h"
+#include "core/reach.h"
+#include "core/route.h"
 
 static struct conf_static_route routes[] = {
 	{ .pattern = ".com.abc.*", .next_hop = "accessedge.abc.com", .port = 5061 },

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "share.h"
+#include "core/share.h"
 
 START_TEST(cap_and_release)
 {

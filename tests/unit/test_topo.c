@@ -15,18 +15,18 @@
 #include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_protos.h>
 
-#include "conn.h"
-#include "edge.h"
-#include "framing.h"
-#include "listener.h"
-#include "mask.h"
-#include "pat.h"
-#include "proxy.h"
-#include "rewrite.h"
-#include "secret.h"
-#include "sipmsg.h"
-#include "topo.h"
-#include "txn.h"
+#include "net/conn.h"
+#include "proxy/edge.h"
+#include "core/framing.h"
+#include "net/listener.h"
+#include "core/mask.h"
+#include "core/pat.h"
+#include "proxy/proxy.h"
+#include "core/rewrite.h"
+#include "daemon/secret.h"
+#include "core/sipmsg.h"
+#include "core/topo.h"
+#include "proxy/txn.h"
 
 /* ------------------------------------------------------------ the edge */
 

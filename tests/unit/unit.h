@@ -5,7 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "conf.h"
+#include "daemon/conf.h"
 
 /* Run one suite; the exit status automake's test driver expects. */
 static inline int unit_run(Suite *s)

@@ -1,0 +1,87 @@
+/* diag.c - Warning and ms-diagnostics headers for responses we make. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/diag.h"
+
+const char *diag_reason(enum diag_code code)
+{
+	switch (code) {
+	case DIAG_NO_SRV: return "Unable to resolve DNS SRV record";
+	case DIAG_SRV_NOT_IN_DOMAIN: return "No match for domain in DNS SRV results";
+	case DIAG_CERT_NAME: return "Certificate trust with another server could not be established";
+	case DIAG_NOT_LOCAL: return "Cannot route From and To domains in this combination";
+	case DIAG_NOT_FEDERATED: return "Cannot route this type of SIP request to or from federated partners";
+	case DIAG_CONNECT: return "Failed to connect to a federated peer server";
+	case DIAG_TLS: return "Failed to complete TLS negotiation with a federated peer server";
+	}
+	return "Unknown";
+}
+
+/* Quoted-string values must not carry '"' or CR/LF from peer data. */
+static void put_attr(char *buf, size_t len, size_t *off, const char *k,
+		     const char *v)
+{
+	if (!v || *off >= len)
+		return;
+	int n = snprintf(buf + *off, len - *off, ";%s=\"", k);
+	if (n < 0 || (size_t)n >= len - *off)
+		return;
+	*off += (size_t)n;
+	for (; *v && *off + 2 < len; v++)
+		if (*v != '"' && *v != '\r' && *v != '\n' && *v != '\\')
+			buf[(*off)++] = *v;
+	buf[(*off)++] = '"';
+	buf[*off] = '\0';
+}
+
+static bool want_warning(enum diagnostics m)
+{
+	return m == DIAG_BOTH || m == DIAG_WARNING;
+}
+
+static bool want_ms(enum diagnostics m)
+{
+	return m == DIAG_BOTH || m == DIAG_MS;
+}
+
+const char *diag_headers(char *buf, size_t len, enum diagnostics mode,
+			 const char *edge_fqdn, enum diag_code code,
+			 const struct diag_attrs *a, bool internal)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	const char *reason = diag_reason(code);
+	if (want_warning(mode)) {
+		int n = snprintf(buf, len, "Warning: 399 %s \"%s\"\r\n",
+				 edge_fqdn, reason);
+		off = n > 0 && (size_t)n < len ? (size_t)n : 0;
+	}
+	if (!want_ms(mode))
+		return buf;
+	int n = snprintf(buf + off, len - off, "ms-diagnostics: %d;reason=\"%s\"",
+			 (int)code, reason);
+	if (n < 0 || (size_t)n >= len - off)
+		return buf;
+	off += (size_t)n;
+	if (internal && a) {
+		put_attr(buf, len, &off, "domain", a->domain);
+		static const char *const fqdn_key[4] = { "fqdn1", "fqdn2", "fqdn3", "fqdn4" };
+		for (int i = 0; i < 4; i++)
+			put_attr(buf, len, &off, fqdn_key[i], a->fqdn[i]);
+		put_attr(buf, len, &off, "tls-target", a->tls_target);
+		put_attr(buf, len, &off, "PeerServer", a->peer_server);
+	}
+	put_attr(buf, len, &off, "source", edge_fqdn);
+	snprintf(buf + off, len - off, "\r\n");
+	return buf;
+}
+
+const char *diag_warning(char *buf, size_t len, enum diagnostics mode,
+			 const char *edge_fqdn, const char *text)
+{
+	buf[0] = '\0';
+	if (want_warning(mode) || want_ms(mode))
+		snprintf(buf, len, "Warning: 399 %s \"%s\"\r\n", edge_fqdn, text);
+	return buf;
+}

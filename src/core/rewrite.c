@@ -1,0 +1,685 @@
+/* rewrite.c - Via, Record-Route and Route editing on Sofia-SIP messages,
+ * and topology hiding (SPEC section 3): what a node wrote never shows
+ * an internal address, port or name outside. */
+#include <stddef.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_extra.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/url.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_string.h>
+
+#include "proxy/edge.h"
+#include "net/listener.h"
+#include "core/mask.h"
+#include "core/pat.h"
+#include "core/rewrite.h"
+#include "core/sipmsg.h"
+#include "core/topo.h"
+#include "proxy/txn.h"
+
+static const char *tr_name(enum transport t, bool upper)
+{
+	if (t == TRANSPORT_TLS)
+		return upper ? "TLS" : "tls";
+	return upper ? "TCP" : "tcp";
+}
+
+static void host_port(char *buf, size_t len, const char *addr, int port)
+{
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
+}
+
+bool rewrite_is_own_uri(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host || !url_has_param(u, "sipedge"))
+		return false;
+	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn))
+		return true;
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (l->zone == ZONE_INTERNAL && sipmsg_host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+/* A route a node pre-loaded to reach us: our internal listener, without
+ * our marker (RFC 3261 16.4: a first Route naming this proxy goes). */
+static bool names_internal_listener(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host)
+		return false;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	for (const struct listener *l = e->listeners; l; l = l->next)
+		if (l->zone == ZONE_INTERNAL && l->port == port && sipmsg_host_is(u->url_host, l->address))
+			return true;
+	return false;
+}
+
+/* A URI naming one of our listeners by address and port (what a UA with
+ * an outbound proxy, or a previous hop routing by address, writes): a
+ * listener on a wildcard address counts for edge.public_address. */
+static bool names_listener(const struct edge *e, url_t const *u)
+{
+	if (!u || !u->url_host || url_has_param(u, "sipedge") || url_has_param(u, "maddr"))
+		return false;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	const char *pub = e->conf->edge.public_address;
+	for (const struct listener *l = e->listeners; l; l = l->next) {
+		if (l->port != port)
+			continue;
+		if (sipmsg_host_is(u->url_host, l->address))
+			return true;
+		if (pub && (strcmp(l->address, "0.0.0.0") == 0 || strcmp(l->address, "::") == 0) &&
+		    sipmsg_host_is(u->url_host, pub))
+			return true;
+	}
+	return false;
+}
+
+int rewrite_strict_route(const struct edge *e, msg_t *msg, sip_t *sip)
+{
+	url_t *ruri = sip->sip_request->rq_url;
+	if (!rewrite_is_own_uri(e, ruri) || !sip->sip_route)
+		return -1;
+	char v[8] = "";
+	int port = url_param(ruri->url_params, "sipedge", v, sizeof v) > 0 &&
+		   strcmp(v, "ext") == 0 ? (ruri->url_port ? atoi(ruri->url_port) : 5061) : 0;
+	/* RFC 3261 16.4: the last Route becomes the Request-URI. */
+	sip_route_t *last = sip->sip_route;
+	while (last->r_next)
+		last = last->r_next;
+	url_t *target = url_hdup(msg_home(msg), last->r_url);
+	if (!target)
+		return -1;
+	*ruri = *target;
+	msg_fragment_clear(sip->sip_request->rq_common);
+	msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)last);
+	return port;
+}
+
+int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
+			   enum zone from)
+{
+	int ext_port = 0;
+	while (sip->sip_route && ((from == ZONE_INTERNAL &&
+	       !url_has_param(sip->sip_route->r_url, "sipedge") &&
+	       names_internal_listener(e, sip->sip_route->r_url)) ||
+	       names_listener(e, sip->sip_route->r_url)))
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
+	while (sip->sip_route && rewrite_is_own_uri(e, sip->sip_route->r_url)) {
+		url_t const *u = sip->sip_route->r_url;
+		char v[8] = "";
+		if (url_param(u->url_params, "sipedge", v, sizeof v) > 0 &&
+		    strcmp(v, "ext") == 0)
+			ext_port = u->url_port ? atoi(u->url_port) : 5061;
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
+	}
+	return ext_port;
+}
+
+bool rewrite_push_via(msg_t *msg, sip_t *sip, enum zone toward,
+		      const struct zone_view *zv, const char *branch)
+{
+	char hp[300];
+	if (toward == ZONE_EXTERNAL)
+		host_port(hp, sizeof hp, zv->fqdn, zv->public_port);
+	else
+		host_port(hp, sizeof hp, zv->intl->address, zv->intl->port);
+	sip_via_t *v = sip_via_format(msg_home(msg), "SIP/2.0/%s %s;branch=%s",
+		toward == ZONE_EXTERNAL ? "TLS" : tr_name(zv->intl->transport, true),
+		hp, branch);
+	return v && msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)v) == 0;
+}
+
+void rewrite_pop_via(msg_t *msg, sip_t *sip)
+{
+	if (sip->sip_via)
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+}
+
+sip_via_t *rewrite_hide_vias(msg_t *msg, sip_t *sip)
+{
+	sip_via_t *saved = sip_via_dup(msg_home(msg), sip->sip_via);
+	while (sip->sip_via)
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_via);
+	return saved;
+}
+
+bool rewrite_restore_vias(msg_t *msg, sip_t *sip, sip_via_t const *vias)
+{
+	/* Via headers go in at the top one by one: insert the last first. */
+	sip_via_t const *list[64];
+	size_t n = 0;
+	for (; vias && n < sizeof list / sizeof list[0]; vias = vias->v_next)
+		list[n++] = vias;
+	while (n > 0) {
+		sip_via_t *one = sip_via_copy(msg_home(msg), list[--n]);
+		if (!one)
+			return false;
+		one->v_next = NULL;
+		if (msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)one) < 0)
+			return false;
+	}
+	return true;
+}
+
+/* Our URI in the form for a zone: kind is "ext" or "int". */
+static void own_uri(char *buf, size_t len, enum zone form, const char *kind,
+		    const struct zone_view *zv)
+{
+	char hp[300];
+	if (form == ZONE_EXTERNAL) {
+		host_port(hp, sizeof hp, zv->fqdn, zv->public_port);
+		snprintf(buf, len, "sip:%s;transport=tls;lr;sipedge=%s", hp, kind);
+	} else {
+		host_port(hp, sizeof hp, zv->intl->address, zv->intl->port);
+		snprintf(buf, len, "sip:%s;transport=%s;lr;sipedge=%s", hp,
+			 tr_name(zv->intl->transport, false), kind);
+	}
+}
+
+bool rewrite_record_route(msg_t *msg, sip_t *sip, enum zone toward,
+			  const struct zone_view *zv)
+{
+	char ext[400], in[400];
+	own_uri(ext, sizeof ext, ZONE_EXTERNAL, "ext", zv);
+	own_uri(in, sizeof in, toward, "int", zv);
+	/* msg_header_insert puts a header first: insert the lower one first. */
+	const char *lower = toward == ZONE_EXTERNAL ? in : ext;
+	const char *upper = toward == ZONE_EXTERNAL ? ext : in;
+	su_home_t *home = msg_home(msg);
+	sip_record_route_t *a = sip_record_route_format(home, "<%s>", lower);
+	sip_record_route_t *b = sip_record_route_format(home, "<%s>", upper);
+	return a && b &&
+	       msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)a) == 0 &&
+	       msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)b) == 0;
+}
+
+/* Our URIs in a route set are written in the form of the zone the message
+ * goes to: "int" ones always; an "ext" one only when it names an internal
+ * address, which only a forged one does (a node could otherwise have the
+ * edge carry its internal listener's address outside). */
+static const char *kind_to_map(const struct edge *e, url_t const *u)
+{
+	char v[8] = "";
+	if (!rewrite_is_own_uri(e, u) ||
+	    url_param(u->url_params, "sipedge", v, sizeof v) <= 0)
+		return NULL;
+	if (strcmp(v, "int") == 0)
+		return "int";
+	return sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ? NULL : "ext";
+}
+
+static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
+		     enum zone toward, const struct zone_view *zv)
+{
+	char uri[400];
+	for (; r; r = r->r_next) {
+		const char *kind = kind_to_map(e, r->r_url);
+		if (!kind)
+			continue;
+		own_uri(uri, sizeof uri, toward, kind, zv);
+		url_t *u = url_make(msg_home(msg), uri);
+		if (!u)
+			continue;
+		*r->r_url = *u;
+		msg_fragment_clear_chain((msg_header_t *)r);
+	}
+}
+
+void rewrite_own_uris_for(const struct edge *e, msg_t *msg, sip_t *sip,
+			  enum zone toward, const struct zone_view *zv)
+{
+	map_list(e, msg, (sip_route_t *)sip->sip_record_route, toward, zv);
+	map_list(e, msg, sip->sip_route, toward, zv);
+}
+
+bool rewrite_looped(const struct edge *e, sip_t const *sip)
+{
+	for (sip_via_t const *v = sip->sip_via; v; v = v->v_next) {
+		if (!v->v_branch || strncmp(v->v_branch, BRANCH_PREFIX,
+					    strlen(BRANCH_PREFIX)) != 0)
+			continue;
+		if (sipmsg_host_is(v->v_host, e->conf->edge.fqdn))
+			return true;
+		for (const struct listener *l = e->listeners; l; l = l->next)
+			if (l->zone == ZONE_INTERNAL && sipmsg_host_is(v->v_host, l->address))
+				return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------ PAT */
+
+/* The port of the edge's main external listener (how the edge itself is
+ * reached from outside). */
+static int main_public_port(const struct conf *c)
+{
+	for (size_t i = 0; i < c->nlisten; i++)
+		if (c->listen[i].zone == ZONE_EXTERNAL)
+			return c->listen[i].port;
+	return 5061;
+}
+
+static void set_host_port(su_home_t *home, url_t *u, const char *host, int port,
+			  const char *transport)
+{
+	char portbuf[8];
+	snprintf(portbuf, sizeof portbuf, "%d", port);
+	url_strip_transport(u);    /* also drops port, maddr and ttl */
+	u->url_host = strchr(host, ':') ? su_sprintf(home, "[%s]", host)
+					: su_strdup(home, host);
+	u->url_port = su_strdup(home, portbuf);
+	u->url_params = u->url_params && *u->url_params
+		? su_sprintf(home, "%s;%s", u->url_params, transport) : transport;
+}
+
+enum url_fate { URL_KEPT, URL_MAPPED, URL_DROP };
+
+/*
+ * Toward the outside: a SIP URI naming a node (address, tls_name or
+ * names[]) becomes edge.fqdn:P, P the public port paired with its port or,
+ * for a port without a pair, the node's first public port; one naming an
+ * internal listener becomes edge.fqdn at the main external port. Any other
+ * URI (http:, ...) naming an internal host cannot be mapped: its header
+ * entry goes.
+ */
+static enum url_fate hide_url(const struct edge *e, const struct topo_tokens *tk,
+			      su_home_t *home, url_t *u)
+{
+	const struct conf *c = e->conf;
+	if (!u || !u->url_host)
+		return URL_KEPT;
+	bool internal = topo_host_is_token(u->url_host, tk);
+	if (u->url_type != url_sip && u->url_type != url_sips)
+		return internal ? URL_DROP : URL_KEPT;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	int pub = pat_public_port_any(c, u->url_host, port);
+	if (!pub && internal)
+		pub = main_public_port(c);
+	if (!pub)
+		return URL_KEPT;
+	set_host_port(home, u, c->edge.fqdn, pub, "transport=tls");
+	return URL_MAPPED;
+}
+
+/* Toward a node: edge.fqdn:P (not one of our own URIs) becomes the
+ * address and internal port P stands for. */
+static enum url_fate reveal_url(const struct edge *e, su_home_t *home, url_t *u)
+{
+	const struct conf *c = e->conf;
+	if (!u || !u->url_host || rewrite_is_own_uri(e, u) ||
+	    (u->url_type != url_sip && u->url_type != url_sips) ||
+	    !sipmsg_host_is(u->url_host, c->edge.fqdn))
+		return URL_KEPT;
+	int port = u->url_port ? atoi(u->url_port)
+			       : pat_default_port(u->url_type == url_sips, u->url_params);
+	int internal = 0;
+	const struct conf_node *n = pat_node_for_public(c, port, &internal);
+	if (!n)
+		return URL_KEPT;
+	set_host_port(home, u, n->address, internal,
+		      n->transport == TRANSPORT_TLS ? "transport=tls" : "transport=tcp");
+	return URL_MAPPED;
+}
+
+/* Every URI-bearing header a node may write that Sofia parses (with the
+ * extra headers of sipmsg_mclass()); History-Info, Diversion and the like
+ * stay unknown to Sofia and are left to the final check. */
+static const struct uri_header {
+	msg_hclass_t *cls;
+	size_t url;              /* offset of the url_t in the header */
+} uri_headers[] = {
+	{ sip_contact_class, offsetof(sip_contact_t, m_url) },
+	{ sip_record_route_class, offsetof(sip_record_route_t, r_url) },
+	{ sip_route_class, offsetof(sip_route_t, r_url) },
+	{ sip_path_class, offsetof(sip_path_t, r_url) },
+	{ sip_service_route_class, offsetof(sip_service_route_t, r_url) },
+	{ sip_p_asserted_identity_class, offsetof(sip_p_asserted_identity_t, paid_url) },
+	{ sip_p_preferred_identity_class, offsetof(sip_p_preferred_identity_t, ppid_url) },
+	{ sip_remote_party_id_class, offsetof(sip_remote_party_id_t, rpid_url) },
+	{ sip_referred_by_class, offsetof(sip_referred_by_t, b_url) },
+	{ sip_refer_to_class, offsetof(sip_refer_to_t, r_url) },
+	{ sip_reply_to_class, offsetof(sip_reply_to_t, rplyto_url) },
+	{ sip_error_info_class, offsetof(sip_error_info_t, ei_url) },
+	{ sip_call_info_class, offsetof(sip_call_info_t, ci_url) },
+	{ sip_alert_info_class, offsetof(sip_alert_info_t, ai_url) },
+};
+
+static void map_uris(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward,
+		     const struct topo_tokens *tk)
+{
+	su_home_t *home = msg_home(msg);
+	for (size_t i = 0; i < sizeof uri_headers / sizeof uri_headers[0]; i++) {
+		msg_header_t *h = msg_header_access((msg_pub_t *)sip, uri_headers[i].cls);
+		while (h) {
+			msg_header_t *next = h->sh_next;
+			url_t *u = (url_t *)((char *)h + uri_headers[i].url);
+			enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(e, tk, home, u)
+								  : reveal_url(e, home, u);
+			if (f == URL_MAPPED)
+				msg_fragment_clear_chain(h);
+			else if (f == URL_DROP)
+				msg_header_remove(msg, (msg_pub_t *)sip, h);
+			h = next;
+		}
+	}
+	if (sip->sip_request) {
+		url_t *u = sip->sip_request->rq_url;
+		enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(e, tk, home, u)
+							  : reveal_url(e, home, u);
+		if (f == URL_MAPPED)
+			msg_fragment_clear_chain((msg_header_t *)sip->sip_request);
+	}
+}
+
+/* The internal tokens of the running configuration, in msg's home. */
+static void tokens_of(const struct edge *e, su_home_t *home, struct topo_tokens *tk)
+{
+	size_t n = topo_tokens_count(e->conf);
+	tk->v = n ? su_alloc(home, n * sizeof *tk->v) : NULL;
+	tk->n = tk->v ? topo_tokens_fill(e->conf, tk->v, n) : 0;
+}
+
+void rewrite_pat(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
+{
+	struct topo_tokens tk;
+	tokens_of(e, msg_home(msg), &tk);
+	map_uris(e, msg, sip, toward, &tk);
+}
+
+/* ------------------------------------------------------------ Call-ID */
+
+/* A Call-ID toward the outside: masked when it names an internal host;
+ * NULL when it stays. */
+static const char *hide_id(const struct edge *e, su_home_t *home, const char *id,
+			   const struct topo_tokens *tk)
+{
+	if (!id || !topo_contains(id, tk))
+		return NULL;
+	char buf[MASK_MAX_OUT];
+	if (mask_callid(e->secret, id, buf, sizeof buf) ||
+	    mask_hash(e->secret, id, buf, sizeof buf))   /* over MASK_MAX_CALLID */
+		return su_strdup(home, buf);
+	return MASK_HASH_PREFIX "unavailable";          /* never the original */
+}
+
+/* A Call-ID toward a node: ours restored; NULL when it stays. */
+static const char *reveal_id(const struct edge *e, su_home_t *home, const char *id)
+{
+	char buf[MASK_MAX_CALLID + 1];
+	if (!mask_is_masked(id) || !mask_unmask(e->secret, id, buf, sizeof buf))
+		return NULL;
+	return su_strdup(home, buf);
+}
+
+static const char *map_id(const struct edge *e, su_home_t *home, const char *id,
+			  enum zone toward, const struct topo_tokens *tk)
+{
+	return toward == ZONE_EXTERNAL ? hide_id(e, home, id, tk) : reveal_id(e, home, id);
+}
+
+/* URI headers (RFC 3261 19.1.1 "?h=v&...") are escaped: all but
+ * unreserved and hnv-unreserved characters. */
+static void escape_hvalue(char *out, size_t outlen, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *s && o + 4 < outlen; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (isalnum(ch) || strchr("-_.!~*'()[]/?:+$", ch)) {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Refer-To: <sip:...?Replaces=callid%3Bto-tag%3D..>: the Call-ID of
+ * the dialog to replace, masked/restored like the message's own. */
+static const char *map_uri_replaces(const struct edge *e, su_home_t *home,
+				    const char *headers, enum zone toward,
+				    const struct topo_tokens *tk)
+{
+	if (!headers || !strcasestr(headers, "replaces="))
+		return NULL;
+	char *out = su_strdup(home, "");
+	bool changed = false;
+	const char *p = headers;
+	while (out && *p) {
+		size_t n = strcspn(p, "&");
+		char *part = su_strndup(home, p, (isize_t)n);
+		const char *eq = part ? strchr(part, '=') : NULL;
+		const char *piece = part;
+		if (eq && eq - part == 8 && strncasecmp(part, "replaces", 8) == 0) {
+			char *val = su_strdup(home, eq + 1);
+			if (val) {
+				url_unescape(val, val);
+				size_t idlen = strcspn(val, ";");
+				char *id = su_strndup(home, val, (isize_t)idlen);
+				const char *nid = id ? map_id(e, home, id, toward, tk) : NULL;
+				if (nid) {
+					char *plain = su_sprintf(home, "%s%s", nid, val + idlen);
+					size_t cap = plain ? strlen(plain) * 3 + 1 : 0;
+					char *esc = cap ? su_alloc(home, cap) : NULL;
+					if (esc) {
+						escape_hvalue(esc, cap, plain);
+						piece = su_sprintf(home, "%.*s=%s",
+								   (int)(eq - part), part, esc);
+						changed = true;
+					}
+				}
+			}
+		}
+		out = su_sprintf(home, "%s%s%s", out, *out ? "&" : "", piece ? piece : "");
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return changed ? out : NULL;
+}
+
+static void map_callids(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward,
+			const struct topo_tokens *tk)
+{
+	su_home_t *home = msg_home(msg);
+	const char *id;
+	if (sip->sip_call_id &&
+	    (id = map_id(e, home, sip->sip_call_id->i_id, toward, tk))) {
+		sip->sip_call_id->i_id = id;
+		sip->sip_call_id->i_hash = (uint32_t)msg_hash_string(id);
+		msg_fragment_clear(sip->sip_call_id->i_common);
+	}
+	if (sip->sip_replaces &&
+	    (id = map_id(e, home, sip->sip_replaces->rp_call_id, toward, tk))) {
+		sip->sip_replaces->rp_call_id = id;
+		msg_fragment_clear(sip->sip_replaces->rp_common);
+	}
+	for (sip_in_reply_to_t *r = sip->sip_in_reply_to; r; r = r->k_next)
+		for (size_t i = 0; r->k_items && r->k_items[i]; i++)
+			if ((id = map_id(e, home, r->k_items[i], toward, tk))) {
+				r->k_items[i] = id;
+				msg_fragment_clear_chain((msg_header_t *)r);
+			}
+	sip_refer_to_t *rt = sip_refer_to(sip);
+	const char *hs;
+	if (rt && (hs = map_uri_replaces(e, home, rt->r_url->url_headers, toward, tk))) {
+		rt->r_url->url_headers = hs;
+		msg_fragment_clear_chain((msg_header_t *)rt);
+	}
+}
+
+/* ------------------------------------------------------------ free text */
+
+static void remove_named(msg_t *msg, sip_t *sip, const char *name)
+{
+	sip_unknown_t *u = sip->sip_unknown;
+	while (u) {
+		sip_unknown_t *next = u->un_next;
+		if (u->un_name && strcasecmp(u->un_name, name) == 0)
+			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
+		u = next;
+	}
+}
+
+static void hide_free_text(const struct edge *e, msg_t *msg, sip_t *sip,
+			   const struct topo_tokens *tk)
+{
+	su_home_t *home = msg_home(msg);
+	const char *fqdn = e->conf->edge.fqdn;
+	/* The warn-agent (RFC 3261 20.43) is us. */
+	for (sip_warning_t *w = sip->sip_warning; w; w = w->w_next)
+		if (w->w_host && topo_find(w->w_host, strlen(w->w_host), tk) >= 0) {
+			w->w_host = fqdn;
+			w->w_port = NULL;
+			msg_fragment_clear_chain((msg_header_t *)w);
+		}
+	if (sip->sip_server && sip->sip_server->g_string &&
+	    topo_leaks(sip->sip_server->g_string, strlen(sip->sip_server->g_string), tk))
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_server);
+	if (sip->sip_user_agent && sip->sip_user_agent->g_string &&
+	    topo_leaks(sip->sip_user_agent->g_string, strlen(sip->sip_user_agent->g_string), tk))
+		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_user_agent);
+	/* A trust domain header (RFC 7315 4.6): never across the boundary. */
+	remove_named(msg, sip, "P-Charging-Vector");
+	for (sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next) {
+		if (!u->un_name || !u->un_value ||
+		    (strcasecmp(u->un_name, "ms-diagnostics") != 0 &&
+		     strcasecmp(u->un_name, "ms-diagnostics-public") != 0))
+			continue;
+		size_t cap = strlen(u->un_value) + strlen(fqdn) * 4 + 1;
+		char *v = su_alloc(home, cap);
+		if (v && topo_diag_source(u->un_value, tk, fqdn, v, cap)) {
+			u->un_value = v;
+			msg_fragment_clear(u->un_common);
+		}
+	}
+	if (sip->sip_status && sip->sip_status->st_phrase &&
+	    topo_leaks(sip->sip_status->st_phrase, strlen(sip->sip_status->st_phrase), tk)) {
+		const char *std = sip_status_phrase(sip->sip_status->st_status);
+		sip->sip_status->st_phrase = std ? std : "Unknown";
+		msg_fragment_clear(sip->sip_status->st_common);
+	}
+}
+
+/* ------------------------------------------------------------ SDP */
+
+static void hide_sdp(const struct edge *e, msg_t *msg, sip_t *sip,
+		     const struct topo_tokens *tk)
+{
+	sip_payload_t *pl = sip->sip_payload;
+	if (!pl || !pl->pl_data || !pl->pl_len || !sip->sip_content_type ||
+	    !sip->sip_content_type->c_type ||
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)
+		return;
+	const struct conf *c = e->conf;
+	const char *pub = c->edge.public_address && *c->edge.public_address
+		? c->edge.public_address : c->edge.fqdn;
+	size_t len = 0;
+	char *body = topo_sdp(pl->pl_data, pl->pl_len, tk, pub, &len);
+	if (!body)
+		return;
+	char *copy = su_alloc(msg_home(msg), len + 1);
+	if (copy) {
+		memcpy(copy, body, len);
+		copy[len] = '\0';
+		pl->pl_data = copy;
+		pl->pl_len = (usize_t)len;
+		msg_fragment_clear(pl->pl_common);
+		if (sip->sip_content_length) {
+			sip->sip_content_length->l_length = (uint32_t)len;
+			msg_fragment_clear(sip->sip_content_length->l_common);
+		}
+	}
+	free(body);
+}
+
+/* ------------------------------------------------------------ final check */
+
+/* Headers the final check leaves alone: the start line and the framing,
+ * Via (ours outward on a request, the peer's own on a response), From and
+ * To (never altered: SPEC section 3), Call-ID (masked above), CSeq. */
+static bool structural(sip_t const *sip, msg_header_t const *h)
+{
+	return h == (msg_header_t const *)sip->sip_request ||
+	       h == (msg_header_t const *)sip->sip_status ||
+	       h == (msg_header_t const *)sip->sip_separator ||
+	       h == (msg_header_t const *)sip->sip_payload ||
+	       h == (msg_header_t const *)sip->sip_from ||
+	       h == (msg_header_t const *)sip->sip_to ||
+	       h == (msg_header_t const *)sip->sip_call_id ||
+	       h == (msg_header_t const *)sip->sip_cseq ||
+	       h == (msg_header_t const *)sip->sip_content_length ||
+	       h == (msg_header_t const *)sip->sip_max_forwards ||
+	       h->sh_class == sip_via_class || h->sh_class == sip_payload_class ||
+	       h->sh_class == sip_separator_class;
+}
+
+/* Any header whose text still names an internal host goes. */
+static void drop_leaking(msg_t *msg, sip_t *sip, const struct topo_tokens *tk)
+{
+	if (msg_serialize(msg, (msg_pub_t *)sip) < 0)
+		return;
+	msg_header_t **head = msg_chain_head(msg);
+	char stack[2048];
+	for (msg_header_t *h = head ? *head : NULL, *next; h; h = next) {
+		next = h->sh_succ;
+		if (structural(sip, h))
+			continue;
+		issize_t n = msg_header_e(stack, sizeof stack, h, 0);
+		bool leaks;
+		if (n < 0) {
+			leaks = true;             /* cannot print it: cannot vouch for it */
+		} else if ((size_t)n < sizeof stack) {
+			leaks = topo_leaks(stack, (size_t)n, tk);
+		} else {
+			char *big = malloc((size_t)n + 1);
+			leaks = !big || msg_header_e(big, n + 1, h, 0) != n ||
+				topo_leaks(big, (size_t)n, tk);
+			free(big);
+		}
+		if (leaks)
+			msg_header_remove(msg, (msg_pub_t *)sip, h);
+	}
+}
+
+/* ------------------------------------------------------------ entry points */
+
+void rewrite_hide_topology(const struct edge *e, msg_t *msg, sip_t *sip)
+{
+	struct topo_tokens tk;
+	tokens_of(e, msg_home(msg), &tk);
+	map_uris(e, msg, sip, ZONE_EXTERNAL, &tk);
+	map_callids(e, msg, sip, ZONE_EXTERNAL, &tk);
+	hide_free_text(e, msg, sip, &tk);
+	hide_sdp(e, msg, sip, &tk);
+	drop_leaking(msg, sip, &tk);
+}
+
+void rewrite_reveal(const struct edge *e, msg_t *msg, sip_t *sip)
+{
+	struct topo_tokens tk;
+	tokens_of(e, msg_home(msg), &tk);
+	map_uris(e, msg, sip, ZONE_INTERNAL, &tk);
+	map_callids(e, msg, sip, ZONE_INTERNAL, &tk);
+}
+
+void rewrite_cross(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
+{
+	if (toward == ZONE_EXTERNAL)
+		rewrite_hide_topology(e, msg, sip);
+	else
+		rewrite_reveal(e, msg, sip);
+}

@@ -1,0 +1,151 @@
+/* reload.c - build everything new first, then swap pointers.
+ *
+ * Everything that can fail (parsing, certificates, binding new listeners,
+ * a new resolver) happens before the running state is touched. The swap
+ * itself cannot fail. OpenSSL reference counts keep the old contexts alive
+ * for the connections that use them.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/conf.h"
+#include "net/conn.h"
+#include "net/dns.h"
+#include "proxy/edge.h"
+#include "proxy/health.h"
+#include "net/listener.h"
+#include "util/log.h"
+#include "daemon/reload.h"
+#include "daemon/secret.h"
+#include "net/tls.h"
+#include "proxy/txn.h"
+
+static bool same_dns(const struct conf *a, const struct conf *b)
+{
+	if (a->dns.nservers != b->dns.nservers || a->dns.timeout_ms != b->dns.timeout_ms ||
+	    a->dns.tries != b->dns.tries || a->dns.cache_max_ttl != b->dns.cache_max_ttl ||
+	    a->dns.negative_ttl != b->dns.negative_ttl)
+		return false;
+	for (size_t i = 0; i < a->dns.nservers; i++)
+		if (strcmp(a->dns.servers[i], b->dns.servers[i]) != 0)
+			return false;
+	return true;
+}
+
+static int node_named(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->internal.nnodes; i++)
+		if (strcmp(c->internal.nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+struct remap {
+	const struct conf *old, *new_;
+};
+
+static int remap_node(const struct remap *r, int node)
+{
+	return node < 0 ? -1 : node_named(r->new_, r->old->internal.nodes[node].name);
+}
+
+static void remap_conn(struct conn *c, void *arg)
+{
+	int was = c->node;
+	conn_set_node(c, remap_node(arg, c->node));
+	/* The lists may have changed: what a peer proved is asked again. */
+	free(c->verdicts);
+	c->verdicts = NULL;
+	c->nverdicts = 0;
+	if (was >= 0 && c->node < 0 && c->zone == ZONE_INTERNAL)
+		conn_close(c, CFAIL_CLOSED, "node removed from the configuration");
+}
+
+static void remap_txn(struct txn *t, void *arg)
+{
+	t->node = remap_node(arg, t->node);
+}
+
+static void failed(const char *why)
+{
+	log_event(LOG_ERR, "reload", "result", "failed", "error", why,
+		  "action", "running configuration kept", NULL);
+	sd_notify(0, "READY=1");
+}
+
+bool reload(struct edge *e)
+{
+	sd_notify(0, "RELOADING=1");
+	struct conf_errors errs = { 0 };
+	struct conf *nc = conf_load(e->conf->path, true, &errs);
+	if (!nc) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_event(LOG_ERR, "reload", "result", "failed", "error", errs.msg[i], NULL);
+		conf_errors_free(&errs);
+		failed("configuration has errors (lines above)");
+		return false;
+	}
+	struct tls_ctxs *nt = tls_ctxs_new(nc);
+	if (!nt) {
+		conf_free(nc);
+		failed("cannot load the TLS files (lines above)");
+		return false;
+	}
+	/* A new secret file only when its name changed (the key of the
+	 * Call-ID masks: a new one breaks the dialogs masked so far). */
+	unsigned char key[32];
+	bool new_key = strcmp(e->conf->edge.secret_file, nc->edge.secret_file) != 0;
+	char why[600];
+	if (new_key && !secret_load(nc->edge.secret_file, key, why, sizeof why)) {
+		log_event(LOG_ERR, "reload", "result", "failed", "error", why, NULL);
+		tls_ctxs_free(nt);
+		conf_free(nc);
+		failed("cannot read edge.secret_file (line above)");
+		return false;
+	}
+	struct dns *nd = same_dns(e->conf, nc) ? NULL : dns_new(e->base, nc);
+	if (!same_dns(e->conf, nc) && !nd) {
+		tls_ctxs_free(nt);
+		conf_free(nc);
+		failed("cannot start the DNS resolver with the new dns settings");
+		return false;
+	}
+	if (!listeners_update(e, nc)) {
+		dns_free(nd);
+		tls_ctxs_free(nt);
+		conf_free(nc);
+		failed("cannot bind a new listener (line above)");
+		return false;
+	}
+
+	/* Commit: nothing below can fail. */
+	struct conf *old = e->conf;
+	struct tls_ctxs *ot = e->tls;
+	struct remap r = { old, nc };
+	health_stop(e);
+	e->conf = nc;
+	e->tls = nt;
+	if (new_key) {
+		memcpy(e->secret, key, sizeof key);
+		OPENSSL_cleanse(key, sizeof key);
+	}
+	/* Transactions first: closing a removed node's connection below
+	 * fails its transactions, which must already name nodes of nc. */
+	txn_foreach(e, remap_txn, &r);
+	conn_foreach(e, remap_conn, &r);
+	if (nd) {
+		/* Lookups still waiting on the old resolver fail (504/503). */
+		struct dns *od = e->dns;
+		e->dns = nd;
+		dns_free(od);
+	}
+	health_start(e);
+	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
+	tls_ctxs_free(ot);
+	conf_free(old);
+	log_event(LOG_NOTICE, "reload", "result", "ok", "config", nc->path, NULL);
+	sd_notify(0, "READY=1");
+	return true;
+}

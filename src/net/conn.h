@@ -1,0 +1,147 @@
+/* conn.h - one TCP or TLS connection, in either zone, either direction.
+ *
+ * States: RESOLVING -> CONNECTING (TCP connect + TLS handshake + name
+ * check) -> UP -> CLOSED. Nothing is written to a dialled peer before its
+ * certificate has been checked: bytes queue in `pending` until UP.
+ * A connection is freed only outside its own callbacks (see conn_close).
+ */
+#ifndef SIPEDGE_CONN_H
+#define SIPEDGE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include "core/certname.h"
+#include "core/types.h"
+#include "net/dns.h"
+
+struct edge;
+
+enum conn_state { CONN_RESOLVING, CONN_CONNECTING, CONN_UP, CONN_CLOSED };
+
+/* Why a connection failed or closed; decides the diagnostics code. */
+enum conn_fail {
+	CFAIL_NONE = 0,
+	CFAIL_DNS,          /* next hop name did not resolve */
+	CFAIL_CONNECT,      /* TCP connect refused or timed out (1046) */
+	CFAIL_TLS,          /* handshake failed (1047) */
+	CFAIL_CERT_NAME,    /* certificate does not name the target (1010) */
+	CFAIL_CLOSED,       /* closed after it was up */
+	CFAIL_FORBIDDEN,    /* every address refused by the target guard */
+};
+
+/* What a peer proved for one claimed domain, kept for the connection's
+ * life so the steady state costs no DNS or X.509 work per message. */
+struct verdict {
+	char domain[128];
+	bool accepted;
+	short status;                      /* response when refused */
+	short code;                        /* ms-diagnostics code when refused */
+	const char *reason;                /* static log slug */
+	int rate;                          /* requests/s cap, 0 = none */
+	char rate_key[160];                /* what the cap counts: the allowed
+					    * entry or the proven identity */
+};
+#define CONN_MAX_VERDICTS 8
+
+struct conn {
+	uint64_t id;
+	unsigned hash;
+	struct edge *edge;
+	enum zone zone;
+	enum transport transport;
+	bool outbound;
+	enum conn_state state;
+	struct bufferevent *bev;
+	struct framer *fr;
+	struct evbuffer *pending;          /* outbound bytes before UP */
+	char peer[INET6_ADDRSTRLEN + 8];   /* "ip:port" or "[ip]:port" */
+	char peer_ip[INET6_ADDRSTRLEN];
+	int local_port;                    /* listener port it arrived on */
+	int node;                          /* internal node index, or -1 */
+	char target[256];                  /* name dialled (outbound) */
+	int target_port;
+	char alias[256];                   /* inbound: the peer's Via sent-by
+					    * when it asked for reuse (RFC 5923
+					    * alias), "" = not reusable */
+	int alias_port;
+	struct certnames names;            /* peer certificate identities */
+	struct verdict *verdicts;          /* allocated on first use */
+	unsigned nverdicts;
+	enum conn_fail fail;
+	char fail_reason[256];
+	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
+	size_t naddrs, next_addr;
+	struct event *hs_timer;            /* connect + handshake deadline */
+	struct event *hdr_timer;           /* a begun message must complete */
+	int busy;                          /* inside one of our callbacks */
+	bool heard;                        /* the peer has sent us something */
+	bool counted_ip;                   /* counts toward max_connections_per_ip */
+	char hs_net[64];                   /* inbound, still in its handshake:
+					    * the network it counts against */
+	bool out_paused;                   /* output above max_output_buffer:
+					    * not reading from the peer */
+	struct event *stall_timer;         /* paused too long: close */
+	time_t stray_logged_at;            /* last stray_response line for it */
+	unsigned stray_suppressed;         /* strays not logged since */
+	struct conn *prev, *next;
+	/* Index for conn_to(): what this connection can be reused for. */
+	char key[300];                     /* "" = not reusable */
+	unsigned khash;
+	struct conn *knext;
+};
+
+struct conn_table;
+struct conn_table *conn_table_new(void);
+void conn_table_free(struct conn_table *t);   /* closes all */
+size_t conn_count(const struct edge *e, int zone /* -1 = all */);
+
+/* A socket accepted by a listener. */
+void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
+		 int salen, enum zone zone, enum transport tr, int local_port);
+
+/*
+ * A connection to host:port in zone, reusing an open (or opening) one to
+ * the same name. node is the internal node index or -1. NULL only when
+ * out of memory; failures later surface through proxy_conn_closed().
+ */
+struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
+		     const char *host, int port, int node);
+
+struct conn *conn_by_id(struct edge *e, uint64_t id);
+
+/* The peer of an accepted connection asked for reuse (RFC 5923 alias):
+ * requests toward host:port may use it. */
+void conn_set_alias(struct conn *c, const char *host, int port);
+/* The node a connection belongs to changed (reload). */
+void conn_set_node(struct conn *c, int node);
+
+/* More queued toward this connection than limits.max_output_buffer? */
+bool conn_congested(const struct conn *c);
+
+/* Queue bytes; sent once the connection is UP. */
+void conn_send(struct conn *c, const char *data, size_t len);
+
+/* Close now (or as soon as the current callback returns). */
+void conn_close(struct conn *c, enum conn_fail why, const char *reason);
+
+/* Who is to blame for what this connection makes the edge hold (SPEC
+ * section 1): "cert:NAME" once a partner's certificate is verified,
+ * "net:ADDRESS" before, "node:NAME" for a node. */
+const char *conn_peer_key(const struct conn *c, char *buf, size_t len);
+
+/* Stable log slug for a failure: connect_failed, tls_failed, ... */
+const char *conn_fail_slug(enum conn_fail f);
+
+/* Call fn for every open connection; fn may close the one it is given. */
+void conn_foreach(struct edge *e, void (*fn)(struct conn *c, void *arg), void *arg);
+
+/* Close every connection (shutdown). */
+void conn_close_all(struct edge *e);
+
+#endif

@@ -1,0 +1,67 @@
+/* dns.h - c-ares driven by the libevent loop, with a cache in front.
+ *
+ * Never blocks the loop. Every callback runs exactly once, from the loop,
+ * never inside the call that asked, so callers may attach state after
+ * asking. Identical lookups in flight share one query on the wire.
+ */
+#ifndef SIPEDGE_DNS_H
+#define SIPEDGE_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <event2/event.h>
+
+#include "core/types.h"
+#include "core/dnscache.h"   /* struct dns_srv, DNS_MAX_SRV */
+
+#define DNS_MAX_ADDRS 8
+#define DNS_MAX_WAITERS 256     /* requests sharing one query */
+#define DNS_MAX_PENDING 1024    /* distinct queries in flight */
+
+enum dns_status {
+	DNS_OK = 0,
+	DNS_NOTFOUND = 1,       /* NXDOMAIN or no records of that type */
+	DNS_FAILED = 2,         /* timeout, SERVFAIL, REFUSED, no server,
+				 * a limit above, or shutdown */
+};
+
+/* addrs (NULL unless DNS_OK) is only valid during the call. */
+typedef void (*dns_addr_cb)(void *arg, enum dns_status st,
+			    const struct sockaddr_storage *addrs, size_t naddrs);
+/* srv (NULL unless DNS_OK) is only valid during the call. from_cache is
+ * also true for a cached DNS_NOTFOUND. */
+typedef void (*dns_srv_cb)(void *arg, enum dns_status st,
+			   const struct dns_srv *srv, size_t n, bool from_cache);
+
+/* queries: lookups put on the wire, one per group of coalesced requests.
+ * cache_hits / negative_hits: requests answered from the cache.
+ * coalesced: requests that joined a query already in flight.
+ * failures: callbacks run with DNS_FAILED. */
+struct dns_stats {
+	unsigned long queries, cache_hits, negative_hits, failures, coalesced;
+};
+
+/* The cache limits are read from c once; c may be freed afterwards. */
+struct dns *dns_new(struct event_base *base, const struct conf *c);
+/* Runs every pending callback (DNS_FAILED), then frees. Not from a callback. */
+void dns_free(struct dns *d);
+
+/* A/AAAA of host (a numeric address is answered without a query), port put
+ * into every address. */
+void dns_resolve(struct dns *d, const char *host, int port,
+		 dns_addr_cb cb, void *arg);
+
+/* SRV records of name, e.g. "_sipfederationtls._tcp.partner.test". Records
+ * with the "." target are dropped; beyond DNS_MAX_SRV the lowest priority
+ * values are kept. */
+void dns_srv(struct dns *d, const char *name, dns_srv_cb cb, void *arg);
+
+/* Would dns_srv(name) be answered from the cache (no query)? */
+bool dns_srv_cached(struct dns *d, const char *name);
+
+void dns_get_stats(const struct dns *d, struct dns_stats *out);
+
+const char *dns_strerror(enum dns_status st);
+
+#endif

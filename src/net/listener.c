@@ -1,0 +1,221 @@
+/* listener.c - bind, accept, hand the socket to conn.c with its zone. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "net/conn.h"
+#include "proxy/edge.h"
+#include "net/listener.h"
+#include "util/log.h"
+
+static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	(void)ev;
+	struct listener *l = arg;
+	l->backoff_ms = 0;
+	conn_accept(l->edge, fd, sa, salen, l->zone, l->transport, l->port);
+}
+
+/* accept() failed. Out of descriptors (or memory) the socket stays
+ * readable and the loop would spin on it: pause this listener, with a
+ * backoff from 10 ms doubling to 1 s, logged once a second. Other errors
+ * (a connection reset before it was accepted) need nothing. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct listener *l = arg;
+	evconnlistener_enable(l->ev);
+}
+
+static void on_accept_error(struct evconnlistener *ev, void *arg)
+{
+	struct listener *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return;
+	evconnlistener_disable(ev);
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : 10;
+	if (l->backoff_ms > 1000)
+		l->backoff_ms = 1000;
+	if (!l->resume)
+		l->resume = evtimer_new(l->edge->base, on_resume, l);
+	struct timeval tv = { l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000 };
+	if (l->resume)
+		evtimer_add(l->resume, &tv);
+	else
+		evconnlistener_enable(ev);
+	unsigned dropped;
+	if (log_flood_allow("limit_reached", "file_descriptors", &dropped)) {
+		char ms[16], n[16];
+		snprintf(ms, sizeof ms, "%d", l->backoff_ms);
+		snprintf(n, sizeof n, "%u", dropped);
+		log_event(LOG_WARNING, "limit_reached", "limit", "file_descriptors",
+			  "detail", evutil_socket_error_to_string(err), "pause_ms", ms,
+			  "suppressed", dropped ? n : NULL, NULL);
+	}
+}
+
+static bool open_one(struct edge *e, enum zone zone, enum transport tr,
+		     const char *addr, int port)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		len = sizeof *s4;
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		len = sizeof *s6;
+	} else {
+		log_msg(LOG_ERR, "listen: '%s' is not a numeric address", addr);
+		return false;
+	}
+	struct listener *l = calloc(1, sizeof *l);
+	if (!l)
+		return false;
+	*l = (struct listener){ .zone = zone, .transport = tr, .port = port, .edge = e };
+	snprintf(l->address, sizeof l->address, "%s", addr);
+	l->ev = evconnlistener_new_bind(e->base, on_accept, l,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		1024, (struct sockaddr *)&ss, (int)len);
+	if (!l->ev) {
+		log_msg(LOG_ERR, "listen: cannot bind %s port %d (%s zone): %s", addr,
+			port, zone == ZONE_EXTERNAL ? "external" : "internal",
+			evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		free(l);
+		return false;
+	}
+	evconnlistener_set_error_cb(l->ev, on_accept_error);
+	struct listener **tail = &e->listeners;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
+	return true;
+}
+
+/* The sockets a configuration asks for: the `listen` entries, plus one
+ * external listener per node public port not already covered, on the
+ * first external address. */
+struct want {
+	enum zone zone;
+	enum transport tr;
+	const char *addr;
+	int port;
+};
+
+static size_t wanted(const struct conf *c, struct want *w, size_t max)
+{
+	size_t n = 0;
+	const char *first_ext = NULL;
+	for (size_t i = 0; i < c->nlisten && n < max; i++) {
+		const struct conf_listen *cl = &c->listen[i];
+		w[n++] = (struct want){ cl->zone, cl->transport, cl->address, cl->port };
+		if (cl->zone == ZONE_EXTERNAL && !first_ext)
+			first_ext = cl->address;
+	}
+	for (size_t k = 0; first_ext && k < c->internal.nnodes; k++) {
+		const struct conf_node *node = &c->internal.nodes[k];
+		for (size_t p = 0; p < node->nports && n < max; p++) {
+			bool have = false;
+			for (size_t i = 0; i < n; i++)
+				have |= w[i].zone == ZONE_EXTERNAL && w[i].port == node->ports[p].public_;
+			if (!have)
+				w[n++] = (struct want){ ZONE_EXTERNAL, TRANSPORT_TLS, first_ext,
+							node->ports[p].public_ };
+		}
+	}
+	return n;
+}
+
+static bool same(const struct listener *l, const struct want *w)
+{
+	return l->zone == w->zone && l->transport == w->tr && l->port == w->port &&
+	       strcmp(l->address, w->addr) == 0;
+}
+
+static void close_one(struct listener *l)
+{
+	if (l->resume)
+		event_free(l->resume);
+	evconnlistener_free(l->ev);
+	free(l);
+}
+
+bool listeners_open(struct edge *e)
+{
+	return listeners_update(e, e->conf);
+}
+
+bool listeners_update(struct edge *e, const struct conf *c)
+{
+	struct want w[1024];
+	size_t n = wanted(c, w, sizeof w / sizeof w[0]);
+	struct listener *old = e->listeners, *added = NULL;
+	e->listeners = NULL;
+	/* Open what is new first: on any failure nothing changes. */
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (struct listener *l = old; l && !have; l = l->next)
+			have = same(l, &w[i]);
+		if (have)
+			continue;
+		if (!open_one(e, w[i].zone, w[i].tr, w[i].addr, w[i].port)) {
+			while (e->listeners) {
+				struct listener *l = e->listeners;
+				e->listeners = l->next;
+				close_one(l);
+			}
+			e->listeners = old;
+			return false;
+		}
+	}
+	added = e->listeners;
+	e->listeners = NULL;
+	/* Keep the old ones still wanted, in order; close the rest. */
+	struct listener **tail = &e->listeners;
+	for (struct listener *l = old, *next; l; l = next) {
+		next = l->next;
+		bool keep = false;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = same(l, &w[i]);
+		if (keep) {
+			*tail = l;
+			tail = &l->next;
+		} else {
+			close_one(l);
+		}
+	}
+	*tail = added;
+	return true;
+}
+
+void listeners_close(struct edge *e)
+{
+	while (e->listeners) {
+		struct listener *l = e->listeners;
+		e->listeners = l->next;
+		close_one(l);
+	}
+}
+
+const struct listener *listener_internal(const struct edge *e, enum transport tr)
+{
+	const struct listener *any = NULL;
+	for (const struct listener *l = e->listeners; l; l = l->next) {
+		if (l->zone != ZONE_INTERNAL)
+			continue;
+		if (l->transport == tr)
+			return l;
+		any = l;
+	}
+	return any;
+}

@@ -1,0 +1,51 @@
+/* edge.h - the daemon's runtime state: one struct edge per process.
+ *
+ * Flow of a message: listener.c/conn.c receive and frame it, proxy.c
+ * classifies and checks it, route.c picks the next hop, rewrite.c edits
+ * Via/Record-Route/Route, conn.c sends it; txn.c pairs responses with the
+ * requests we forwarded.
+ */
+#ifndef SIPEDGE_EDGE_H
+#define SIPEDGE_EDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <event2/event.h>
+
+#include "core/types.h"
+#include "core/reach.h"
+
+struct tls_ctxs;
+struct txn_table;
+struct conn_table;
+struct dns;
+struct listener;
+struct rate_table;
+struct health;
+struct metrics;
+
+struct edge {
+	struct event_base *base;
+	struct conf *conf;
+	struct tls_ctxs *tls;
+	struct dns *dns;
+	struct listener *listeners;
+	struct conn_table *conns;
+	struct txn_table *txns;
+	struct rate_table *rates;     /* per-domain request caps */
+	struct shares *shares;        /* what each peer holds (txns, DNS) */
+	unsigned fed_pending;         /* requests waiting for an SRV lookup */
+	unsigned out_pending;         /* node requests waiting for an SRV lookup */
+	struct reach reach;           /* next hops that failed recently */
+	struct health *health;        /* node up/down state and probes */
+	struct metrics *metrics;      /* NULL-safe: counting is optional */
+	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
+	uint64_t next_id;          /* ids for connections and transactions */
+	bool stopping;
+	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *drain_timer;
+	struct event *tick;           /* STATUS= and watchdog */
+	bool watchdog;
+};
+
+#endif

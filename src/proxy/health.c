@@ -1,0 +1,160 @@
+/* health.c - OPTIONS probes and node up/down state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+#include <sofia-sip/sip_protos.h>
+
+#include "proxy/edge.h"
+#include "proxy/health.h"
+#include "util/log.h"
+#include "proxy/proxy.h"
+#include "core/sipmsg.h"
+#include "proxy/txn.h"
+
+struct node_health {
+	bool up;
+	int lost;                /* probes lost in a row */
+	struct txn *probe;       /* outstanding probe, or NULL */
+};
+
+struct health {
+	struct edge *edge;
+	struct node_health *n;
+	bool *up;                /* copy of n[].up for route_inbound_node() */
+	struct event *timer;
+};
+
+static void set_state(struct health *h, int i, bool up, const char *reason)
+{
+	if (h->n[i].up == up)
+		return;
+	h->n[i].up = h->up[i] = up;
+	char lost[12];
+	snprintf(lost, sizeof lost, "%d", h->n[i].lost);
+	log_event(up ? LOG_NOTICE : LOG_WARNING, up ? "node_up" : "node_down",
+		  "node", h->edge->conf->internal.nodes[i].name,
+		  "reason", up ? NULL : reason, "lost_probes", up ? NULL : lost, NULL);
+}
+
+static void on_probe_done(struct txn *t, int status)
+{
+	struct health *h = t->final_arg;
+	int i = t->node;
+	h->n[i].probe = NULL;
+	if (status > 0) {        /* any answer means the node is alive */
+		h->n[i].lost = 0;
+		set_state(h, i, true, NULL);
+		return;
+	}
+	h->n[i].lost++;
+	if (status < 0)
+		set_state(h, i, false, "connection failed");
+	else if (h->n[i].lost >= h->edge->conf->internal.health.failures)
+		set_state(h, i, false, "no answer to OPTIONS");
+}
+
+static msg_t *probe_msg(const struct conf *c, const struct conf_node *n)
+{
+	unsigned char r[8];
+	RAND_bytes(r, sizeof r);
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "OPTIONS sip:%s:%d;transport=%s SIP/2.0\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:%s>;tag=%02x%02x%02x%02x\r\n"
+		 "To: <sip:%s:%d>\r\n"
+		 "Call-ID: probe-%02x%02x%02x%02x@%s\r\n"
+		 "CSeq: 1 OPTIONS\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 n->address, n->ports[0].internal,
+		 n->transport == TRANSPORT_TLS ? "tls" : "tcp",
+		 c->edge.fqdn, r[0], r[1], r[2], r[3],
+		 n->address, n->ports[0].internal,
+		 r[4], r[5], r[6], r[7], c->edge.fqdn);
+	msg_t *msg = msg_make(sipmsg_mclass(), 0, text, strlen(text));
+	return msg;
+}
+
+static void probe(struct health *h, int i)
+{
+	struct edge *e = h->edge;
+	if (h->n[i].probe)
+		return;
+	msg_t *msg = probe_msg(e->conf, &e->conf->internal.nodes[i]);
+	if (msg)
+		h->n[i].probe = proxy_originate(e, msg, i, e->conf->internal.health.timeout,
+						on_probe_done, h);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	struct health *h = arg;
+	for (size_t i = 0; i < h->edge->conf->internal.nnodes; i++)
+		probe(h, (int)i);
+}
+
+bool health_start(struct edge *e)
+{
+	const struct conf *c = e->conf;
+	struct health *h = calloc(1, sizeof *h);
+	if (!h)
+		return false;
+	h->edge = e;
+	h->n = calloc(c->internal.nnodes + 1, sizeof *h->n);
+	h->up = calloc(c->internal.nnodes + 1, sizeof *h->up);
+	if (!h->n || !h->up) {
+		free(h->n);
+		free(h->up);
+		free(h);
+		return false;
+	}
+	for (size_t i = 0; i < c->internal.nnodes; i++)
+		h->n[i].up = h->up[i] = true;     /* until a probe says otherwise */
+	e->health = h;
+	if (c->internal.health.interval > 0) {
+		h->timer = event_new(e->base, -1, EV_PERSIST, on_tick, h);
+		struct timeval tv = { c->internal.health.interval, 0 };
+		event_add(h->timer, &tv);
+		on_tick(-1, 0, h);
+	}
+	return true;
+}
+
+void health_stop(struct edge *e)
+{
+	struct health *h = e->health;
+	if (!h)
+		return;
+	if (h->timer)
+		event_free(h->timer);
+	/* Outstanding probes are freed with the txn table. */
+	for (size_t i = 0; i < e->conf->internal.nnodes; i++)
+		if (h->n[i].probe)
+			h->n[i].probe->on_final = NULL;
+	free(h->n);
+	free(h->up);
+	free(h);
+	e->health = NULL;
+}
+
+const bool *health_up(const struct edge *e)
+{
+	return e->health ? e->health->up : NULL;
+}
+
+void health_conn_lost(struct edge *e, int node, enum conn_fail why,
+		      const char *reason)
+{
+	struct health *h = e->health;
+	if (!h || node < 0 || e->stopping || e->conf->internal.health.interval <= 0)
+		return;
+	if (why == CFAIL_CONNECT || why == CFAIL_TLS || why == CFAIL_CERT_NAME ||
+	    why == CFAIL_DNS) {
+		h->n[node].lost++;
+		set_state(h, node, false, reason);
+	} else if (why == CFAIL_CLOSED && h->n[node].up) {
+		probe(h, node);          /* find out now rather than at the tick */
+	}
+}

@@ -1,0 +1,45 @@
+/* proxy.h - the RFC 3261 section 16 proxy: one entry point per message.
+ *
+ * receive (conn.c) -> check -> classify -> policy -> route -> rewrite ->
+ * send. Requests from the external zone are inbound, requests from a node
+ * are outbound; responses follow their transaction back.
+ */
+#ifndef SIPEDGE_PROXY_H
+#define SIPEDGE_PROXY_H
+
+#include <stddef.h>
+#include <sofia-sip/msg.h>
+
+#include "core/types.h"
+#include "core/diag.h"
+
+struct conn;
+struct txn_target;
+struct txn;
+struct edge;
+
+/* Takes ownership of msg. */
+void proxy_on_message(struct conn *c, msg_t *msg);
+
+/* c is closing: answer the transactions that were waiting on it. */
+void proxy_conn_closed(struct conn *c);
+
+/* Send a checked, routed request toward zone `toward`, trying targets in
+ * order (one connection failure moves to the next). Takes msg. */
+void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
+		   const struct txn_target *targets, size_t ntargets);
+
+/* Send a request the edge makes itself (a health probe) to a node; the
+ * final status goes to on_final (0: no answer within timeout seconds,
+ * -1: connection failed). Takes msg; NULL if it could not be sent. */
+struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
+			    void (*on_final)(struct txn *t, int status), void *arg);
+
+/* Refuse a request from c: one log line (event, reason), one response
+ * with the Microsoft diagnostics or a Warning text. Takes msg. */
+void proxy_refuse_diag(struct conn *c, msg_t *msg, int status, const char *event,
+		       const char *reason, enum diag_code code, const struct diag_attrs *a);
+void proxy_refuse_text(struct conn *c, msg_t *msg, int status, const char *event,
+		       const char *reason, const char *text);
+
+#endif

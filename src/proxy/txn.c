@@ -1,0 +1,268 @@
+/* txn.c - transaction table, indexed by our branch and by upstream key. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/htable.h>
+#include <sofia-sip/msg_header.h>
+#include <openssl/rand.h>
+
+#include "proxy/edge.h"
+#include "core/sipmsg.h"
+#include "proxy/txn.h"
+
+#define DOWN_HASH(t) ((t)->hash_down)
+#define UP_HASH(t) ((t)->hash_up)
+HTABLE_DECLARE_WITH(down_ht, dh, struct txn, size_t, unsigned);
+HTABLE_BODIES_WITH(down_ht, dh, struct txn, DOWN_HASH, size_t, unsigned);
+HTABLE_DECLARE_WITH(up_ht, uh, struct txn, size_t, unsigned);
+HTABLE_BODIES_WITH(up_ht, uh, struct txn, UP_HASH, size_t, unsigned);
+
+struct txn_table {
+	down_ht_t down;
+	up_ht_t up;
+	struct txn **byconn;       /* by down_conn, chained through dnext */
+	size_t nbyconn, nindexed;
+};
+
+static size_t conn_slot(uint64_t id, size_t n)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) % n;
+}
+
+static void unlink_down(struct txn *t)
+{
+	struct txn_table *tt = t->edge->txns;
+	if (!t->down_conn || !tt->byconn)
+		return;
+	for (struct txn **p = &tt->byconn[conn_slot(t->down_conn, tt->nbyconn)]; *p;
+	     p = &(*p)->dnext)
+		if (*p == t) {
+			*p = t->dnext;
+			tt->nindexed--;
+			break;
+		}
+	t->dnext = NULL;
+}
+
+void txn_set_down(struct txn *t, uint64_t conn_id)
+{
+	struct txn_table *tt = t->edge->txns;
+	unlink_down(t);
+	t->down_conn = conn_id;
+	if (!conn_id)
+		return;
+	if (!tt->byconn || tt->nindexed >= tt->nbyconn) {    /* load at most 1 */
+		size_t n = tt->nbyconn ? tt->nbyconn * 2 : 256;
+		struct txn **b = calloc(n, sizeof *b);
+		if (b) {
+			for (size_t i = 0; i < tt->nbyconn; i++)
+				for (struct txn *x = tt->byconn[i], *nx; x; x = nx) {
+					nx = x->dnext;
+					x->dnext = b[conn_slot(x->down_conn, n)];
+					b[conn_slot(x->down_conn, n)] = x;
+				}
+			free(tt->byconn);
+			tt->byconn = b;
+			tt->nbyconn = n;
+		} else if (!tt->byconn) {
+			return;
+		}
+	}
+	size_t k = conn_slot(conn_id, tt->nbyconn);
+	t->dnext = tt->byconn[k];
+	tt->byconn[k] = t;
+	tt->nindexed++;
+}
+
+/* FNV-1a; keys are short and come from peers, but a collision only costs
+ * a longer probe, never a wrong match (keys are compared in full). */
+static unsigned hash_str(const char *s, uint64_t salt)
+{
+	uint64_t h = 1469598103934665603ull ^ salt;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32));
+}
+
+struct txn_table *txn_table_new(void)
+{
+	struct txn_table *t = calloc(1, sizeof *t);
+	if (t && (down_ht_resize(NULL, &t->down, 0) < 0 ||
+		  up_ht_resize(NULL, &t->up, 0) < 0)) {
+		su_free(NULL, t->down.dh_table);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void txn_table_free(struct txn_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->down.dh_size; i++)
+		while (t->down.dh_table[i])
+			txn_free(t->down.dh_table[i]);
+	su_free(NULL, t->down.dh_table);
+	su_free(NULL, t->up.uh_table);
+	free(t->byconn);
+	free(t);
+}
+
+size_t txn_count(const struct edge *e)
+{
+	return e->txns->down.dh_used;
+}
+
+/* RFC 3261 cookie, our mark, then 96 bits from the CSPRNG: a branch says
+ * nothing about the next one, so a peer that saw one cannot name another
+ * transaction's (no counter, no per-process constant to learn). */
+void txn_make_branch(struct edge *e, char *buf, size_t len)
+{
+	(void)e;
+	unsigned char r[BRANCH_RANDOM_BYTES];
+	static const char hex[] = "0123456789abcdef";
+	char tail[2 * BRANCH_RANDOM_BYTES + 1];
+	if (RAND_bytes(r, sizeof r) != 1)
+		abort();   /* never predictable branches: no CSPRNG, no edge */
+	for (size_t i = 0; i < sizeof r; i++) {
+		tail[2 * i] = hex[r[i] >> 4];
+		tail[2 * i + 1] = hex[r[i] & 15];
+	}
+	tail[sizeof tail - 1] = '\0';
+	snprintf(buf, len, BRANCH_PREFIX "%s", tail);
+}
+
+struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
+		    const char *up_branch)
+{
+	struct txn_table *tt = e->txns;
+	if ((down_ht_is_full(&tt->down) && down_ht_resize(NULL, &tt->down, 0) < 0) ||
+	    (up_ht_is_full(&tt->up) && up_ht_resize(NULL, &tt->up, 0) < 0))
+		return NULL;
+	struct txn *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->edge = e;
+	t->id = ++e->next_id;
+	t->fwd = fwd;
+	t->node = -1;
+	t->up_conn = up_conn;
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
+	snprintf(t->up_branch, sizeof t->up_branch, "%s", up_branch ? up_branch : "");
+	txn_make_branch(e, t->branch, sizeof t->branch);
+	t->hash_down = hash_str(t->branch, 0);
+	t->hash_up = hash_str(t->up_branch, up_conn);
+	down_ht_insert(&tt->down, t);
+	up_ht_insert(&tt->up, t);
+	return t;
+}
+
+void txn_free(struct txn *t)
+{
+	struct txn_table *tt = t->edge->txns;
+	if (t->share_key[0]) {
+		shares_release(t->edge->shares, t->share_key);
+		if (t->share_invite) {
+			char ik[SHARE_KEY_MAX + 8];
+			snprintf(ik, sizeof ik, "invite|%s", t->share_key);
+			shares_release(t->edge->shares, ik);
+		}
+	}
+	down_ht_remove(&tt->down, t);
+	up_ht_remove(&tt->up, t);
+	unlink_down(t);
+	if (t->timer)
+		event_free(t->timer);
+	if (t->fwd)
+		msg_destroy(t->fwd);
+	free(t);
+}
+
+struct txn *txn_by_branch(struct edge *e, const char *branch)
+{
+	down_ht_t *ht = &e->txns->down;
+	for (struct txn **tp = down_ht_hash(ht, hash_str(branch, 0)); *tp;
+	     tp = down_ht_next(ht, tp))
+		if (strcmp((*tp)->branch, branch) == 0)
+			return *tp;
+	return NULL;
+}
+
+struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
+			    const char *up_branch)
+{
+	up_ht_t *ht = &e->txns->up;
+	for (struct txn **tp = up_ht_hash(ht, hash_str(up_branch, up_conn)); *tp;
+	     tp = up_ht_next(ht, tp))
+		if ((*tp)->up_conn == up_conn && (*tp)->method == sip_method_invite &&
+		    strcmp((*tp)->up_branch, up_branch) == 0)
+			return *tp;
+	return NULL;
+}
+
+void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *))
+{
+	if (!t->timer)
+		t->timer = evtimer_new(t->edge->base, cb, t);
+	else {
+		evtimer_del(t->timer);
+		event_assign(t->timer, t->edge->base, -1, 0, cb, t);
+	}
+	struct timeval tv = { secs, 0 };
+	evtimer_add(t->timer, &tv);
+}
+
+void txn_each_down(struct edge *e, uint64_t conn_id,
+		   void (*fn)(struct txn *t, void *arg), void *arg)
+{
+	/* Collect first: fn may free txns and move others between lists. */
+	struct txn_table *tt = e->txns;
+	if (!tt->byconn || !conn_id)
+		return;
+	size_t n = 0, cap = 16;
+	struct txn **hit = malloc(cap * sizeof *hit);
+	for (struct txn *t = tt->byconn[conn_slot(conn_id, tt->nbyconn)]; hit && t; t = t->dnext) {
+		if (t->down_conn != conn_id)
+			continue;
+		if (n == cap) {
+			struct txn **h2 = realloc(hit, (cap *= 2) * sizeof *hit);
+			if (!h2)
+				break;
+			hit = h2;
+		}
+		hit[n++] = t;
+	}
+	for (size_t i = 0; i < n; i++)
+		fn(hit[i], arg);
+	free(hit);
+}
+
+void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg)
+{
+	down_ht_t *ht = &e->txns->down;
+	for (size_t i = 0; i < ht->dh_size; i++)
+		if (ht->dh_table[i])
+			fn(ht->dh_table[i], arg);
+}
+
+void txn_trim(struct txn *t)
+{
+	if (t->trimmed || !t->fwd)
+		return;
+	msg_t *sk = sipmsg_skeleton(t->fwd);
+	if (!sk)
+		return;               /* keep the whole request: still correct */
+	sip_via_t *hidden = NULL;
+	if (t->hidden_vias && !(hidden = sip_via_dup(msg_home(sk), t->hidden_vias))) {
+		msg_destroy(sk);
+		return;
+	}
+	msg_destroy(t->fwd);
+	t->fwd = sk;
+	t->hidden_vias = hidden;
+	t->trimmed = true;
+}

@@ -1,0 +1,102 @@
+/* txn.h - proxy transactions: the request we forwarded, where its
+ * responses go back to, and what to say upstream if none comes.
+ *
+ * A txn lives from forwarding a request until its final response has been
+ * relayed (INVITE with a non-2xx final lingers briefly to absorb the
+ * upstream ACK). Dialogs are not kept here: see rewrite.c.
+ */
+#ifndef SIPEDGE_TXN_H
+#define SIPEDGE_TXN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+
+#include "core/types.h"
+#include "core/share.h"
+
+struct edge;
+struct conn;
+
+#define TXN_MAX_TARGETS 8
+
+struct txn_target {
+	char host[256];
+	int port;
+};
+
+struct txn {
+	unsigned hash_down, hash_up;
+	uint64_t id;
+	struct edge *edge;
+	char branch[48];           /* our Via branch toward the next hop (random) */
+	uint64_t up_conn;          /* connection the request came on */
+	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
+	uint64_t down_conn;        /* connection it went out on (txn_set_down) */
+	struct txn *dnext;         /* txn_each_down's index */
+	enum zone down_zone;
+	int node;                  /* internal node at either end, or -1 */
+	msg_t *fwd;                /* the request as forwarded (trimmed to
+				    * its skeleton once sent to the last
+				    * target: sipmsg_skeleton()) */
+	bool trimmed;
+	sip_via_t *hidden_vias;    /* upstream Vias kept off the wire (in fwd's home) */
+	sip_method_t method;
+	int status;                /* best response so far, 0 = none */
+	bool timed_out;            /* Timer C fired: 408 sent up, CANCEL down */
+	struct timespec started;   /* CLOCK_MONOTONIC at txn_new (metrics latency) */
+	struct txn_target targets[TXN_MAX_TARGETS];
+	size_t ntargets, cur_target;
+	struct event *timer;
+	int timeout;               /* seconds; 0 = by method from limits */
+	/* Requests the edge itself sends (health probes) have no upstream:
+	 * the final status goes here instead (0 = no answer in time,
+	 * -1 = connection failed). */
+	void (*on_final)(struct txn *t, int status);
+	void *final_arg;
+	/* The peer's share it counts against (e->shares), "" = none. */
+	char share_key[SHARE_KEY_MAX];
+	bool share_invite;         /* also holds one of its INVITE share */
+};
+
+struct txn_table;
+struct txn_table *txn_table_new(void);
+void txn_table_free(struct txn_table *t);     /* frees remaining txns */
+size_t txn_count(const struct edge *e);
+
+/* A new txn owning fwd; NULL on allocation failure. */
+struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
+		    const char *up_branch);
+void txn_free(struct txn *t);
+
+struct txn *txn_by_branch(struct edge *e, const char *branch);
+/* The INVITE server side that a CANCEL or ACK from upstream refers to. */
+struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
+			    const char *up_branch);
+
+/* Replace fwd by its skeleton (hidden_vias moved along). */
+void txn_trim(struct txn *t);
+
+/* (Re)arm the txn timer to fire after secs seconds. */
+void txn_arm(struct txn *t, int secs, void (*cb)(evutil_socket_t, short, void *));
+
+/* The request went out on connection conn_id (indexed for txn_each_down). */
+void txn_set_down(struct txn *t, uint64_t conn_id);
+
+/* Call fn for each txn whose downstream connection is conn_id (found by
+ * index, never by walking every transaction). fn may free. */
+void txn_each_down(struct edge *e, uint64_t conn_id,
+		   void (*fn)(struct txn *t, void *arg), void *arg);
+
+/* Call fn for every txn; fn must not free or create txns. */
+void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg);
+
+/* A fresh branch for our Via. */
+void txn_make_branch(struct edge *e, char *buf, size_t len);
+
+#define BRANCH_PREFIX "z9hG4bKse"
+#define BRANCH_RANDOM_BYTES 12   /* 96 bits after the prefix */
+
+#endif
