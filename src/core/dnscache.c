@@ -28,8 +28,8 @@ struct dnscache {
 	size_t mask;
 	struct entry *newest, *oldest;
 	size_t max;
+	size_t entries;         /* the bound counts them */
 	int max_ttl, negative_ttl;
-	struct dnscache_stats st;
 };
 
 struct dnscache *dnscache_new(size_t max_entries, int max_ttl, int negative_ttl)
@@ -126,7 +126,7 @@ static void drop(struct dnscache *c, struct entry **link)
 	*link = e->hnext;
 	lru_unlink(c, e);
 	free_entry(e);
-	c->st.entries--;
+	c->entries--;
 }
 
 enum dnscache_result dnscache_lookup(struct dnscache *c, enum dnscache_type t,
@@ -135,24 +135,19 @@ enum dnscache_result dnscache_lookup(struct dnscache *c, enum dnscache_type t,
 {
 	char key[256];
 	memset(out, 0, sizeof *out);
-	c->st.lookups++;
 	struct entry **link;
 	if (!normalize(name, key) || !*(link = find(c, t, key, hash_key(t, key))))
 		return DNSCACHE_MISS;
 	struct entry *e = *link;
 	if (now >= e->expires) {
 		drop(c, link);
-		c->st.expired++;
 		return DNSCACHE_EXPIRED;
 	}
 	lru_unlink(c, e);
 	lru_push(c, e);
 	out->expires = e->expires;
-	if (e->negative) {
-		c->st.negative_hits++;
+	if (e->negative)
 		return DNSCACHE_NEGATIVE;
-	}
-	c->st.hits++;
 	out->n = e->n;
 	if (t == DNSCACHE_SRV)
 		out->srv = e->recs;
@@ -191,17 +186,15 @@ static bool store(struct dnscache *c, enum dnscache_type t, const char *name,
 	struct entry **link = find(c, t, key, e->hash);
 	if (*link) {
 		drop(c, link);
-	} else if (c->st.entries >= c->max) {
+	} else if (c->entries >= c->max) {
 		struct entry *old = c->oldest;
 		drop(c, find(c, old->type, old->name, old->hash));
-		c->st.evictions++;
 	}
 	struct entry **head = &c->buckets[e->hash & c->mask];
 	e->hnext = *head;
 	*head = e;
 	lru_push(c, e);
-	c->st.entries++;
-	c->st.inserts++;
+	c->entries++;
 	return true;
 }
 
@@ -217,11 +210,6 @@ bool dnscache_put_negative(struct dnscache *c, enum dnscache_type t,
 			   const char *name, time_t now)
 {
 	return store(c, t, name, NULL, 0, c->negative_ttl, now);
-}
-
-void dnscache_get_stats(const struct dnscache *c, struct dnscache_stats *out)
-{
-	*out = c->st;
 }
 
 /* Offset just past the name at off, or 0. A compression pointer ends the

@@ -18,16 +18,10 @@
 #include <time.h>
 #include <sys/socket.h>
 
-#define DNS_MAX_SRV 16
+#include "core/srv.h"
+
 #define DNSCACHE_MAX_RECORDS 64     /* per entry; callers pass far fewer */
 #define DNSCACHE_DEFAULT_SIZE 4096
-
-struct dns_srv {
-	char target[256];
-	int port;
-	int priority;
-	int weight;
-};
 
 /* ADDR is one getaddrinfo answer: A and AAAA together. */
 enum dnscache_type { DNSCACHE_ADDR = 1, DNSCACHE_SRV = 2 };
@@ -45,12 +39,6 @@ struct dnscache_answer {
 	const struct sockaddr_storage *addrs;   /* DNSCACHE_ADDR */
 	size_t n;
 	time_t expires;
-};
-
-/* lookups = hits + negative_hits + expired + misses. */
-struct dnscache_stats {
-	unsigned long lookups, hits, negative_hits, expired, inserts, evictions;
-	size_t entries;
 };
 
 struct dnscache;
@@ -72,8 +60,6 @@ bool dnscache_put(struct dnscache *c, enum dnscache_type t, const char *name,
 		  const void *recs, size_t n, int ttl, time_t now);
 bool dnscache_put_negative(struct dnscache *c, enum dnscache_type t,
 			   const char *name, time_t now);
-
-void dnscache_get_stats(const struct dnscache *c, struct dnscache_stats *out);
 
 /* Smallest TTL among the answer records of a raw DNS reply, because c-ares
  * 1.18 parses SRV replies without TTLs. 0 when there is no answer or the

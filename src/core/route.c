@@ -4,7 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/dns.h"
 #include "core/route.h"
 
 /* "abc.com" -> ".com.abc" (lower case, trailing dot dropped). */

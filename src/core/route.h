@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/srv.h"
 #include "core/types.h"
 
 /*
@@ -38,8 +39,6 @@ struct inbound_hint {
  */
 int route_inbound_node(const struct conf *c, const bool *node_up,
 		       const struct inbound_hint *h);
-
-struct dns_srv;
 
 /*
  * RFC 2782 order of SRV records: ascending priority; within a priority,

@@ -22,6 +22,7 @@
 #include <arpa/nameser.h>
 #include <netinet/in.h>
 
+#include "core/dnscache.h"
 #include "net/dns.h"
 #include "util/log.h"
 

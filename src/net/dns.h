@@ -13,7 +13,7 @@
 #include <event2/event.h>
 
 #include "core/types.h"
-#include "core/dnscache.h"   /* struct dns_srv, DNS_MAX_SRV */
+#include "core/srv.h"        /* struct dns_srv, DNS_MAX_SRV */
 
 #define DNS_MAX_ADDRS 8
 #define DNS_MAX_WAITERS 256     /* requests sharing one query */

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "daemon/conf.h"
-#include "net/dns.h"
 #include "core/pat.h"
 #include "core/reach.h"
 #include "core/route.h"
