@@ -1295,6 +1295,16 @@ void conf_free(struct conf *c)
 	free(c);
 }
 
+void conf_dns_options(const struct conf *c, struct dns_options *out)
+{
+	*out = (struct dns_options){
+		.servers = c->dns.servers, .nservers = c->dns.nservers,
+		.timeout_ms = c->dns.timeout_ms, .tries = c->dns.tries,
+		.cache_max_ttl = c->dns.cache_max_ttl,
+		.negative_ttl = c->dns.negative_ttl,
+	};
+}
+
 void conf_errors_free(struct conf_errors *errs)
 {
 	if (!errs)

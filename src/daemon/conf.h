@@ -8,6 +8,7 @@
 #define SIPEDGE_CONF_H
 
 #include "core/types.h"
+#include "net/dns.h"
 
 /* Error list filled by conf_load(): one "FILE:LINE: message" per entry. */
 struct conf_errors {
@@ -25,6 +26,9 @@ struct conf_errors {
 struct conf *conf_load(const char *path, bool check_files,
 		       struct conf_errors *errs);
 void conf_free(struct conf *c);
+
+/* The resolver's options from c's dns group; the strings stay c's. */
+void conf_dns_options(const struct conf *c, struct dns_options *out);
 void conf_errors_free(struct conf_errors *errs);
 
 #endif

@@ -254,7 +254,9 @@ int main(int argc, char **argv)
 			  "Call-IDs masked before a restart will not be restored", NULL);
 	if (!(e->tls = tls_ctxs_new(conf)))
 		goto out;
-	if (!(e->dns = dns_new(e->base, conf))) {
+	struct dns_options dopt;
+	conf_dns_options(conf, &dopt);
+	if (!(e->dns = dns_new(e->base, &dopt))) {
 		log_msg(LOG_ERR, "cannot start the DNS resolver");
 		goto out;
 	}

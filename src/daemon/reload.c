@@ -105,7 +105,9 @@ bool reload(struct edge *e)
 		failed("cannot read edge.secret_file (line above)");
 		return false;
 	}
-	struct dns *nd = same_dns(e->conf, nc) ? NULL : dns_new(e->base, nc);
+	struct dns_options dopt;
+	conf_dns_options(nc, &dopt);
+	struct dns *nd = same_dns(e->conf, nc) ? NULL : dns_new(e->base, &dopt);
 	if (!same_dns(e->conf, nc) && !nd) {
 		tls_ctxs_free(nt);
 		conf_free(nc);

@@ -54,7 +54,6 @@ struct job {
 	struct waiter *waiters, **wtail;
 	size_t nwaiters;
 	enum dns_status st;
-	bool from_cache;
 	size_t n;
 	union {
 		struct dns_srv srv[DNS_MAX_SRV];
@@ -203,7 +202,7 @@ static void call_waiter(struct job *j, struct waiter *w, enum dns_status st)
 {
 	size_t n = st == DNS_OK ? j->n : 0;
 	if (w->srv_cb) {
-		w->srv_cb(w->arg, st, n ? j->r.srv : NULL, n, j->from_cache);
+		w->srv_cb(w->arg, st, n ? j->r.srv : NULL, n);
 		return;
 	}
 	struct sockaddr_storage a[DNS_MAX_ADDRS];
@@ -420,7 +419,6 @@ static struct job *from_cache(struct dns *d, enum dnscache_type t,
 	if (r != DNSCACHE_HIT && r != DNSCACHE_NEGATIVE)
 		return NULL;
 	struct job *j = job_new(d, t, name);
-	j->from_cache = true;
 	if (r == DNSCACHE_NEGATIVE) {
 		d->st.negative_hits++;
 		j->st = DNS_NOTFOUND;
@@ -559,23 +557,23 @@ void dns_srv(struct dns *d, const char *name, dns_srv_cb cb, void *arg)
 
 /* ------------------------------------------------------------ lifetime */
 
-static int set_servers(ares_channel ch, const struct conf *c)
+static int set_servers(ares_channel ch, const struct dns_options *o)
 {
 	size_t len = 1;
-	for (size_t i = 0; i < c->dns.nservers; i++)
-		len += strlen(c->dns.servers[i]) + 1;
+	for (size_t i = 0; i < o->nservers; i++)
+		len += strlen(o->servers[i]) + 1;
 	char *csv = xcalloc(len);
-	for (size_t i = 0; i < c->dns.nservers; i++) {
+	for (size_t i = 0; i < o->nservers; i++) {
 		if (i)
 			strcat(csv, ",");
-		strcat(csv, c->dns.servers[i]);
+		strcat(csv, o->servers[i]);
 	}
 	int r = ares_set_servers_ports_csv(ch, csv);
 	free(csv);
 	return r;
 }
 
-static void set_patience(struct dns *d, const struct conf *c)
+static void set_patience(struct dns *d, const struct dns_options *o)
 {
 	long long nservers = 0;
 	struct ares_addr_port_node *list = NULL;
@@ -583,35 +581,35 @@ static void set_patience(struct dns *d, const struct conf *c)
 		for (struct ares_addr_port_node *s = list; s; s = s->next)
 			nservers++;
 	ares_free_data(list);
-	long long ms = (long long)c->dns.timeout_ms * c->dns.tries *
+	long long ms = (long long)o->timeout_ms * o->tries *
 		       (nservers ? nservers : 1);
 	d->patience.tv_sec = ms / 1000;
 	d->patience.tv_usec = ms % 1000 * 1000;
 }
 
-static bool init_channel(struct dns *d, const struct conf *c)
+static bool init_channel(struct dns *d, const struct dns_options *o)
 {
-	struct ares_options o = { 0 };
-	o.sock_state_cb = sock_state;
-	o.sock_state_cb_data = d;
-	o.timeout = c->dns.timeout_ms;
-	o.tries = c->dns.tries;
+	struct ares_options ao = { 0 };
+	ao.sock_state_cb = sock_state;
+	ao.sock_state_cb_data = d;
+	ao.timeout = o->timeout_ms;
+	ao.tries = o->tries;
 	int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
-	int r = ares_init_options(&d->ch, &o, mask);
+	int r = ares_init_options(&d->ch, &ao, mask);
 	if (r != ARES_SUCCESS) {
 		log_msg(LOG_ERR, "dns: cannot start resolver: %s", ares_strerror(r));
 		return false;
 	}
-	if (c->dns.nservers > 0 && (r = set_servers(d->ch, c)) != ARES_SUCCESS) {
+	if (o->nservers > 0 && (r = set_servers(d->ch, o)) != ARES_SUCCESS) {
 		log_msg(LOG_ERR, "dns: cannot use dns.servers: %s", ares_strerror(r));
 		ares_destroy(d->ch);
 		return false;
 	}
-	set_patience(d, c);
+	set_patience(d, o);
 	return true;
 }
 
-struct dns *dns_new(struct event_base *base, const struct conf *c)
+struct dns *dns_new(struct event_base *base, const struct dns_options *o)
 {
 	static int lib_init;
 	if (!lib_init++ && ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
@@ -620,9 +618,9 @@ struct dns *dns_new(struct event_base *base, const struct conf *c)
 	d->base = base;
 	d->ready_tail = &d->ready;
 	d->last_limit_log = (time_t)-1;
-	d->cache = dnscache_new(DNSCACHE_DEFAULT_SIZE, c->dns.cache_max_ttl,
-				c->dns.negative_ttl);
-	if (!d->cache || !init_channel(d, c)) {
+	d->cache = dnscache_new(DNSCACHE_DEFAULT_SIZE, o->cache_max_ttl,
+				o->negative_ttl);
+	if (!d->cache || !init_channel(d, o)) {
 		dnscache_free(d->cache);
 		free(d);
 		return NULL;

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <event2/event.h>
 
-#include "core/types.h"
 #include "core/srv.h"        /* struct dns_srv, DNS_MAX_SRV */
 
 #define DNS_MAX_ADDRS 8
@@ -29,10 +28,9 @@ enum dns_status {
 /* addrs (NULL unless DNS_OK) is only valid during the call. */
 typedef void (*dns_addr_cb)(void *arg, enum dns_status st,
 			    const struct sockaddr_storage *addrs, size_t naddrs);
-/* srv (NULL unless DNS_OK) is only valid during the call. from_cache is
- * also true for a cached DNS_NOTFOUND. */
+/* srv (NULL unless DNS_OK) is only valid during the call. */
 typedef void (*dns_srv_cb)(void *arg, enum dns_status st,
-			   const struct dns_srv *srv, size_t n, bool from_cache);
+			   const struct dns_srv *srv, size_t n);
 
 /* queries: lookups put on the wire, one per group of coalesced requests.
  * cache_hits / negative_hits: requests answered from the cache.
@@ -42,8 +40,19 @@ struct dns_stats {
 	unsigned long queries, cache_hits, negative_hits, failures, coalesced;
 };
 
-/* The cache limits are read from c once; c may be freed afterwards. */
-struct dns *dns_new(struct event_base *base, const struct conf *c);
+/* How to resolve: the daemon fills this from edge.conf's dns group,
+ * sipedge-check from its command line, so the resolver needs neither. */
+struct dns_options {
+	char *const *servers;           /* "IP" or "IP:PORT"; none: resolv.conf */
+	size_t nservers;
+	int timeout_ms;                 /* per try and server */
+	int tries;
+	int cache_max_ttl;              /* caps positive TTLs; 0: no cache */
+	int negative_ttl;               /* life of NXDOMAIN/NODATA; 0: none */
+};
+
+/* o is read once; it and its strings may be freed afterwards. */
+struct dns *dns_new(struct event_base *base, const struct dns_options *o);
 /* Runs every pending callback (DNS_FAILED), then frees. Not from a callback. */
 void dns_free(struct dns *d);
 

@@ -42,7 +42,7 @@ struct edge {
 	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;
-	struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer;
 	struct event *tick;           /* STATUS= and watchdog */
 	bool watchdog;

@@ -153,7 +153,7 @@ static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
 }
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
-		   size_t n, bool from_cache);
+		   size_t n);
 
 /* Take a place in the DNS backlog for job (its peer's share, then the
  * edge-wide cap); NULL when taken, else the limit that refused. */
@@ -253,9 +253,8 @@ static enum fed_result run(struct conn *c, struct fed_job *job)
 }
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
-		   size_t n, bool from_cache)
+		   size_t n)
 {
-	(void)from_cache;
 	struct fed_job *job = arg;
 	struct edge *e = job->edge;
 	e->fed_pending--;

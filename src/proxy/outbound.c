@@ -90,9 +90,8 @@ static void route_by_srv(struct conn *c, msg_t *msg, const char *domain,
 }
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
-		   size_t n, bool from_cache)
+		   size_t n)
 {
-	(void)from_cache;
 	struct out_job *job = arg;
 	job->edge->out_pending--;
 	struct conn *c = conn_by_id(job->edge, job->conn_id);

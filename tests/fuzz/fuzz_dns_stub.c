@@ -25,9 +25,9 @@ struct dns {
 	struct dns_stats st;
 };
 
-struct dns *dns_new(struct event_base *base, const struct conf *c)
+struct dns *dns_new(struct event_base *base, const struct dns_options *o)
 {
-	(void)base; (void)c;
+	(void)base; (void)o;
 	return calloc(1, sizeof(struct dns));
 }
 
@@ -107,7 +107,7 @@ size_t fuzz_dns_answer_srv(struct dns *d, enum dns_status st,
 			enum dns_status s = st == DNS_OK && n == 0 ? DNS_NOTFOUND : st;
 			if (s == DNS_FAILED)
 				d->st.failures++;
-			w->srv_cb(w->arg, s, s == DNS_OK ? rec : NULL, n, false);
+			w->srv_cb(w->arg, s, s == DNS_OK ? rec : NULL, n);
 			free(w);
 			answered++;
 			w = next;

@@ -32,7 +32,6 @@
 #include <openssl/ssl.h>
 
 #include "checks.h"
-#include "core/types.h"
 #include "core/diag.h"
 #include "net/dns.h"
 #include "util/log.h"
@@ -241,9 +240,8 @@ struct addr_answer {
 };
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
-		   size_t n, bool from_cache)
+		   size_t n)
 {
-	(void)from_cache;
 	struct srv_answer *a = arg;
 	a->st = st;
 	a->n = st == DNS_OK ? n : 0;
@@ -761,15 +759,12 @@ static SSL_CTX *make_ssl_ctx(const struct opts *o, char *trust, size_t tlen)
 
 static struct dns *make_dns(struct event_base *base, const struct opts *o)
 {
-	struct conf c;
-	memset(&c, 0, sizeof c);
-	c.dns.servers = (char **)o->dns;
-	c.dns.nservers = o->ndns;
-	c.dns.timeout_ms = DNS_TIMEOUT_MS;
-	c.dns.tries = DNS_TRIES;
-	c.dns.cache_max_ttl = 300;
-	c.dns.negative_ttl = 60;
-	return dns_new(base, &c);
+	struct dns_options d = {
+		.servers = o->dns, .nservers = o->ndns,
+		.timeout_ms = DNS_TIMEOUT_MS, .tries = DNS_TRIES,
+		.cache_max_ttl = 300, .negative_ttl = 60,
+	};
+	return dns_new(base, &d);
 }
 
 int main(int argc, char **argv)
