@@ -13,7 +13,7 @@
 #   5. usage errors exit 2
 # (and, when valgrind is installed, two runs under valgrind)
 . "$(dirname "$0")/lib.sh"
-CHECK=${SIPEDGE_CHECK:-$top_builddir/src/sipedge-check}
+CHECK=${SIPEDGE_CHECK:-$top_builddir/tools/sipedge-check/sipedge-check}
 [ -x "$CHECK" ] || { echo "SKIP: sipedge-check not built: $CHECK"; exit 77; }
 se_init 18
 se_pki

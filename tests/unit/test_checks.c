@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "checks.h"
+#include "opts.h"
 #include "unit.h"
 
 #define DAY 86400L
@@ -364,6 +365,58 @@ START_TEST(output)
 }
 END_TEST
 
+/* The command line's pure parts (opts.c): what --dns and DOMAIN accept. */
+START_TEST(option_values)
+{
+	static const struct { const char *in, *out; } domains[] = {
+		{ "Partner.Example.COM.", "partner.example.com" },
+		{ "_sip._tls.a-b.test", "_sip._tls.a-b.test" },
+		{ "x", "x" },
+		{ "", NULL }, { ".", NULL }, { "a..b", NULL }, { ".a", NULL },
+		{ "a b.test", NULL }, { "a.test..", NULL }, { "é.test", NULL },
+	};
+	char out[254];
+	for (size_t i = 0; i < sizeof domains / sizeof *domains; i++) {
+		bool ok = opts_valid_domain(domains[i].in, out, sizeof out);
+		ck_assert_msg(ok == (domains[i].out != NULL), "%s", domains[i].in);
+		if (ok)
+			ck_assert_str_eq(out, domains[i].out);
+	}
+	char label[70], longname[300];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	ck_assert(!opts_valid_domain(label, out, sizeof out));
+	label[63] = '\0';
+	ck_assert(opts_valid_domain(label, out, sizeof out));
+	memset(longname, 'a', sizeof longname);
+	for (size_t i = 63; i < sizeof longname; i += 64)
+		longname[i] = '.';
+	longname[254] = '\0';          /* 254 characters, no trailing dot */
+	ck_assert(!opts_valid_domain(longname, out, sizeof out));
+
+	static const struct { const char *in; bool ok; } servers[] = {
+		{ "192.0.2.53", true }, { "192.0.2.53:5353", true },
+		{ "2001:db8::53", true }, { "[2001:db8::53]:53", true },
+		{ "[2001:db8::53]", true },
+		{ "ns.example.com", false }, { "192.0.2.53:0", false },
+		{ "192.0.2.53:65536", false }, { "192.0.2.53:", false },
+		{ "[2001:db8::53]x", false }, { "[192.0.2.53]:53", false },
+		{ "[2001:db8::53", false }, { "", false },
+	};
+	for (size_t i = 0; i < sizeof servers / sizeof *servers; i++)
+		ck_assert_msg(opts_valid_dns_server(servers[i].in) == servers[i].ok,
+			      "%s", servers[i].in);
+
+	struct opts o = { .dns = { "192.0.2.53", "192.0.2.54:5353" }, .ndns = 2 };
+	struct dns_options d;
+	opts_dns(&o, &d);
+	ck_assert_uint_eq(d.nservers, 2);
+	ck_assert_str_eq(d.servers[1], "192.0.2.54:5353");
+	ck_assert_int_eq(d.timeout_ms, DNS_TIMEOUT_MS);
+	ck_assert_int_eq(d.tries, DNS_TRIES);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("checks");
@@ -376,6 +429,7 @@ int main(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, chains);
 	tcase_add_test(tc, output);
+	tcase_add_test(tc, option_values);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
