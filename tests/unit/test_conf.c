@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/conf.h"
+#include "daemon/conf_check.h"
 
 #define FIXTURE(name) TEST_SRCDIR "/tests/unit/conf/" name
 
@@ -833,6 +834,55 @@ START_TEST(test_files_sample_config)
 }
 END_TEST
 
+/* The value kinds the checks (conf_check.c) accept, one table: what is
+ * stored for a good value, NULL for a refused one. */
+START_TEST(test_kind_values)
+{
+	static const struct choice zones[] = { { "external", 0 }, { "internal", 1 },
+					       { NULL, 0 } };
+	static const struct { enum kind k; const char *in, *out; } t[] = {
+		{ K_DOMAIN, "edge.example.com", "edge.example.com" },
+		{ K_DOMAIN, "edge..example.com", NULL },
+		{ K_DOMAIN, "10.1.1.1", "10.1.1.1" },   /* digits are labels too */
+		{ K_HOST, "::1", "::1" },
+		{ K_HOST, "a b", NULL },
+		{ K_IP, "10.1.1.1", "10.1.1.1" },
+		{ K_IP, "edge.example.com", NULL },
+		{ K_PATH, "certs/edge.pem", "/etc/sipedge/certs/edge.pem" },
+		{ K_PATH, "/abs/edge.pem", "/abs/edge.pem" },
+		{ K_DNS, "192.0.2.53", "192.0.2.53:53" },
+		{ K_DNS, "192.0.2.53:5353", "192.0.2.53:5353" },
+		{ K_DNS, "2001:db8::53", "[2001:db8::53]:53" },
+		{ K_DNS, "[2001:db8::53]:54", "[2001:db8::53]:54" },
+		{ K_DNS, "192.0.2.53:0", NULL },
+		{ K_DNS, "ns.example.com", NULL },
+		{ K_PATTERN, ".com.example.*", ".com.example.*" },
+		{ K_PATTERN, ".com.example", ".com.example" },
+		{ K_PATTERN, "com.example", NULL },
+		{ K_NET, "192.0.2.0/24", "192.0.2.0/24" },
+		{ K_NET, "192.0.2.0/33", NULL },
+		{ K_TOKEN, "ms-benotify", "ms-benotify" },
+		{ K_TOKEN, "ms benotify", NULL },
+		{ K_CHOICE, "internal", "internal" },
+		{ K_CHOICE, "Internal", NULL },
+		{ K_STR, "anything at all", "anything at all" },
+	};
+	struct ld ld = { .file = "edge.conf", .dir = (char *)"/etc/sipedge" };
+
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+		char *got = conf_kind_value(&ld, t[i].k, t[i].in, zones);
+		if (t[i].out)
+			ck_assert_msg(got && strcmp(got, t[i].out) == 0,
+				      "%s: got %s", t[i].in, got ? got : "NULL");
+		else
+			ck_assert_msg(!got, "%s: got %s", t[i].in, got);
+		free(got);
+	}
+	ck_assert_str_eq(conf_kind_noun(K_BOOL), "true or false");
+	ck_assert_uint_eq(ld.n, 0);             /* refusing is the caller's */
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -860,6 +910,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_syntax);
 	tcase_add_test(t, test_missing_file);
 	tcase_add_test(t, test_include_checked);
+	tcase_add_test(t, test_kind_values);
 	suite_add_tcase(s, t);
 
 	tcase_add_unchecked_fixture(f, files_setup, files_teardown);
