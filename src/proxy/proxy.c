@@ -258,7 +258,8 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	rewrite_pop_via(resp, rs);
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
-	rewrite_cross(rw_ctx(t->edge, &rv), resp, rs, up->zone);   /* the Call-ID as upstream knows it */
+	/* the Call-ID as upstream knows it */
+	rewrite_cross(rw_ctx(t->edge, &rv), resp, rs, up->zone);
 	if (!sip_object(t->fwd)->sip_to->a_tag)
 		respond_sign(t->edge, resp);
 	respond_send(up, resp);
