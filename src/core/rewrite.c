@@ -15,14 +15,11 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/su_string.h>
 
-#include "proxy/edge.h"
-#include "net/listener.h"
 #include "core/mask.h"
 #include "core/pat.h"
 #include "core/rewrite.h"
 #include "core/sipmsg.h"
 #include "core/topo.h"
-#include "proxy/txn.h"
 
 static const char *tr_name(enum transport t, bool upper)
 {
@@ -36,43 +33,62 @@ static void host_port(char *buf, size_t len, const char *addr, int port)
 	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%d" : "%s:%d", addr, port);
 }
 
-bool rewrite_is_own_uri(const struct edge *e, url_t const *u)
+const struct own_addr *rewrite_internal_listener(const struct rewrite_ctx *rc,
+						 enum transport tr)
+{
+	const struct own_addr *any = NULL;
+	for (size_t i = 0; i < rc->nlisteners; i++) {
+		const struct own_addr *l = &rc->listeners[i];
+		if (l->zone != ZONE_INTERNAL)
+			continue;
+		if (l->transport == tr)
+			return l;
+		any = l;
+	}
+	return any;
+}
+
+bool rewrite_is_own_uri(const struct rewrite_ctx *rc, url_t const *u)
 {
 	if (!u || !u->url_host || !url_has_param(u, "sipedge"))
 		return false;
-	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn))
+	if (sipmsg_host_is(u->url_host, rc->conf->edge.fqdn))
 		return true;
-	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (l->zone == ZONE_INTERNAL && sipmsg_host_is(u->url_host, l->address))
+	for (size_t i = 0; i < rc->nlisteners; i++)
+		if (rc->listeners[i].zone == ZONE_INTERNAL &&
+		    sipmsg_host_is(u->url_host, rc->listeners[i].address))
 			return true;
 	return false;
 }
 
 /* A route a node pre-loaded to reach us: our internal listener, without
  * our marker (RFC 3261 16.4: a first Route naming this proxy goes). */
-static bool names_internal_listener(const struct edge *e, url_t const *u)
+static bool names_internal_listener(const struct rewrite_ctx *rc, url_t const *u)
 {
 	if (!u || !u->url_host)
 		return false;
 	int port = u->url_port ? atoi(u->url_port)
 			       : pat_default_port(u->url_type == url_sips, u->url_params);
-	for (const struct listener *l = e->listeners; l; l = l->next)
+	for (size_t i = 0; i < rc->nlisteners; i++) {
+		const struct own_addr *l = &rc->listeners[i];
 		if (l->zone == ZONE_INTERNAL && l->port == port && sipmsg_host_is(u->url_host, l->address))
 			return true;
+	}
 	return false;
 }
 
 /* A URI naming one of our listeners by address and port (what a UA with
  * an outbound proxy, or a previous hop routing by address, writes): a
  * listener on a wildcard address counts for edge.public_address. */
-static bool names_listener(const struct edge *e, url_t const *u)
+static bool names_listener(const struct rewrite_ctx *rc, url_t const *u)
 {
 	if (!u || !u->url_host || url_has_param(u, "sipedge") || url_has_param(u, "maddr"))
 		return false;
 	int port = u->url_port ? atoi(u->url_port)
 			       : pat_default_port(u->url_type == url_sips, u->url_params);
-	const char *pub = e->conf->edge.public_address;
-	for (const struct listener *l = e->listeners; l; l = l->next) {
+	const char *pub = rc->conf->edge.public_address;
+	for (size_t i = 0; i < rc->nlisteners; i++) {
+		const struct own_addr *l = &rc->listeners[i];
 		if (l->port != port)
 			continue;
 		if (sipmsg_host_is(u->url_host, l->address))
@@ -84,10 +100,10 @@ static bool names_listener(const struct edge *e, url_t const *u)
 	return false;
 }
 
-int rewrite_strict_route(const struct edge *e, msg_t *msg, sip_t *sip)
+int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 {
 	url_t *ruri = sip->sip_request->rq_url;
-	if (!rewrite_is_own_uri(e, ruri) || !sip->sip_route)
+	if (!rewrite_is_own_uri(rc, ruri) || !sip->sip_route)
 		return -1;
 	char v[8] = "";
 	int port = url_param(ruri->url_params, "sipedge", v, sizeof v) > 0 &&
@@ -105,16 +121,16 @@ int rewrite_strict_route(const struct edge *e, msg_t *msg, sip_t *sip)
 	return port;
 }
 
-int rewrite_pop_own_routes(const struct edge *e, msg_t *msg, sip_t *sip,
+int rewrite_pop_own_routes(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 			   enum zone from)
 {
 	int ext_port = 0;
 	while (sip->sip_route && ((from == ZONE_INTERNAL &&
 	       !url_has_param(sip->sip_route->r_url, "sipedge") &&
-	       names_internal_listener(e, sip->sip_route->r_url)) ||
-	       names_listener(e, sip->sip_route->r_url)))
+	       names_internal_listener(rc, sip->sip_route->r_url)) ||
+	       names_listener(rc, sip->sip_route->r_url)))
 		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_route);
-	while (sip->sip_route && rewrite_is_own_uri(e, sip->sip_route->r_url)) {
+	while (sip->sip_route && rewrite_is_own_uri(rc, sip->sip_route->r_url)) {
 		url_t const *u = sip->sip_route->r_url;
 		char v[8] = "";
 		if (url_param(u->url_params, "sipedge", v, sizeof v) > 0 &&
@@ -207,23 +223,23 @@ bool rewrite_record_route(msg_t *msg, sip_t *sip, enum zone toward,
  * goes to: "int" ones always; an "ext" one only when it names an internal
  * address, which only a forged one does (a node could otherwise have the
  * edge carry its internal listener's address outside). */
-static const char *kind_to_map(const struct edge *e, url_t const *u)
+static const char *kind_to_map(const struct rewrite_ctx *rc, url_t const *u)
 {
 	char v[8] = "";
-	if (!rewrite_is_own_uri(e, u) ||
+	if (!rewrite_is_own_uri(rc, u) ||
 	    url_param(u->url_params, "sipedge", v, sizeof v) <= 0)
 		return NULL;
 	if (strcmp(v, "int") == 0)
 		return "int";
-	return sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ? NULL : "ext";
+	return sipmsg_host_is(u->url_host, rc->conf->edge.fqdn) ? NULL : "ext";
 }
 
-static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
+static void map_list(const struct rewrite_ctx *rc, msg_t *msg, sip_route_t *r,
 		     enum zone toward, const struct zone_view *zv)
 {
 	char uri[400];
 	for (; r; r = r->r_next) {
-		const char *kind = kind_to_map(e, r->r_url);
+		const char *kind = kind_to_map(rc, r->r_url);
 		if (!kind)
 			continue;
 		own_uri(uri, sizeof uri, toward, kind, zv);
@@ -235,23 +251,24 @@ static void map_list(const struct edge *e, msg_t *msg, sip_route_t *r,
 	}
 }
 
-void rewrite_own_uris_for(const struct edge *e, msg_t *msg, sip_t *sip,
+void rewrite_own_uris_for(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 			  enum zone toward, const struct zone_view *zv)
 {
-	map_list(e, msg, (sip_route_t *)sip->sip_record_route, toward, zv);
-	map_list(e, msg, sip->sip_route, toward, zv);
+	map_list(rc, msg, (sip_route_t *)sip->sip_record_route, toward, zv);
+	map_list(rc, msg, sip->sip_route, toward, zv);
 }
 
-bool rewrite_looped(const struct edge *e, sip_t const *sip)
+bool rewrite_looped(const struct rewrite_ctx *rc, sip_t const *sip)
 {
 	for (sip_via_t const *v = sip->sip_via; v; v = v->v_next) {
 		if (!v->v_branch || strncmp(v->v_branch, BRANCH_PREFIX,
 					    strlen(BRANCH_PREFIX)) != 0)
 			continue;
-		if (sipmsg_host_is(v->v_host, e->conf->edge.fqdn))
+		if (sipmsg_host_is(v->v_host, rc->conf->edge.fqdn))
 			return true;
-		for (const struct listener *l = e->listeners; l; l = l->next)
-			if (l->zone == ZONE_INTERNAL && sipmsg_host_is(v->v_host, l->address))
+		for (size_t i = 0; i < rc->nlisteners; i++)
+			if (rc->listeners[i].zone == ZONE_INTERNAL &&
+			    sipmsg_host_is(v->v_host, rc->listeners[i].address))
 				return true;
 	}
 	return false;
@@ -292,10 +309,10 @@ enum url_fate { URL_KEPT, URL_MAPPED, URL_DROP };
  * URI (http:, ...) naming an internal host cannot be mapped: its header
  * entry goes.
  */
-static enum url_fate hide_url(const struct edge *e, const struct topo_tokens *tk,
+static enum url_fate hide_url(const struct rewrite_ctx *rc, const struct topo_tokens *tk,
 			      su_home_t *home, url_t *u)
 {
-	const struct conf *c = e->conf;
+	const struct conf *c = rc->conf;
 	if (!u || !u->url_host)
 		return URL_KEPT;
 	bool internal = topo_host_is_token(u->url_host, tk);
@@ -314,10 +331,10 @@ static enum url_fate hide_url(const struct edge *e, const struct topo_tokens *tk
 
 /* Toward a node: edge.fqdn:P (not one of our own URIs) becomes the
  * address and internal port P stands for. */
-static enum url_fate reveal_url(const struct edge *e, su_home_t *home, url_t *u)
+static enum url_fate reveal_url(const struct rewrite_ctx *rc, su_home_t *home, url_t *u)
 {
-	const struct conf *c = e->conf;
-	if (!u || !u->url_host || rewrite_is_own_uri(e, u) ||
+	const struct conf *c = rc->conf;
+	if (!u || !u->url_host || rewrite_is_own_uri(rc, u) ||
 	    (u->url_type != url_sip && u->url_type != url_sips) ||
 	    !sipmsg_host_is(u->url_host, c->edge.fqdn))
 		return URL_KEPT;
@@ -355,8 +372,8 @@ static const struct uri_header {
 	{ sip_alert_info_class, offsetof(sip_alert_info_t, ai_url) },
 };
 
-static void map_uris(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward,
-		     const struct topo_tokens *tk)
+static void map_uris(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
+		     enum zone toward, const struct topo_tokens *tk)
 {
 	su_home_t *home = msg_home(msg);
 	for (size_t i = 0; i < sizeof uri_headers / sizeof uri_headers[0]; i++) {
@@ -364,8 +381,8 @@ static void map_uris(const struct edge *e, msg_t *msg, sip_t *sip, enum zone tow
 		while (h) {
 			msg_header_t *next = h->sh_next;
 			url_t *u = (url_t *)((char *)h + uri_headers[i].url);
-			enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(e, tk, home, u)
-								  : reveal_url(e, home, u);
+			enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(rc, tk, home, u)
+								  : reveal_url(rc, home, u);
 			if (f == URL_MAPPED)
 				msg_fragment_clear_chain(h);
 			else if (f == URL_DROP)
@@ -375,57 +392,58 @@ static void map_uris(const struct edge *e, msg_t *msg, sip_t *sip, enum zone tow
 	}
 	if (sip->sip_request) {
 		url_t *u = sip->sip_request->rq_url;
-		enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(e, tk, home, u)
-							  : reveal_url(e, home, u);
+		enum url_fate f = toward == ZONE_EXTERNAL ? hide_url(rc, tk, home, u)
+							  : reveal_url(rc, home, u);
 		if (f == URL_MAPPED)
 			msg_fragment_clear_chain((msg_header_t *)sip->sip_request);
 	}
 }
 
 /* The internal tokens of the running configuration, in msg's home. */
-static void tokens_of(const struct edge *e, su_home_t *home, struct topo_tokens *tk)
+static void tokens_of(const struct rewrite_ctx *rc, su_home_t *home,
+		      struct topo_tokens *tk)
 {
-	size_t n = topo_tokens_count(e->conf);
+	size_t n = topo_tokens_count(rc->conf);
 	tk->v = n ? su_alloc(home, n * sizeof *tk->v) : NULL;
-	tk->n = tk->v ? topo_tokens_fill(e->conf, tk->v, n) : 0;
+	tk->n = tk->v ? topo_tokens_fill(rc->conf, tk->v, n) : 0;
 }
 
-void rewrite_pat(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
+void rewrite_pat(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip, enum zone toward)
 {
 	struct topo_tokens tk;
-	tokens_of(e, msg_home(msg), &tk);
-	map_uris(e, msg, sip, toward, &tk);
+	tokens_of(rc, msg_home(msg), &tk);
+	map_uris(rc, msg, sip, toward, &tk);
 }
 
 /* ------------------------------------------------------------ Call-ID */
 
 /* A Call-ID toward the outside: masked when it names an internal host;
  * NULL when it stays. */
-static const char *hide_id(const struct edge *e, su_home_t *home, const char *id,
+static const char *hide_id(const struct rewrite_ctx *rc, su_home_t *home, const char *id,
 			   const struct topo_tokens *tk)
 {
 	if (!id || !topo_contains(id, tk))
 		return NULL;
 	char buf[MASK_MAX_OUT];
-	if (mask_callid(e->secret, id, buf, sizeof buf) ||
-	    mask_hash(e->secret, id, buf, sizeof buf))   /* over MASK_MAX_CALLID */
+	if (mask_callid(rc->secret, id, buf, sizeof buf) ||
+	    mask_hash(rc->secret, id, buf, sizeof buf))   /* over MASK_MAX_CALLID */
 		return su_strdup(home, buf);
 	return MASK_HASH_PREFIX "unavailable";          /* never the original */
 }
 
 /* A Call-ID toward a node: ours restored; NULL when it stays. */
-static const char *reveal_id(const struct edge *e, su_home_t *home, const char *id)
+static const char *reveal_id(const struct rewrite_ctx *rc, su_home_t *home, const char *id)
 {
 	char buf[MASK_MAX_CALLID + 1];
-	if (!mask_is_masked(id) || !mask_unmask(e->secret, id, buf, sizeof buf))
+	if (!mask_is_masked(id) || !mask_unmask(rc->secret, id, buf, sizeof buf))
 		return NULL;
 	return su_strdup(home, buf);
 }
 
-static const char *map_id(const struct edge *e, su_home_t *home, const char *id,
+static const char *map_id(const struct rewrite_ctx *rc, su_home_t *home, const char *id,
 			  enum zone toward, const struct topo_tokens *tk)
 {
-	return toward == ZONE_EXTERNAL ? hide_id(e, home, id, tk) : reveal_id(e, home, id);
+	return toward == ZONE_EXTERNAL ? hide_id(rc, home, id, tk) : reveal_id(rc, home, id);
 }
 
 /* URI headers (RFC 3261 19.1.1 "?h=v&...") are escaped: all but
@@ -449,7 +467,7 @@ static void escape_hvalue(char *out, size_t outlen, const char *s)
 
 /* Refer-To: <sip:...?Replaces=callid%3Bto-tag%3D..>: the Call-ID of
  * the dialog to replace, masked/restored like the message's own. */
-static const char *map_uri_replaces(const struct edge *e, su_home_t *home,
+static const char *map_uri_replaces(const struct rewrite_ctx *rc, su_home_t *home,
 				    const char *headers, enum zone toward,
 				    const struct topo_tokens *tk)
 {
@@ -469,7 +487,7 @@ static const char *map_uri_replaces(const struct edge *e, su_home_t *home,
 				url_unescape(val, val);
 				size_t idlen = strcspn(val, ";");
 				char *id = su_strndup(home, val, (isize_t)idlen);
-				const char *nid = id ? map_id(e, home, id, toward, tk) : NULL;
+				const char *nid = id ? map_id(rc, home, id, toward, tk) : NULL;
 				if (nid) {
 					char *plain = su_sprintf(home, "%s%s", nid, val + idlen);
 					size_t cap = plain ? strlen(plain) * 3 + 1 : 0;
@@ -491,31 +509,31 @@ static const char *map_uri_replaces(const struct edge *e, su_home_t *home,
 	return changed ? out : NULL;
 }
 
-static void map_callids(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward,
-			const struct topo_tokens *tk)
+static void map_callids(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
+			enum zone toward, const struct topo_tokens *tk)
 {
 	su_home_t *home = msg_home(msg);
 	const char *id;
 	if (sip->sip_call_id &&
-	    (id = map_id(e, home, sip->sip_call_id->i_id, toward, tk))) {
+	    (id = map_id(rc, home, sip->sip_call_id->i_id, toward, tk))) {
 		sip->sip_call_id->i_id = id;
 		sip->sip_call_id->i_hash = (uint32_t)msg_hash_string(id);
 		msg_fragment_clear(sip->sip_call_id->i_common);
 	}
 	if (sip->sip_replaces &&
-	    (id = map_id(e, home, sip->sip_replaces->rp_call_id, toward, tk))) {
+	    (id = map_id(rc, home, sip->sip_replaces->rp_call_id, toward, tk))) {
 		sip->sip_replaces->rp_call_id = id;
 		msg_fragment_clear(sip->sip_replaces->rp_common);
 	}
 	for (sip_in_reply_to_t *r = sip->sip_in_reply_to; r; r = r->k_next)
 		for (size_t i = 0; r->k_items && r->k_items[i]; i++)
-			if ((id = map_id(e, home, r->k_items[i], toward, tk))) {
+			if ((id = map_id(rc, home, r->k_items[i], toward, tk))) {
 				r->k_items[i] = id;
 				msg_fragment_clear_chain((msg_header_t *)r);
 			}
 	sip_refer_to_t *rt = sip_refer_to(sip);
 	const char *hs;
-	if (rt && (hs = map_uri_replaces(e, home, rt->r_url->url_headers, toward, tk))) {
+	if (rt && (hs = map_uri_replaces(rc, home, rt->r_url->url_headers, toward, tk))) {
 		rt->r_url->url_headers = hs;
 		msg_fragment_clear_chain((msg_header_t *)rt);
 	}
@@ -534,11 +552,11 @@ static void remove_named(msg_t *msg, sip_t *sip, const char *name)
 	}
 }
 
-static void hide_free_text(const struct edge *e, msg_t *msg, sip_t *sip,
+static void hide_free_text(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 			   const struct topo_tokens *tk)
 {
 	su_home_t *home = msg_home(msg);
-	const char *fqdn = e->conf->edge.fqdn;
+	const char *fqdn = rc->conf->edge.fqdn;
 	/* The warn-agent (RFC 3261 20.43) is us. */
 	for (sip_warning_t *w = sip->sip_warning; w; w = w->w_next)
 		if (w->w_host && topo_find(w->w_host, strlen(w->w_host), tk) >= 0) {
@@ -576,7 +594,7 @@ static void hide_free_text(const struct edge *e, msg_t *msg, sip_t *sip,
 
 /* ------------------------------------------------------------ SDP */
 
-static void hide_sdp(const struct edge *e, msg_t *msg, sip_t *sip,
+static void hide_sdp(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 		     const struct topo_tokens *tk)
 {
 	sip_payload_t *pl = sip->sip_payload;
@@ -584,7 +602,7 @@ static void hide_sdp(const struct edge *e, msg_t *msg, sip_t *sip,
 	    !sip->sip_content_type->c_type ||
 	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0)
 		return;
-	const struct conf *c = e->conf;
+	const struct conf *c = rc->conf;
 	const char *pub = c->edge.public_address && *c->edge.public_address
 		? c->edge.public_address : c->edge.fqdn;
 	size_t len = 0;
@@ -657,29 +675,29 @@ static void drop_leaking(msg_t *msg, sip_t *sip, const struct topo_tokens *tk)
 
 /* ------------------------------------------------------------ entry points */
 
-void rewrite_hide_topology(const struct edge *e, msg_t *msg, sip_t *sip)
+void rewrite_hide_topology(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 {
 	struct topo_tokens tk;
-	tokens_of(e, msg_home(msg), &tk);
-	map_uris(e, msg, sip, ZONE_EXTERNAL, &tk);
-	map_callids(e, msg, sip, ZONE_EXTERNAL, &tk);
-	hide_free_text(e, msg, sip, &tk);
-	hide_sdp(e, msg, sip, &tk);
+	tokens_of(rc, msg_home(msg), &tk);
+	map_uris(rc, msg, sip, ZONE_EXTERNAL, &tk);
+	map_callids(rc, msg, sip, ZONE_EXTERNAL, &tk);
+	hide_free_text(rc, msg, sip, &tk);
+	hide_sdp(rc, msg, sip, &tk);
 	drop_leaking(msg, sip, &tk);
 }
 
-void rewrite_reveal(const struct edge *e, msg_t *msg, sip_t *sip)
+void rewrite_reveal(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 {
 	struct topo_tokens tk;
-	tokens_of(e, msg_home(msg), &tk);
-	map_uris(e, msg, sip, ZONE_INTERNAL, &tk);
-	map_callids(e, msg, sip, ZONE_INTERNAL, &tk);
+	tokens_of(rc, msg_home(msg), &tk);
+	map_uris(rc, msg, sip, ZONE_INTERNAL, &tk);
+	map_callids(rc, msg, sip, ZONE_INTERNAL, &tk);
 }
 
-void rewrite_cross(const struct edge *e, msg_t *msg, sip_t *sip, enum zone toward)
+void rewrite_cross(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip, enum zone toward)
 {
 	if (toward == ZONE_EXTERNAL)
-		rewrite_hide_topology(e, msg, sip);
+		rewrite_hide_topology(rc, msg, sip);
 	else
-		rewrite_reveal(e, msg, sip);
+		rewrite_reveal(rc, msg, sip);
 }

@@ -206,16 +206,3 @@ void listeners_close(struct edge *e)
 		close_one(l);
 	}
 }
-
-const struct listener *listener_internal(const struct edge *e, enum transport tr)
-{
-	const struct listener *any = NULL;
-	for (const struct listener *l = e->listeners; l; l = l->next) {
-		if (l->zone != ZONE_INTERNAL)
-			continue;
-		if (l->transport == tr)
-			return l;
-		any = l;
-	}
-	return any;
-}

@@ -30,8 +30,4 @@ void listeners_close(struct edge *e);
  * nothing changed, when a new one cannot be bound. */
 bool listeners_update(struct edge *e, const struct conf *c);
 
-/* The first internal listener with transport tr (for our Via/RR toward a
- * node), or NULL. */
-const struct listener *listener_internal(const struct edge *e, enum transport tr);
-
 #endif

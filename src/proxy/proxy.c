@@ -114,10 +114,27 @@ static const char *const untrusted_in_responses[] = {
 	"ms-edge-proxy-message-trust", NULL
 };
 
-/* How the edge presents itself for a given node. */
-static struct zone_view view_for(const struct edge *e, int node)
+/* What rewrite.c reads of the running edge, for the message at hand:
+ * the listeners change on reload, and listeners_update() binds at most
+ * 1024 of them. */
+struct rw_view {
+	struct rewrite_ctx ctx;
+	struct own_addr own[1024];
+};
+
+static const struct rewrite_ctx *rw_ctx(const struct edge *e, struct rw_view *v)
 {
-	const struct conf *c = e->conf;
+	size_t n = 0;
+	for (const struct listener *l = e->listeners; l && n < 1024; l = l->next)
+		v->own[n++] = (struct own_addr){ l->zone, l->transport, l->address, l->port };
+	v->ctx = (struct rewrite_ctx){ e->conf, e->secret, v->own, n };
+	return &v->ctx;
+}
+
+/* How the edge presents itself for a given node. */
+static struct zone_view view_for(const struct rewrite_ctx *rc, int node)
+{
+	const struct conf *c = rc->conf;
 	struct zone_view zv = { .fqdn = c->edge.fqdn };
 	enum transport tr = TRANSPORT_TCP;
 	if (node >= 0) {
@@ -128,7 +145,7 @@ static struct zone_view view_for(const struct edge *e, int node)
 			if (c->listen[i].zone == ZONE_EXTERNAL)
 				zv.public_port = c->listen[i].port;
 	}
-	zv.intl = listener_internal(e, tr);
+	zv.intl = rewrite_internal_listener(rc, tr);
 	return zv;
 }
 
@@ -237,10 +254,12 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (!resp)
 		return;
 	sip_t *rs = sip_object(resp);
+	struct rw_view rv;
 	rewrite_pop_via(resp, rs);
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
-	rewrite_cross(t->edge, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
+	/* the Call-ID as upstream knows it */
+	rewrite_cross(rw_ctx(t->edge, &rv), resp, rs, up->zone);
 	if (!sip_object(t->fwd)->sip_to->a_tag)
 		respond_sign(t->edge, resp);
 	respond_send(up, resp);
@@ -424,7 +443,9 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			return;
 		}
 	}
-	struct zone_view zv = view_for(e, node);
+	struct rw_view rv;
+	const struct rewrite_ctx *rc = rw_ctx(e, &rv);
+	struct zone_view zv = view_for(rc, node);
 	if (!zv.intl) {
 		proxy_refuse_text(up, msg, 500, "internal_error", "no internal listener",
 			    "no internal listener configured");
@@ -469,8 +490,8 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	sip_method_t m = sip->sip_request->rq_method;
 	if (m != sip_method_ack && m != sip_method_cancel)
 		rewrite_record_route(msg, sip, toward, &zv);
-	rewrite_own_uris_for(e, msg, sip, toward, &zv);
-	rewrite_cross(e, msg, sip, toward);
+	rewrite_own_uris_for(rc, msg, sip, toward, &zv);
+	rewrite_cross(rc, msg, sip, toward);
 	if (toward == ZONE_EXTERNAL)     /* it names a pool inside: never out */
 		sipmsg_remove_named(msg, sip, untrusted_in_responses);
 
@@ -501,7 +522,8 @@ struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
 		return NULL;
 	}
 	sip_t *sip = sip_object(msg);
-	struct zone_view zv = view_for(e, node);
+	struct rw_view rv;
+	struct zone_view zv = view_for(rw_ctx(e, &rv), node);
 	t->method = sip->sip_request->rq_method;
 	t->down_zone = ZONE_INTERNAL;
 	t->node = node;
@@ -826,15 +848,17 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 	} else {
 		sip_add_make(msg, sip, sip_max_forwards_class, "70");
 	}
-	if (rewrite_looped(e, sip)) {
+	struct rw_view rv;
+	const struct rewrite_ctx *rc = rw_ctx(e, &rv);
+	if (rewrite_looped(rc, sip)) {
 		proxy_refuse_text(c, msg, 482, "message_rejected", "loop_detected",
 			    "request already passed this edge");
 		return;
 	}
 	if (sip->sip_proxy_require && refuse_unsupported(c, msg, sip))
 		return;
-	int strict_port = rewrite_strict_route(e, msg, sip);
-	int route_port = rewrite_pop_own_routes(e, msg, sip, c->zone);
+	int strict_port = rewrite_strict_route(rc, msg, sip);
+	int route_port = rewrite_pop_own_routes(rc, msg, sip, c->zone);
 	if (strict_port > 0 && route_port == 0)
 		route_port = strict_port;
 	if (m == sip_method_options && addressed_to_edge(e, c->zone, sip)) {
@@ -917,9 +941,11 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
 	struct conn *up = conn_by_id(e, t->up_conn);
 	if (up) {
-		struct zone_view zv = view_for(e, t->node);
-		rewrite_own_uris_for(e, msg, sip, up->zone, &zv);
-		rewrite_cross(e, msg, sip, up->zone);
+		struct rw_view rv;
+		const struct rewrite_ctx *rc = rw_ctx(e, &rv);
+		struct zone_view zv = view_for(rc, t->node);
+		rewrite_own_uris_for(rc, msg, sip, up->zone, &zv);
+		rewrite_cross(rc, msg, sip, up->zone);
 		if (up->zone == ZONE_EXTERNAL)
 			sipmsg_remove_named(msg, sip, untrusted_in_responses);
 		respond_send(up, msg);

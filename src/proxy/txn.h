@@ -15,6 +15,7 @@
 #include <sofia-sip/sip.h>
 
 #include "core/types.h"
+#include "core/rewrite.h"     /* BRANCH_PREFIX */
 #include "core/share.h"
 
 struct edge;
@@ -96,7 +97,6 @@ void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg
 /* A fresh branch for our Via. */
 void txn_make_branch(struct edge *e, char *buf, size_t len);
 
-#define BRANCH_PREFIX "z9hG4bKse"
 #define BRANCH_RANDOM_BYTES 12   /* 96 bits after the prefix */
 
 #endif

@@ -1,34 +1,36 @@
-/* fuzz_rewrite.c - libFuzzer harness (issue 7 (c)): fuzzed messages through
- * the proxy core in both directions, without sockets, the way
- * tests/unit/test_proxy.c drives it: a struct edge in memory, connections
- * that never come up, and their `pending` buffers catching what is sent.
- * The Via, Record-Route/Route and PAT rewriting (rewrite.c), the policy
- * and routing stages and the transaction table all see fuzzed URIs.
- * src/net/dns.c is replaced by fuzz_dns_stub.c: SRV answers come from the
- * input.
+/* fuzz_rewrite.c - libFuzzer harness (issue 7 (c), issue 15): fuzzed
+ * messages through rewrite.c's entry points in both directions, called in
+ * the order the proxy calls them (proxy.c: on_request, proxy_forward,
+ * on_response, local_response), on a configuration built in C and a fixed
+ * Call-ID mask key. Links src/core and src/util only: no sockets, no
+ * transactions, no policy; the proxy's own stages are covered by
+ * tests/unit/test_proxy.c and the integration tests.
  *
  * Input: a 5-byte header, then messages separated by a line "%%":
- *   byte 0  bit 0 discovery, 1 srv_match none, 2 accept_wildcards,
- *           3-4 federation.diagnostics, 5 node imp1 over TLS,
- *           6 sip_trace at debug level, 7 transaction timeouts of 0 s
+ *   byte 0  bit 0 edge.public_address set, 1 the main external listener
+ *           bound on 0.0.0.0, 2 a request from outside goes to node imp2
+ *           (unless its Route names a node's public port), 5 node imp1
+ *           over TLS, 6 no internal TLS listener; 3-4 and 7 unused
  *   byte 1-2  who sends message i (2 bits each, message 0 lowest):
- *           0 the partner's connection (main listener, sip.partner.test),
- *           1 another peer on imp1's public port 45062, 2 node imp1,
- *           3 node imp2 (IPv6)
- *   byte 3  SRV answers: bits 0-1 status (OK, OK, NOTFOUND, FAILED),
- *           bits 2-7 which of six targets (see srv_records())
- *   byte 4  at the end: bit 0 imp1's connection fails, bit 1 the dialled
- *           peers' connections fail (TLS), bit 2 (certificate name),
- *           bit 3 the edge is stopping, bit 4 run the event loop (timers)
- *           after every message
+ *           0 the partner (main listener), 1 another peer on imp1's public
+ *           port 45062, 2 node imp1, 3 node imp2 (IPv6)
+ *   byte 3  bit 0: the edge answers each request it forwarded itself
+ *           (local_response), with the status bits 1-3 pick
+ *   byte 4  unused
+ * (the layout of the harness that drove the whole proxy: its corpus
+ * still reads the same way.) A request from outside goes to a node, one
+ * from a node goes outside; a response must name, in its top Via, a
+ * branch the edge sent toward its sender's zone (else the proxy drops it)
+ * and goes back the way its request came. Messages the proxy refuses
+ * before rewriting (sipmsg_malformed, the version, a loop) are skipped.
  * In a message, "$BRANCH" becomes the top Via branch of the last request
- * the edge sent, so that responses can find their transaction.
+ * the edge sent, so that responses can find their request.
  *
  * Properties checked besides the sanitizers (see fuzz_common.h):
- *  output-frame - what the edge sends frames as whole messages (reported
- *                 as "separator" when the message came with a bare CR or
- *                 LF empty line, as "uri-roundtrip" when it had a URI with
- *                 a path: fuzz_framing's findings);
+ *  output-frame - what the edge sends frames as one whole message
+ *                 (reported as "separator" when the message came with a
+ *                 bare CR or LF empty line, as "uri-roundtrip" when it had
+ *                 a URI with a path: fuzz_framing's findings);
  *  own-uri      - toward the outside, no Record-Route/Route entry of ours
  *                 (sipedge=int) names the internal listener;
  *  hide-via     - a request from a node leaves with exactly one Via, ours;
@@ -39,10 +41,15 @@
  *                 host (node address, tls_name, names, internal listener)
  *                 at a host boundary, %XX escapes decoded, in any header
  *                 but Via, From, To and CSeq, nor in its start line's
- *                 host; its Call-ID is not one it wrote with an internal
  *                 host (SPEC 3, rewrite_hide_topology);
- *  identity     - a peer's request reaches the node with the From host
- *                 the federation policy checked (SPEC 4);
+ *  callid       - a node's Call-ID, masked on the way out, comes back in
+ *                 (rewrite_reveal) as the node wrote it;
+ *  uri-roundtrip - a URI of a message the edge takes (Request-URI, From,
+ *                 To, Contact, Route, Record-Route, P-Asserted-Identity,
+ *                 Referred-By) prints and reads back with its scheme and
+ *                 host (what the edge checked is what the next hop reads);
+ *  identity     - a peer's request reaches the node with the From host it
+ *                 came with (the one the federation policy checks, SPEC 4);
  *  pattern      - route_pattern_score() ignores case and a trailing dot,
  *                 and a domain matches its own reversed pattern.
  */
@@ -52,27 +59,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <event2/buffer.h>
-#include <event2/event.h>
 #include <sofia-sip/sip_extra.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/url.h>
 
-#include "net/conn.h"
-#include "net/dns.h"
-#include "proxy/edge.h"
 #include "core/framing.h"
-#include "net/listener.h"
-#include "util/log.h"
-#include "daemon/metrics.h"
+#include "core/mask.h"
 #include "core/pat.h"
-#include "proxy/proxy.h"
-#include "core/rate.h"
-#include "core/share.h"
+#include "core/rewrite.h"
 #include "core/route.h"
 #include "core/sipmsg.h"
 #include "core/topo.h"
-#include "proxy/txn.h"
 #include "fuzz_common.h"
-#include "fuzz_dns_stub.h"
 
 /* ------------------------------------------------------------ the edge */
 
@@ -95,40 +93,22 @@ static struct conf_listen listens[] = {
 	{ .zone = ZONE_INTERNAL, .address = "10.1.1.1", .port = 5060,
 	  .transport = TRANSPORT_TCP },
 };
-static struct conf_static_route routes[] = {
-	{ .pattern = ".test.partner.*", .next_hop = "sip.partner.test", .port = 5061 },
-	{ .pattern = ".test.static", .next_hop = "static1.test", .port = 5061 },
-	{ .pattern = ".test.static", .next_hop = "static2.test", .port = 5071,
-	  .backup = true },
-};
 static char *domains[] = { "example.test", "Sub.Example.Test." };
-static char *blocked[] = { "bad.test" };
-static struct conf_allowed allowed[] = {
-	{ .domain = "partner.test", .peer = "sip.partner.test", .port = 5061 },
-	{ .domain = "srv.test", .rate = 5 },
-	{ .domain = "wild.test" },
-};
 static const char *patterns[] = {
 	".test.partner.*", ".test.static", ".*", ".test", ".", "", ".test..*",
 };
+static const unsigned char secret[MASK_KEY_LEN] = "fuzz_rewrite: a fixed mask key.";
 
 static struct conf cf;
-static struct edge e;
-static struct listener l_int_tcp = { .zone = ZONE_INTERNAL, .transport = TRANSPORT_TCP,
-				     .address = "10.1.1.1", .port = 5060 };
-static struct listener l_int_tls = { .zone = ZONE_INTERNAL, .transport = TRANSPORT_TLS,
-				     .address = "10.1.1.1", .port = 5061 };
-static struct listener l_ext = { .zone = ZONE_EXTERNAL, .transport = TRANSPORT_TLS,
-				 .address = "192.0.2.10", .port = 5061 };
-static struct listener l_ext_pub = { .zone = ZONE_EXTERNAL, .transport = TRANSPORT_TLS,
-				     .address = "192.0.2.10", .port = 45062 };
+/* The listeners bound, as the proxy hands them to rewrite.c. */
+static struct own_addr own[4];
+static struct rewrite_ctx rc;
 
 static void configure(uint8_t flags)
 {
 	memset(&cf, 0, sizeof cf);
 	cf.edge.fqdn = "edge.example.com";
-	cf.log.sip_trace = flags & 64;
-	cf.dns.srv_service = "_sipfederationtls._tcp";
+	cf.edge.public_address = (flags & 1) ? "192.0.2.10" : NULL;
 	cf.listen = listens;
 	cf.nlisten = 2;
 	cf.internal.domains = domains;
@@ -136,88 +116,38 @@ static void configure(uint8_t flags)
 	nodes[0].transport = (flags & 32) ? TRANSPORT_TLS : TRANSPORT_TCP;
 	cf.internal.nodes = nodes;
 	cf.internal.nnodes = NNODES;
-	cf.federation.discovery = flags & 1;
-	cf.federation.srv_match = (flags & 2) ? SRV_MATCH_NONE : SRV_MATCH_EXACT;
-	cf.tls.external.accept_wildcards = flags & 4;
-	cf.federation.diagnostics = (enum diagnostics)((flags >> 3) & 3);
-	cf.federation.allowed = allowed;
-	cf.federation.nallowed = sizeof allowed / sizeof allowed[0];
-	cf.federation.blocked = blocked;
-	cf.federation.nblocked = 1;
-	cf.federation.static_routes = routes;
-	cf.federation.nstatic_routes = sizeof routes / sizeof routes[0];
 	cf.limits.max_message_size = 65535;
-	cf.limits.transaction_timeout = (flags & 128) ? 0 : 32;
-	cf.limits.max_transactions = (flags & 64) ? 2 : 10000;
-	cf.limits.invite_timeout = (flags & 128) ? 0 : 180;
-	cf.limits.handshake_timeout = 10;
 	cf.limits.max_via = 70;
 	cf.limits.max_header_values = 64;
-	cf.limits.max_output_buffer = 1 << 20;
-	cf.limits.output_stall_timeout = 30;
-	cf.limits.max_transactions_per_peer = (flags & 64) ? 1 : 1000;
-	cf.limits.max_invites_per_peer = 100;
-	cf.limits.max_dns_pending = 1024;
-	cf.limits.max_dns_pending_per_peer = 32;
-	cf.limits.rate_per_discovered_domain = 3;
-	cf.limits.unreachable_hold = 30;
-	log_set_level((flags & 64) ? LOG_DEBUG : LOG_INFO);
-}
-
-/* log.c writes every event to syslog: keep the formatting, lose the I/O. */
-void openlog(const char *ident, int option, int facility)
-{
-	(void)ident; (void)option; (void)facility;
-}
-
-void syslog(int pri, const char *fmt, ...)
-{
-	(void)pri; (void)fmt;
-}
-
-void closelog(void)
-{
-}
-
-/* ------------------------------------------------------------ SRV */
-
-struct srv_plan {
-	uint8_t mask;
-};
-
-/* Records for "_sipfederationtls._tcp.<d>": six candidates, some that
- * count under srv_match = exact, some that do not. */
-static size_t srv_records(const char *name, struct dns_srv *out, size_t max, void *arg)
-{
-	const struct srv_plan *p = arg;
-	const char *d = name;
-	size_t pre = strlen("_sipfederationtls._tcp.");
-	if (strncmp(name, "_sipfederationtls._tcp.", pre) == 0)
-		d = name + pre;
-	static const char *fmt[] = { "sip.%s", "edge.%s", "sip.sub.%s", "sip.other.test",
-				     "%s", "sip.partner.test" };
 	size_t n = 0;
-	for (size_t i = 0; i < 6 && n < max; i++) {
-		if (!(p->mask & (1u << i)))
-			continue;
-		snprintf(out[n].target, sizeof out[n].target, fmt[i], d);
-		out[n].port = 5061 + (int)i;
-		out[n].priority = (int)(i % 3);
-		out[n].weight = (int)i * 10;
-		n++;
+	own[n++] = (struct own_addr){ ZONE_EXTERNAL, TRANSPORT_TLS,
+				      (flags & 2) ? "0.0.0.0" : "192.0.2.10", 5061 };
+	own[n++] = (struct own_addr){ ZONE_EXTERNAL, TRANSPORT_TLS, "192.0.2.10", 45062 };
+	own[n++] = (struct own_addr){ ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.1", 5060 };
+	if (!(flags & 64))
+		own[n++] = (struct own_addr){ ZONE_INTERNAL, TRANSPORT_TLS, "10.1.1.1", 5061 };
+	rc = (struct rewrite_ctx){ &cf, secret, own, n };
+}
+
+/* As proxy.c's view_for(). */
+static struct zone_view view_for(int node)
+{
+	struct zone_view zv = { .fqdn = cf.edge.fqdn };
+	enum transport tr = TRANSPORT_TCP;
+	if (node >= 0) {
+		zv.public_port = cf.internal.nodes[node].ports[0].public_;
+		tr = cf.internal.nodes[node].transport;
+	} else {
+		zv.public_port = cf.listen[0].port;
 	}
-	return n;
+	zv.intl = rewrite_internal_listener(&rc, tr);
+	return zv;
 }
 
 /* ------------------------------------------------------------ checks */
 
-static char last_branch[128];
 static bool verbose;            /* FUZZ_VERBOSE=1: show what is sent */
-static bool from_node;          /* the message being handled came from a node */
-static char checked_from[256];  /* From host of a peer's request, as the edge read it */
-static char checked_callid[256];
 static bool lax_uris;           /* URIs Sofia misprints: when listed open, skip the URI checks */
-static bool any_path;           /* some message of this input had one */
 
 static bool node_mapped(url_t const *u)
 {
@@ -260,15 +190,8 @@ static void check_own(const char *what, url_t const *u, const char *text, size_t
 	if (!u || !u->url_host ||
 	    url_param(u->url_params, "sipedge", v, sizeof v) <= 0 || strcmp(v, "int") != 0)
 		return;
-	const char *h = u->url_host;
-	size_t n = strlen(h);
-	if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	for (const struct listener *l = e.listeners; l; l = l->next)
-		if (l->zone == ZONE_INTERNAL && strlen(l->address) == n &&
-		    strncasecmp(l->address, h, n) == 0) {
+	for (size_t i = 0; i < rc.nlisteners; i++)
+		if (own[i].zone == ZONE_INTERNAL && sipmsg_host_is(u->url_host, own[i].address)) {
 			fuzz_dump("own-uri", "sent toward the outside", text, len);
 			finding("own-uri", "%s: our internal entry %s:%s leaves unmapped",
 				what, u->url_host, u->url_port ? u->url_port : "");
@@ -276,15 +199,11 @@ static void check_own(const char *what, url_t const *u, const char *text, size_t
 }
 
 /* The hard guarantee of SPEC 3, on what was printed for the outside. */
-static void check_topology(msg_t *m, sip_t const *sip, const char *text, size_t len)
+static void check_topology(sip_t const *sip, const char *p, size_t plen)
 {
 	static const char *tokv[16];
 	struct topo_tokens tk = { tokv, topo_tokens_fill(&cf, tokv, 16) };
-	size_t plen;
-	char *p = sipmsg_print(m, &plen);
-	if (!p)
-		return;
-	const char *end = strstr(p, "\r\n\r\n");
+	const char *end = memmem(p, plen, "\r\n\r\n", 4);
 	size_t hlen = end ? (size_t)(end - p) + 2 : plen;
 	const char *line = memchr(p, '\n', hlen);     /* past the start line */
 	while (line && (size_t)(line + 1 - p) < hlen) {
@@ -297,7 +216,7 @@ static void check_topology(msg_t *m, sip_t const *sip, const char *text, size_t 
 		for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
 			skipped |= nlen == strlen(skip[i]) && strncasecmp(line, skip[i], nlen) == 0;
 		if (!skipped && topo_leaks(line, ll, &tk)) {
-			fuzz_dump("topology", "sent toward the outside", text, len);
+			fuzz_dump("topology", "sent toward the outside", p, plen);
 			finding("topology", "a node's message leaves naming an internal host: %.*s",
 				(int)(ll > 200 ? 200 : ll), line);
 		}
@@ -305,13 +224,12 @@ static void check_topology(msg_t *m, sip_t const *sip, const char *text, size_t 
 	}
 	if (sip->sip_request && sip->sip_request->rq_url->url_host &&
 	    topo_host_is_token(sip->sip_request->rq_url->url_host, &tk)) {
-		fuzz_dump("topology", "sent toward the outside", text, len);
+		fuzz_dump("topology", "sent toward the outside", p, plen);
 		finding("topology", "Request-URI host %s leaves", sip->sip_request->rq_url->url_host);
 	}
-	free(p);
 }
 
-static void check_outside(msg_t *m, sip_t const *sip, const char *text, size_t len)
+static void check_outside(sip_t const *sip, bool from_node, const char *text, size_t len)
 {
 	if (lax_uris)
 		return;
@@ -321,7 +239,7 @@ static void check_outside(msg_t *m, sip_t const *sip, const char *text, size_t l
 		check_own("Route", r->r_url, text, len);
 	if (!from_node)
 		return;
-	check_topology(m, sip, text, len);
+	check_topology(sip, text, len);
 	if (sip->sip_request) {
 		int n = 0;
 		for (sip_via_t const *v = sip->sip_via; v; v = v->v_next)
@@ -347,71 +265,83 @@ static void check_outside(msg_t *m, sip_t const *sip, const char *text, size_t l
 		check_pat("Referred-By", b->b_url, text, len);
 }
 
-struct drain_ctx {
-	const char *tag;        /* what a bad frame is reported as, NULL: nothing */
-};
-
-/* Take what the edge queued on c, check it, forget it. */
-static void drain_one(struct conn *c, void *arg)
+/* What the way out did to a node's Call-ID, the way in undoes (a Call-ID
+ * too long to mask is hashed: one-way by design). */
+static void check_callid(msg_t *out, const char *original, const char *text, size_t len)
 {
-	const struct drain_ctx *ctx = arg;
-	size_t len = evbuffer_get_length(c->pending);
-	if (len == 0)
+	sip_t *s = sip_object(out);
+	if (lax_uris || !original || !s || !s->sip_call_id ||
+	    strcmp(s->sip_call_id->i_id, original) == 0 ||
+	    strncmp(s->sip_call_id->i_id, MASK_HASH_PREFIX, strlen(MASK_HASH_PREFIX)) == 0)
 		return;
-	char *text = malloc(len);
-	evbuffer_remove(c->pending, text, len);
-	if (verbose) {
-		char what[300];
-		snprintf(what, sizeof what, "to %s %s:%d", c->zone == ZONE_EXTERNAL
-			 ? "external" : "internal", c->target, c->target_port);
-		fuzz_dump("-", what, text, len);
+	rewrite_reveal(&rc, out, s);
+	if (strcmp(s->sip_call_id->i_id, original) != 0) {
+		fuzz_dump("callid", "sent toward the outside", text, len);
+		finding("callid", "Call-ID \"%s\" comes back in as \"%s\"", original,
+			s->sip_call_id->i_id);
 	}
-	struct framer *f = framer_new(16 * 1024 * 1024);
-	framer_feed(f, text, len);
-	msg_t *m;
-	enum frame_event ev;
-	int other = 0;
-	while ((ev = framer_next(f, &m)) != FRAME_NONE) {
-		if (ev == FRAME_PING)
-			continue;
-		if (ev != FRAME_MSG) {
-			other++;
-			continue;
-		}
-		sip_t const *sip = sip_object(m);
-		if (sip && sip->sip_request && sip->sip_via && sip->sip_via->v_branch)
-			snprintf(last_branch, sizeof last_branch, "%s", sip->sip_via->v_branch);
-		if (sip && c->zone == ZONE_EXTERNAL)
-			check_outside(m, sip, text, len);
-		if (sip && c->zone == ZONE_INTERNAL && sip->sip_request && sip->sip_from &&
-		    checked_from[0] && !lax_uris && sip->sip_call_id &&
-		    sip->sip_request->rq_method != sip_method_cancel &&
-		    sip->sip_request->rq_method != sip_method_ack &&
-		    strcmp(sip->sip_call_id->i_id, checked_callid) == 0) {
-			char h[256];
-			sipmsg_host(sip->sip_from->a_url, h, sizeof h);
-			if (strcmp(h, checked_from) != 0) {
-				fuzz_dump("identity", "sent to a node", text, len);
-				finding("identity", "the policy checked From host \"%s\", the "
-					"node reads \"%s\"", checked_from, h);
-			}
-		}
-		msg_destroy(m);
-	}
-	if (framer_pending(f))
-		other++;
-	framer_free(f);
-	if (other && ctx->tag) {
-		fuzz_dump(ctx->tag, "sent", text, len);
-		finding(ctx->tag, "what the edge sent frames with %d bad part(s)", other);
-	}
-	free(text);
 }
 
-static void drain_all(const char *tag)
+/* What the edge is about to send one way. */
+struct sent {
+	enum zone toward;
+	bool from_node;              /* what a node wrote, going out */
+	const char *tag;             /* how a bad frame is reported */
+	const char *from_host;       /* a peer's request: its From host, else NULL */
+	const char *callid;          /* a node's Call-ID as it wrote it, else NULL */
+};
+
+/* The one message text framed back, or NULL (then reported). */
+static msg_t *reframe(const char *text, size_t len, const char *tag)
 {
-	struct drain_ctx ctx = { tag };
-	conn_foreach(&e, drain_one, &ctx);
+	struct framer *f = framer_new(16 * 1024 * 1024);
+	framer_feed(f, text, len);
+	msg_t *m = NULL, *extra = NULL;
+	enum frame_event ev = framer_next(f, &m);
+	enum frame_event ev2 = ev == FRAME_MSG ? framer_next(f, &extra) : FRAME_NONE;
+	bool whole = ev == FRAME_MSG && ev2 == FRAME_NONE && !framer_pending(f);
+	if (extra)
+		msg_destroy(extra);
+	framer_free(f);
+	if (!whole) {
+		if (m)
+			msg_destroy(m);
+		fuzz_dump(tag, "sent", text, len);
+		finding(tag, "what the edge sent does not frame as one message (event %d, %d)",
+			(int)ev, (int)ev2);
+		return NULL;
+	}
+	return m;
+}
+
+/* Print msg as the proxy sends it, then check what the receiver reads. */
+static void emit(msg_t *msg, const struct sent *w)
+{
+	size_t len;
+	char *text = sipmsg_print(msg, &len);
+	if (!text)
+		return;
+	if (verbose)
+		fuzz_dump("-", w->toward == ZONE_EXTERNAL ? "to the outside" : "to a node",
+			  text, len);
+	msg_t *m = reframe(text, len, w->tag);
+	sip_t const *sip = m ? sip_object(m) : NULL;
+	if (sip && w->toward == ZONE_EXTERNAL)
+		check_outside(sip, w->from_node, text, len);
+	if (sip && w->from_host && sip->sip_from && !lax_uris) {
+		char h[256];
+		sipmsg_host(sip->sip_from->a_url, h, sizeof h);
+		if (strcmp(h, w->from_host) != 0) {
+			fuzz_dump("identity", "sent to a node", text, len);
+			finding("identity", "the request came with From host \"%s\", the "
+				"node reads \"%s\"", w->from_host, h);
+		}
+	}
+	if (m && w->callid)
+		check_callid(m, w->callid, text, len);
+	if (m)
+		msg_destroy(m);
+	free(text);
 }
 
 static void reverse(const char *d, char *out, size_t len)
@@ -458,54 +388,140 @@ static void check_patterns(const char *host)
 	(void)pat_node_for_public(&cf, (int)(n * 997 % 65536), &internal);
 }
 
-/* ------------------------------------------------------------ driving */
-
-/* The four senders, by id: the proxy may close one (parse_error), and a
- * closed connection is freed once its resolver callback has run. */
-static uint64_t sender_id[4];
-
-static struct conn *sender(int i)
+static void check_request_uri(sip_t const *sip)
 {
-	struct conn *c = sender_id[i] ? conn_by_id(&e, sender_id[i]) : NULL;
-	return c && c->state != CONN_CLOSED ? c : NULL;
+	if (!sip || !sip->sip_request || !sip->sip_request->rq_url->url_host)
+		return;
+	url_t const *u = sip->sip_request->rq_url;
+	check_patterns(u->url_host);
+	int dp = pat_default_port(u->url_type == url_sips, u->url_params);
+	if (dp != 5060 && dp != 5061)
+		finding("pattern", "pat_default_port() = %d", dp);
 }
 
-static void make_senders(void)
-{
-	struct conn *p = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
-	p->local_port = 5061;
-	p->names.name[p->names.n++] = strdup("sip.partner.test");
-	struct conn *q = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.peer.test", 5061, -1);
-	q->local_port = 45062;
-	q->names.name[q->names.n++] = strdup("sip.srv.test");
-	q->names.name[q->names.n++] = strdup("*.wild.test");
-	q->names.name[q->names.n++] = strdup("sip.discovered.test");
-	sender_id[0] = p->id;
-	sender_id[1] = q->id;
-	sender_id[2] = conn_to(&e, ZONE_INTERNAL, nodes[0].transport, nodes[0].address,
-			       nodes[0].ports[0].internal, 0)->id;
-	sender_id[3] = conn_to(&e, ZONE_INTERNAL, nodes[1].transport, nodes[1].address,
-			       nodes[1].ports[0].internal, 1)->id;
-}
+/* ------------------------------------------------------------ the proxy's steps */
 
-static bool is_sender(const struct conn *c)
-{
-	for (int i = 0; i < 4; i++)
-		if (sender_id[i] == c->id)
-			return true;
-	return false;
-}
-
-struct fail_ctx {
-	enum conn_fail why;
+/* A request the edge forwarded: what its responses need. */
+struct fwd {
+	msg_t *msg;                  /* as sent (holds the hidden Vias) */
+	char branch[64];
+	enum zone up, down;
+	int node;
+	sip_via_t const *hidden;     /* a node's Vias, kept off the wire */
+	bool expects_response;
 };
 
-static void fail_dialled(struct conn *c, void *arg)
+#define MAX_MSGS 8
+static struct fwd fwds[MAX_MSGS];
+static size_t nfwd;
+static char last_branch[64];
+static bool local_answers;
+static int local_status;
+
+/* The message would be refused before rewriting (proxy_on_message). */
+static bool refused_early(msg_t *msg, sip_t const *sip)
 {
-	const struct fail_ctx *fc = arg;
-	if (!is_sender(c) && c->zone == ZONE_EXTERNAL)
-		conn_close(c, fc->why, "fuzz: dialled connection failed");
+	return sipmsg_malformed(msg, (sip_t *)sip) || !sipmsg_version_ok(sip);
 }
+
+/* Which node a request from outside goes to: the one whose public port
+ * its Route (or a strict-routing Request-URI) named, else by the flag. */
+static int inbound_node(int route_port, bool to_imp2)
+{
+	int internal;
+	const struct conf_node *n = route_port > 0 ? pat_node_for_public(&cf, route_port, &internal)
+						   : NULL;
+	if (n)
+		return (int)(n - cf.internal.nodes);
+	return to_imp2 ? 1 : 0;
+}
+
+/* As proxy.c's local_response(): the edge answers what it forwarded. */
+static void answer_locally(const struct fwd *t, const char *tag)
+{
+	msg_t *resp = sipmsg_response(t->msg, local_status, NULL, NULL);
+	if (!resp)
+		return;
+	sip_t *rs = sip_object(resp);
+	rewrite_pop_via(resp, rs);
+	if (t->hidden)
+		rewrite_restore_vias(resp, rs, t->hidden);
+	rewrite_cross(&rc, resp, rs, t->up);
+	emit(resp, &(struct sent){ .toward = t->up, .tag = tag });
+	msg_destroy(resp);
+}
+
+/* As on_request() and proxy_forward(): takes msg. */
+static void forward_request(msg_t *msg, sip_t *sip, enum zone from, int node,
+			    bool to_imp2, const char *tag)
+{
+	if (rewrite_looped(&rc, sip)) {              /* 482 */
+		msg_destroy(msg);
+		return;
+	}
+	int strict_port = rewrite_strict_route(&rc, msg, sip);
+	int route_port = rewrite_pop_own_routes(&rc, msg, sip, from);
+	if (strict_port > 0 && route_port == 0)
+		route_port = strict_port;
+	enum zone toward = from == ZONE_EXTERNAL ? ZONE_INTERNAL : ZONE_EXTERNAL;
+	if (from == ZONE_EXTERNAL)
+		node = inbound_node(route_port, to_imp2);
+	struct zone_view zv = view_for(node);
+	if (!zv.intl || nfwd == MAX_MSGS) {
+		msg_destroy(msg);
+		return;
+	}
+	char from_host[256] = "", callid[256];
+	sip_method_t m = sip->sip_request->rq_method;
+	if (from == ZONE_EXTERNAL && m != sip_method_cancel)
+		sipmsg_host(sip->sip_from->a_url, from_host, sizeof from_host);
+	snprintf(callid, sizeof callid, "%s", sip->sip_call_id->i_id);
+
+	struct fwd *t = &fwds[nfwd++];
+	*t = (struct fwd){ .msg = msg, .up = from, .down = toward, .node = node,
+			   .expects_response = m != sip_method_ack };
+	snprintf(t->branch, sizeof t->branch, BRANCH_PREFIX "fuzz%zu", nfwd);
+	if (toward == ZONE_EXTERNAL)
+		t->hidden = rewrite_hide_vias(msg, sip);
+	rewrite_push_via(msg, sip, toward, &zv, t->branch);
+	if (m != sip_method_ack && m != sip_method_cancel)
+		rewrite_record_route(msg, sip, toward, &zv);
+	rewrite_own_uris_for(&rc, msg, sip, toward, &zv);
+	rewrite_cross(&rc, msg, sip, toward);
+	emit(msg, &(struct sent){ .toward = toward, .from_node = from == ZONE_INTERNAL,
+				  .tag = tag, .from_host = from_host[0] ? from_host : NULL,
+				  .callid = from == ZONE_INTERNAL && strlen(callid) < 255 ? callid
+											: NULL });
+	snprintf(last_branch, sizeof last_branch, "%s", t->branch);
+	if (local_answers && t->expects_response)
+		answer_locally(t, tag);
+}
+
+/* As on_response(): a response goes back the way its request came;
+ * takes msg. */
+static void relay_response(msg_t *msg, sip_t *sip, enum zone from, const char *tag)
+{
+	const struct fwd *t = NULL;
+	for (size_t i = 0; i < nfwd && !t; i++)
+		if (fwds[i].down == from && fwds[i].expects_response && sip->sip_via->v_branch &&
+		    strcmp(fwds[i].branch, sip->sip_via->v_branch) == 0)
+			t = &fwds[i];
+	if (!t) {                                     /* stray: dropped */
+		msg_destroy(msg);
+		return;
+	}
+	rewrite_pop_via(msg, sip);
+	if (t->hidden)
+		rewrite_restore_vias(msg, sip, t->hidden);
+	struct zone_view zv = view_for(t->node);
+	rewrite_own_uris_for(&rc, msg, sip, t->up, &zv);
+	rewrite_cross(&rc, msg, sip, t->up);
+	emit(msg, &(struct sent){ .toward = t->up, .from_node = from == ZONE_INTERNAL,
+				  .tag = tag });
+	msg_destroy(msg);
+}
+
+/* ------------------------------------------------------------ driving */
 
 /* "$BRANCH" -> the last branch we sent. */
 static char *substitute(const char *p, size_t n, size_t *outlen)
@@ -562,14 +578,80 @@ static bool has_path(sip_t const *sip)
 	return b && url_path(b->b_url);
 }
 
-static void run_loop(void)
+/* A URI rewriting may print anew must read back as the same scheme and
+ * host: the next hop checks nothing the edge checked otherwise (Sofia's
+ * "sip:host/x" is printed "sip:hostx", "sip/x:u@h" as "sipx:u@h";
+ * sipmsg_malformed() refuses them). */
+static void roundtrip_one(const char *what, url_t const *u)
 {
-	event_base_loop(e.base, EVLOOP_NONBLOCK);
+	if (!u || !u->url_host || lax_uris)
+		return;
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	char *s = url_as_string(home, u);
+	url_t *v = s ? url_make(home, s) : NULL;
+	if (v && (v->url_type != u->url_type || !v->url_host ||
+		  strcasecmp(v->url_host, u->url_host) != 0 ||
+		  strcasecmp(v->url_scheme ? v->url_scheme : "",
+			     u->url_scheme ? u->url_scheme : "") != 0))
+		finding("uri-roundtrip", "%s: %s:...@%s prints as \"%s\", read back with host %s",
+			what, u->url_scheme ? u->url_scheme : "?", u->url_host, s,
+			v->url_host ? v->url_host : "(none)");
+	su_home_deinit(home);
+}
+
+static void check_roundtrip(sip_t const *sip)
+{
+	if (sip->sip_request)
+		roundtrip_one("Request-URI", sip->sip_request->rq_url);
+	roundtrip_one("From", sip->sip_from->a_url);
+	roundtrip_one("To", sip->sip_to->a_url);
+	for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next)
+		roundtrip_one("Contact", m->m_url);
+	for (sip_record_route_t const *r = sip->sip_record_route; r; r = r->r_next)
+		roundtrip_one("Record-Route", r->r_url);
+	for (sip_route_t const *r = sip->sip_route; r; r = r->r_next)
+		roundtrip_one("Route", r->r_url);
+	for (sip_p_asserted_identity_t const *p = sip_p_asserted_identity(sip); p;
+	     p = p->paid_next)
+		roundtrip_one("P-Asserted-Identity", p->paid_url);
+	if (sip_referred_by(sip))
+		roundtrip_one("Referred-By", sip_referred_by(sip)->b_url);
 }
 
 static bool sep_crlf(sip_t const *sip)
 {
 	return !sip || !sip->sip_separator || strcmp(sip->sip_separator->sep_data, "\r\n") == 0;
+}
+
+/* Too many values for the proxy's limits: refused before rewriting. */
+static bool too_many(sip_t const *sip)
+{
+	size_t n = 0;
+	for (sip_via_t const *v = sip->sip_via; v; v = v->v_next)
+		n++;
+	return n > (size_t)cf.limits.max_via;
+}
+
+/* One message from sender `who`; takes msg. */
+static void handle(msg_t *msg, int who, uint8_t flags)
+{
+	sip_t *sip = sip_object(msg);
+	check_request_uri(sip);
+	if (refused_early(msg, sip) || too_many(sip)) {
+		msg_destroy(msg);
+		return;
+	}
+	enum zone from = who < 2 ? ZONE_EXTERNAL : ZONE_INTERNAL;
+	bool path = has_path(sip);
+	lax_uris = path && fuzz_ignored("uri-roundtrip");
+	/* a bare CR/LF empty line, a URI path printed without its '/':
+	 * fuzz_framing's "separator" and "uri-roundtrip" */
+	const char *tag = !sep_crlf(sip) ? "separator" : path ? "uri-roundtrip" : "output-frame";
+	check_roundtrip(sip);
+	if (sip->sip_status)
+		relay_response(msg, sip, from, tag);
+	else
+		forward_request(msg, sip, from, who - 2, flags & 4, tag);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -581,37 +663,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 #define HDR_LEN 5
-#define MAX_MSGS 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < HDR_LEN)
 		return 0;
-	uint8_t flags = data[0], act = data[4];
+	static const int statuses[] = { 408, 480, 500, 503, 504, 100, 487, 603 };
+	uint8_t flags = data[0];
 	unsigned plan = (unsigned)data[1] | (unsigned)data[2] << 8;
-	struct srv_plan sp = { .mask = data[3] >> 2 };
-	enum dns_status srv_st = (data[3] & 3) == 2 ? DNS_NOTFOUND
-			       : (data[3] & 3) == 3 ? DNS_FAILED : DNS_OK;
-
+	local_answers = data[3] & 1;
+	local_status = statuses[(data[3] >> 1) & 7];
 	configure(flags);
-	memset(&e, 0, sizeof e);
-	e.conf = &cf;
-	e.base = event_base_new();
-	e.conns = conn_table_new();
-	e.txns = txn_table_new();
-	e.rates = rate_table_new(64);
-	e.shares = shares_new();
-	e.dns = dns_new(e.base, NULL);       /* the stub reads no options */
-	e.metrics = metrics_new(&e);
-	e.stopping = act & 8;
-	l_ext.next = &l_ext_pub;
-	l_ext_pub.next = &l_int_tcp;
-	l_int_tcp.next = &l_int_tls;
-	l_int_tls.next = NULL;
-	e.listeners = &l_ext;
 	last_branch[0] = '\0';
-	any_path = false;
-	make_senders();
+	nfwd = 0;
 
 	const char *p = (const char *)data + HDR_LEN, *end = (const char *)data + size;
 	int nmsg = 0;
@@ -627,88 +691,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(text);
 		msg_t *msg;
 		enum frame_event ev;
-		while ((ev = framer_next(f, &msg)) != FRAME_NONE && nmsg < MAX_MSGS) {
+		while ((ev = framer_next(f, &msg)) != FRAME_NONE) {
 			if (ev != FRAME_MSG)
 				continue;
-			int who = (plan >> (2 * nmsg)) & 3;
-			nmsg++;
-			struct conn *c = sender(who);
-			sip_t const *sip = sip_object(msg);
-			bool crlf = sep_crlf(sip);
-			if (sip && sip->sip_request && sip->sip_request->rq_url->url_host) {
-				url_t const *u = sip->sip_request->rq_url;
-				check_patterns(u->url_host);
-				int dp = pat_default_port(u->url_type == url_sips, u->url_params);
-				if (dp != 5060 && dp != 5061)
-					finding("pattern", "pat_default_port() = %d", dp);
-			}
-			if (!c) {
+			if (nmsg == MAX_MSGS) {
 				msg_destroy(msg);
 				continue;
 			}
-			from_node = c->zone == ZONE_INTERNAL;
-			bool path = has_path(sip);
-			any_path |= path;
-			lax_uris = path && fuzz_ignored("uri-roundtrip");
-			checked_from[0] = checked_callid[0] = '\0';
-			/* CANCEL is matched to its INVITE by branch, not checked:
-			 * the CANCEL the edge sends carries the INVITE's From. */
-			if (!from_node && sip && sip->sip_request && sip->sip_from &&
-			    sip->sip_call_id && sip->sip_request->rq_method != sip_method_cancel) {
-				sipmsg_host(sip->sip_from->a_url, checked_from, sizeof checked_from);
-				snprintf(checked_callid, sizeof checked_callid, "%s",
-					 sip->sip_call_id->i_id);
-			}
-			proxy_on_message(c, msg);              /* takes msg */
-			fuzz_dns_answer_srv(e.dns, srv_st, srv_records, &sp, 4);
-			if (act & 16)
-				run_loop();
-			/* a bare CR/LF empty line is forwarded as it came, a URI
-			 * path is printed without its '/': fuzz_framing's
-			 * "separator" and "uri-roundtrip" */
-			drain_all(!crlf ? "separator" : path ? "uri-roundtrip" : "output-frame");
-		}
-		while (ev != FRAME_NONE) {                    /* past MAX_MSGS */
-			if (msg)
-				msg_destroy(msg);
-			ev = framer_next(f, &msg);
+			handle(msg, (plan >> (2 * nmsg)) & 3, flags);
+			nmsg++;
 		}
 		framer_free(f);
 	}
-
-	/* Failures at the end: the transactions left answer for them. */
-	from_node = false;
-	lax_uris = any_path && fuzz_ignored("uri-roundtrip");
-	checked_from[0] = '\0';
-	if (act & 1 && sender(2))
-		conn_close(sender(2), CFAIL_CONNECT, "fuzz: connect refused");
-	if (act & 6) {
-		struct fail_ctx fc = { (act & 2) ? CFAIL_TLS : CFAIL_CERT_NAME };
-		for (int round = 0; round < TXN_MAX_TARGETS + 1; round++)
-			conn_foreach(&e, fail_dialled, &fc);
-		fuzz_dns_answer_srv(e.dns, srv_st, srv_records, &sp, 4);
-	}
-	drain_all(NULL);
-	if (act & 16)
-		run_loop();
-	drain_all(NULL);
-
-	size_t mlen;
-	char *mt = metrics_text(e.metrics, &mlen);
-	free(mt);
-
-	/* Teardown, as main.c: DNS waiters fail first, then connections. */
-	fuzz_dns_answer_srv(e.dns, DNS_FAILED, NULL, NULL, 0);
-	conn_close_all(&e);
-	fuzz_dns_forget_addr(e.dns);
-	drain_all(NULL);
-	txn_table_free(e.txns);
-	conn_table_free(e.conns);
-	dns_free(e.dns);
-	metrics_free(e.metrics);
-	rate_table_free(e.rates);
-	shares_free(e.shares);
-	event_base_free(e.base);
-	memset(sender_id, 0, sizeof sender_id);
+	for (size_t i = 0; i < nfwd; i++)
+		msg_destroy(fwds[i].msg);
 	return 0;
 }

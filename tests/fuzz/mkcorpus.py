@@ -102,11 +102,14 @@ def framing(tdir):
 
 
 # ------------------------------------------------------------------ rewrite
-def hdr(flags=0, who=(), srv=0, act=0):
+# flags: 1 public_address, 2 wildcard main listener, 4 inward to imp2,
+# 32 imp1 over TLS, 64 no internal TLS listener; local: 1 the edge answers
+# each forwarded request itself, bits 1-3 the status (see fuzz_rewrite.c).
+def hdr(flags=0, who=(), local=0):
     plan = 0
     for i, w in enumerate(who):
         plan |= w << (2 * i)
-    return bytes([flags, plan & 255, plan >> 8, srv, act])
+    return bytes([flags, plan & 255, plan >> 8, local, 0])
 
 
 SEP = b"\n%%\n"
@@ -281,20 +284,20 @@ def rewrite(tdir):
     w("outbound-200", hdr(who=(NODE1, PEER)) + OUTBOUND + SEP + PEER_200)
     w("invite-cancel-487", hdr(who=(PEER, PEER, NODE1, PEER)) + INVITE + SEP + CANCEL
       + SEP + NODE_487 + SEP + ACK)
-    w("invite-node-fails", hdr(who=(PEER,), act=1) + INVITE)
-    w("invite-timeout", hdr(flags=128, who=(PEER,), act=16) + INVITE)
+    w("invite-node-fails", hdr(who=(PEER,), local=1 | (4 << 1)) + INVITE)
+    w("invite-timeout", hdr(who=(PEER,), local=1) + INVITE)
     w("bye-in-dialog", hdr(who=(PEER,)) + BYE_IN_DIALOG)
     w("node2-notify", hdr(who=(NODE2,)) + NODE_NOTIFY)
-    w("discovery", hdr(flags=1 | 4, who=(PEER_PUB,), srv=(1 | 4 | 32) << 2) + DISCOVERED)
-    w("discovery-srv-failed", hdr(flags=1, who=(PEER_PUB,), srv=3) + DISCOVERED)
-    w("node-srv", hdr(flags=1, who=(NODE1,), srv=(1 | 2) << 2, act=2) + NODE_TO_SRV)
-    w("node-srv-none-match", hdr(flags=1 | 2, who=(NODE1,), srv=(8 | 16) << 2, act=4)
+    w("discovery", hdr(flags=1 | 4, who=(PEER_PUB,)) + DISCOVERED)
+    w("discovery-srv-failed", hdr(flags=1 | 2, who=(PEER_PUB,), local=3) + DISCOVERED)
+    w("node-srv", hdr(flags=1, who=(NODE1,), local=1 | (3 << 1)) + NODE_TO_SRV)
+    w("node-srv-none-match", hdr(flags=1 | 2, who=(NODE1,), local=1 | (6 << 1))
       + NODE_TO_SRV)
-    w("node-static-backup", hdr(flags=32, who=(NODE1,), act=2) + NODE_TO_STATIC)
+    w("node-static-backup", hdr(flags=32, who=(NODE1,), local=1) + NODE_TO_STATIC)
     w("proxy-require", hdr(who=(NODE1,)) + NODE_TO_STATIC.replace(
         b"Max-Forwards: 70", b"Proxy-Require: foo, bar\r\nMax-Forwards: 1"))
-    w("stopping", hdr(who=(PEER, NODE1), act=8) + INBOUND + SEP + OUTBOUND)
-    w("trace", hdr(flags=64 | 8, who=(NODE1, PEER)) + OUTBOUND + SEP + PEER_200)
+    w("stopping", hdr(flags=32 | 64, who=(PEER, NODE1)) + INBOUND + SEP + OUTBOUND)
+    w("trace", hdr(flags=64, who=(NODE1, PEER)) + OUTBOUND + SEP + PEER_200)
     w("pat-invite", hdr(who=(NODE1,)) + scenario("pat-node-invite.sip", RURI="sip:bob@partner.test"))
     w("pat-subscribe", hdr(who=(NODE1,)) + scenario("pat-node-subscribe.sip"))
     # a node naming itself in every header it may write (t-topology)
@@ -309,6 +312,11 @@ def rewrite(tdir):
     w("benotify", hdr(who=(PEER,)) + scenario("benotify.sip"))
     w("cancel-orphan", hdr(who=(PEER,)) + scenario("cancel-orphan.sip"))
     w("no-callid", hdr(who=(PEER,)) + scenario("no-callid.sip"))
+    w("inbound-imp2-200", hdr(flags=4, who=(PEER, NODE2)) + INBOUND + SEP + NODE_200)
+    w("route-to-public-address", hdr(flags=1 | 2, who=(PEER,)) + INBOUND.replace(
+        b"Max-Forwards: 70", b"Route: <sip:192.0.2.10:5061;lr>\r\nMax-Forwards: 70"))
+    w("topo-invite-local-503", hdr(who=(NODE1,), local=1 | (3 << 1)) + scenario(
+      "topo-node-invite.sip", CALLID="xyz@10.1.1.11", EDGE_INT="10.1.1.1"))
     files = sorted(f for f in os.listdir(tdir) if f.endswith(".dat"))
     for i, f in enumerate(files):
         data = open(os.path.join(tdir, f), "rb").read()

@@ -268,6 +268,21 @@ START_TEST(missing_call_id_400)
 }
 END_TEST
 
+/* No To at all: refused with a 400 that respond_reply() does not sign
+ * (it read the missing To's tag once; tests/fuzz/regress/
+ * fuzz_rewrite-no-to-signed-refusal.bin found it through the proxy). */
+START_TEST(missing_to_400)
+{
+	struct conn *peer = peer_conn();
+	deliver(peer, "INVITE sip:user@example.test SIP/2.0\r\n"
+		"CSeq: 193942 INVITE\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.95;branch=z9hG4bKkdj.insuf\r\n"
+		"From: <sip:a@partner.test>;tag=1\r\nCall-ID: no-to\r\n"
+		"Content-Length: 0\r\n\r\n");
+	expect_refusal(peer, 400, "Warning: 399 edge.example.com");
+}
+END_TEST
+
 START_TEST(outbound_hides_inside)
 {
 	struct conn *n = node_conn();
@@ -1047,6 +1062,7 @@ int main(void)
 	tcase_add_test(tc, proxy_require_420);
 	tcase_add_test(tc, not_local_403_1017);
 	tcase_add_test(tc, missing_call_id_400);
+	tcase_add_test(tc, missing_to_400);
 	tcase_add_test(tc, outbound_hides_inside);
 	tcase_add_test(tc, max_transactions_503);
 	tcase_add_test(tc, forged_ext_marker_mapped);
