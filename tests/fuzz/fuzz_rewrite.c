@@ -411,7 +411,7 @@ static void drain_one(struct conn *c, void *arg)
 static void drain_all(const char *tag)
 {
 	struct drain_ctx ctx = { tag };
-	conn_foreach(&e, drain_one, &ctx);
+	conn_foreach(e.net, drain_one, &ctx);
 }
 
 static void reverse(const char *d, char *out, size_t len)
@@ -466,25 +466,25 @@ static uint64_t sender_id[4];
 
 static struct conn *sender(int i)
 {
-	struct conn *c = sender_id[i] ? conn_by_id(&e, sender_id[i]) : NULL;
+	struct conn *c = sender_id[i] ? conn_by_id(e.net, sender_id[i]) : NULL;
 	return c && c->state != CONN_CLOSED ? c : NULL;
 }
 
 static void make_senders(void)
 {
-	struct conn *p = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *p = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	p->local_port = 5061;
 	p->names.name[p->names.n++] = strdup("sip.partner.test");
-	struct conn *q = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.peer.test", 5061, -1);
+	struct conn *q = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.peer.test", 5061, -1);
 	q->local_port = 45062;
 	q->names.name[q->names.n++] = strdup("sip.srv.test");
 	q->names.name[q->names.n++] = strdup("*.wild.test");
 	q->names.name[q->names.n++] = strdup("sip.discovered.test");
 	sender_id[0] = p->id;
 	sender_id[1] = q->id;
-	sender_id[2] = conn_to(&e, ZONE_INTERNAL, nodes[0].transport, nodes[0].address,
+	sender_id[2] = conn_to(e.net, ZONE_INTERNAL, nodes[0].transport, nodes[0].address,
 			       nodes[0].ports[0].internal, 0)->id;
-	sender_id[3] = conn_to(&e, ZONE_INTERNAL, nodes[1].transport, nodes[1].address,
+	sender_id[3] = conn_to(e.net, ZONE_INTERNAL, nodes[1].transport, nodes[1].address,
 			       nodes[1].ports[0].internal, 1)->id;
 }
 
@@ -597,11 +597,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
-	e.conns = conn_table_new();
+	e.net = netctx_new(e.base, &cf, &e.next_id);
+	proxy_attach(&e);
 	e.txns = txn_table_new();
 	e.rates = rate_table_new(64);
 	e.shares = shares_new();
 	e.dns = dns_new(e.base, &cf);
+	e.net->dns = e.dns;
 	e.metrics = metrics_new(&e);
 	e.stopping = act & 8;
 	l_ext.next = &l_ext_pub;
@@ -685,7 +687,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (act & 6) {
 		struct fail_ctx fc = { (act & 2) ? CFAIL_TLS : CFAIL_CERT_NAME };
 		for (int round = 0; round < TXN_MAX_TARGETS + 1; round++)
-			conn_foreach(&e, fail_dialled, &fc);
+			conn_foreach(e.net, fail_dialled, &fc);
 		fuzz_dns_answer_srv(e.dns, srv_st, srv_records, &sp, 4);
 	}
 	drain_all(NULL);
@@ -699,11 +701,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Teardown, as main.c: DNS waiters fail first, then connections. */
 	fuzz_dns_answer_srv(e.dns, DNS_FAILED, NULL, NULL, 0);
-	conn_close_all(&e);
+	conn_close_all(e.net);
 	fuzz_dns_forget_addr(e.dns);
 	drain_all(NULL);
 	txn_table_free(e.txns);
-	conn_table_free(e.conns);
+	netctx_free(e.net);
 	dns_free(e.dns);
 	metrics_free(e.metrics);
 	rate_table_free(e.rates);
