@@ -30,8 +30,8 @@ struct edge {
 	struct tls_ctxs *tls;
 	struct dns *dns;
 	struct listener *listeners;   /* listeners_update() keeps it */
-	struct netctx *net;              /* the transport: conns, and copies of
-				       * base, conf, tls and dns it uses */
+	struct netctx *net;           /* the transport: connections, and the
+				       * base, conf, tls and dns it was given */
 	struct txn_table *txns;
 	struct rate_table *rates;     /* per-domain request caps */
 	struct shares *shares;        /* what each peer holds (txns, DNS) */
