@@ -15,6 +15,7 @@
 #include "net/dns.h"
 #include "proxy/edge.h"
 #include "proxy/health.h"
+#include "proxy/proxy.h"
 #include "net/listener.h"
 #include "daemon/privs.h"
 #include "util/log.h"
@@ -44,8 +45,8 @@ static void notify_status(struct edge *e)
 	for (size_t i = 0; i < nodes; i++)
 		nup += !up || up[i];
 	sd_notifyf(0, "STATUS=%zu external and %zu internal connections, %zu/%zu nodes up, "
-		   "%zu transactions", conn_count(e, ZONE_EXTERNAL),
-		   conn_count(e, ZONE_INTERNAL), nup, nodes, txn_count(e));
+		   "%zu transactions", conn_count(e->net, ZONE_EXTERNAL),
+		   conn_count(e->net, ZONE_INTERNAL), nup, nodes, txn_count(e));
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -67,11 +68,11 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	struct edge *e = arg;
 	if (e->stopping)
 		return;
-	e->stopping = true;
+	e->stopping = e->net->stopping = true;
 	sd_notify(0, "STOPPING=1");
 	log_event(LOG_NOTICE, "shutdown_requested", "signal",
 		  sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-	listeners_close(e);
+	listeners_close(e->net, &e->listeners);
 	e->drain_timer = evtimer_new(e->base, on_drain_tick, e);
 	on_drain_tick(-1, 0, e);
 }
@@ -125,15 +126,16 @@ static char *listener_summary(const struct edge *e)
 static void edge_free(struct edge *e)
 {
 	health_stop(e);
-	listeners_close(e);
+	if (e->net)
+		listeners_close(e->net, &e->listeners);
 	/* The resolver first: its waiters (connections still resolving,
 	 * requests waiting for SRV) must run while what they point at is
 	 * alive, and give back their DNS shares. */
 	dns_free(e->dns);
-	if (e->conns)
-		conn_close_all(e);
+	if (e->net)
+		conn_close_all(e->net);
 	txn_table_free(e->txns);
-	conn_table_free(e->conns);
+	netctx_free(e->net);
 	rate_table_free(e->rates);
 	shares_free(e->shares);
 	tls_ctxs_free(e->tls);
@@ -238,7 +240,8 @@ int main(int argc, char **argv)
 	if (!fit_fd_limit(conf))
 		goto out;
 	e->base = event_base_new();
-	if (!e->base || !(e->conns = conn_table_new()) || !(e->txns = txn_table_new()) ||
+	if (!e->base || !(e->net = netctx_new(e->base, conf, &e->next_id)) ||
+	    !(e->txns = txn_table_new()) ||
 	    !(e->rates = rate_table_new(4096)) || !(e->shares = shares_new())) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
@@ -260,7 +263,10 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot start the DNS resolver");
 		goto out;
 	}
-	if (!listeners_open(e))
+	e->net->tls = e->tls;
+	e->net->dns = e->dns;
+	proxy_attach(e);
+	if (!listeners_open(e->net, &e->listeners))
 		goto out;
 	if (!health_start(e)) {
 		log_msg(LOG_ERR, "out of memory");

@@ -313,12 +313,12 @@ static void render(struct metrics *m, struct evbuffer *b)
 	render_pairs(b, "sipedge_tls_handshake_failures_total", &m->tls_failures,
 		     "zone", "reason");
 
-	if (e && e->conns) {
+	if (e && e->net) {
 		header(b, "sipedge_connections", "gauge", "Open connections by zone.");
 		sample(b, "sipedge_connections", "zone", "external", NULL, NULL,
-		       conn_count(e, ZONE_EXTERNAL));
+		       conn_count(e->net, ZONE_EXTERNAL));
 		sample(b, "sipedge_connections", "zone", "internal", NULL, NULL,
-		       conn_count(e, ZONE_INTERNAL));
+		       conn_count(e->net, ZONE_INTERNAL));
 	}
 	if (e && e->txns) {
 		header(b, "sipedge_transactions", "gauge", "Open proxy transactions.");

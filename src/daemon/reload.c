@@ -14,6 +14,7 @@
 #include "net/conn.h"
 #include "net/dns.h"
 #include "proxy/edge.h"
+#include "proxy/federation.h"
 #include "proxy/health.h"
 #include "net/listener.h"
 #include "util/log.h"
@@ -56,9 +57,7 @@ static void remap_conn(struct conn *c, void *arg)
 	int was = c->node;
 	conn_set_node(c, remap_node(arg, c->node));
 	/* The lists may have changed: what a peer proved is asked again. */
-	free(c->verdicts);
-	c->verdicts = NULL;
-	c->nverdicts = 0;
+	federation_forget(c);
 	if (was >= 0 && c->node < 0 && c->zone == ZONE_INTERNAL)
 		conn_close(c, CFAIL_CLOSED, "node removed from the configuration");
 }
@@ -114,7 +113,7 @@ bool reload(struct edge *e)
 		failed("cannot start the DNS resolver with the new dns settings");
 		return false;
 	}
-	if (!listeners_update(e, nc)) {
+	if (!listeners_update(e->net, &e->listeners, nc)) {
 		dns_free(nd);
 		tls_ctxs_free(nt);
 		conf_free(nc);
@@ -129,6 +128,8 @@ bool reload(struct edge *e)
 	health_stop(e);
 	e->conf = nc;
 	e->tls = nt;
+	e->net->conf = nc;
+	e->net->tls = nt;
 	if (new_key) {
 		memcpy(e->secret, key, sizeof key);
 		OPENSSL_cleanse(key, sizeof key);
@@ -136,11 +137,11 @@ bool reload(struct edge *e)
 	/* Transactions first: closing a removed node's connection below
 	 * fails its transactions, which must already name nodes of nc. */
 	txn_foreach(e, remap_txn, &r);
-	conn_foreach(e, remap_conn, &r);
+	conn_foreach(e->net, remap_conn, &r);
 	if (nd) {
 		/* Lookups still waiting on the old resolver fail (504/503). */
 		struct dns *od = e->dns;
-		e->dns = nd;
+		e->dns = e->net->dns = nd;
 		dns_free(od);
 	}
 	health_start(e);

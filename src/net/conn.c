@@ -1,8 +1,8 @@
-/* conn.c - connection lifecycle: accept, dial, verify, frame, time out.
- *
- * Dialling is done in two visible steps, TCP connect and then TLS, so that
- * "could not connect" (1046) and "TLS negotiation failed" (1047) stay
- * distinguishable, as the federation diagnostics require.
+/* conn.c - connection lifecycle: the net context, the connection table
+ * (by id, by reuse key, per source address), accept, close and the one
+ * deferred free. Reading and writing are in conn_io.c, dialling in
+ * conn_out.c. The owner hears of a closed connection through its on_closed
+ * handler; nothing here calls above the net layer.
  */
 #include <assert.h>
 #include <errno.h>
@@ -11,30 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <ifaddrs.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
-#include <openssl/err.h>
+#include <event2/bufferevent.h>
 #include <openssl/rand.h>
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/htable.h>
 
 #include "net/conn.h"
-#include "proxy/edge.h"
+#include "net/conn_impl.h"
 #include "core/framing.h"
-#include "core/guard.h"
 #include "util/netaddr.h"
-#include "net/listener.h"
 #include "util/log.h"
-#include "daemon/metrics.h"
-#include "proxy/proxy.h"
 #include "core/share.h"
-#include "net/tls.h"
 
 #define CONN_HASH(c) ((c)->hash)
 HTABLE_DECLARE_WITH(conn_ht, ch, struct conn, size_t, unsigned);
@@ -107,7 +97,7 @@ static void ip_release(struct conn_table *t, const char *ip)
 	}
 }
 
-struct conn_table *conn_table_new(void)
+static struct conn_table *conn_table_new(void)
 {
 	struct conn_table *t = calloc(1, sizeof *t);
 	if (!key_salt)
@@ -122,7 +112,7 @@ struct conn_table *conn_table_new(void)
 	return t;
 }
 
-void conn_table_free(struct conn_table *t)
+static void conn_table_free(struct conn_table *t)
 {
 	if (!t)
 		return;
@@ -134,9 +124,36 @@ void conn_table_free(struct conn_table *t)
 	free(t);
 }
 
-size_t conn_count(const struct edge *e, int zone)
+struct netctx *netctx_new(struct event_base *base, const struct conf *conf, uint64_t *next_id)
 {
-	return zone < 0 ? e->conns->n : e->conns->nzone[zone];
+	struct netctx *n = calloc(1, sizeof *n);
+	if (!n || !(n->conns = conn_table_new())) {
+		free(n);
+		return NULL;
+	}
+	n->base = base;
+	n->conf = conf;
+	n->next_id = next_id;
+	return n;
+}
+
+void netctx_free(struct netctx *n)
+{
+	if (!n)
+		return;
+	conn_table_free(n->conns);
+	free(n);
+}
+
+void netctx_set_handlers(struct netctx *n, const struct conn_handlers *h, void *owner)
+{
+	n->on = *h;
+	n->owner = owner;
+}
+
+size_t conn_count(const struct netctx *n, int zone)
+{
+	return zone < 0 ? n->conns->n : n->conns->nzone[zone];
 }
 
 static unsigned id_hash(uint64_t id)
@@ -144,9 +161,9 @@ static unsigned id_hash(uint64_t id)
 	return (unsigned)((id * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
-struct conn *conn_by_id(struct edge *e, uint64_t id)
+struct conn *conn_by_id(struct netctx *n, uint64_t id)
 {
-	conn_ht_t *ht = &e->conns->ht;
+	conn_ht_t *ht = &n->conns->ht;
 	for (struct conn **cc = conn_ht_hash(ht, id_hash(id)); *cc;
 	     cc = conn_ht_next(ht, cc))
 		if ((*cc)->id == id)
@@ -154,13 +171,13 @@ struct conn *conn_by_id(struct edge *e, uint64_t id)
 	return NULL;
 }
 
-static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
+struct conn *conn_new(struct netctx *n, enum zone zone, enum transport tr)
 {
-	struct conn_table *t = e->conns;
+	struct conn_table *t = n->conns;
 	struct conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
-	c->fr = framer_new((size_t)e->conf->limits.max_message_size);
+	c->fr = framer_new((size_t)n->conf->limits.max_message_size);
 	c->pending = evbuffer_new();
 	if (!c->fr || !c->pending || (conn_ht_is_full(&t->ht) &&
 				       conn_ht_resize(NULL, &t->ht, 0) < 0)) {
@@ -170,13 +187,14 @@ static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
 		free(c);
 		return NULL;
 	}
-	c->id = ++e->next_id;
+	c->id = ++*n->next_id;
 	c->hash = id_hash(c->id);
-	c->edge = e;
+	c->net = n;
+	c->edge = n->owner;
 	c->zone = zone;
 	c->transport = tr;
 	c->node = -1;
-	c->state = CONN_CONNECTING;
+	c->state = CONN_TCP_CONNECTING;
 	conn_ht_insert(&t->ht, c);
 	c->next = t->head;
 	if (t->head)
@@ -186,8 +204,6 @@ static struct conn *conn_new(struct edge *e, enum zone zone, enum transport tr)
 	t->nzone[zone]++;
 	return c;
 }
-
-static void handshake_over(struct conn *c);
 
 /* ------------------------------------------------------------ reuse index
  *
@@ -207,7 +223,7 @@ static unsigned key_hash(const char *k)
 
 static void unindex(struct conn *c)
 {
-	struct conn_table *t = c->edge->conns;
+	struct conn_table *t = c->net->conns;
 	if (!c->key[0] || !t->kb)
 		return;
 	for (struct conn **p = &t->kb[c->khash % t->nkb]; *p; p = &(*p)->knext)
@@ -220,11 +236,9 @@ static void unindex(struct conn *c)
 	c->knext = NULL;
 }
 
-static void index_as(struct conn *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void index_as(struct conn *c, const char *fmt, ...)
+void conn_index_as(struct conn *c, const char *fmt, ...)
 {
-	struct conn_table *t = c->edge->conns;
+	struct conn_table *t = c->net->conns;
 	unindex(c);
 	if (!t->kb || t->nkeyed >= t->nkb) {       /* grow: load at most 1 */
 		size_t n = t->nkb ? t->nkb * 2 : 256;
@@ -255,25 +269,41 @@ static void index_as(struct conn *c, const char *fmt, ...)
 	t->nkeyed++;
 }
 
+struct conn *conn_keyed(struct netctx *n, const char *key, struct conn *after)
+{
+	struct conn_table *t = n->conns;
+	if (!t->kb)
+		return NULL;
+	char k[sizeof after->key];
+	snprintf(k, sizeof k, "%s", key);
+	for (char *p = k; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	unsigned h = key_hash(k);
+	for (struct conn *c = after ? after->knext : t->kb[h % t->nkb]; c; c = c->knext)
+		if (c->khash == h && strcmp(c->key, k) == 0)
+			return c;
+	return NULL;
+}
+
 void conn_set_alias(struct conn *c, const char *host, int port)
 {
 	snprintf(c->alias, sizeof c->alias, "%s", host);
 	c->alias_port = port;
-	index_as(c, "a|%s|%d", host, port);
+	conn_index_as(c, "a|%s|%d", host, port);
 }
 
 void conn_set_node(struct conn *c, int node)
 {
 	c->node = node;
 	if (node >= 0)
-		index_as(c, "n|%d", node);
+		conn_index_as(c, "n|%d", node);
 	else if (c->key[0] == 'n')
 		unindex(c);
 }
 
 static void conn_free(struct conn *c)
 {
-	struct conn_table *t = c->edge->conns;
+	struct conn_table *t = c->net->conns;
 	conn_ht_remove(&t->ht, c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -285,7 +315,7 @@ static void conn_free(struct conn *c)
 	t->nzone[c->zone]--;
 	if (c->counted_ip)
 		ip_release(t, c->peer_ip);
-	handshake_over(c);
+	conn_handshake_over(c);
 	unindex(c);
 	if (c->bev)
 		bufferevent_free(c->bev);      /* closes the socket and SSL */
@@ -298,15 +328,37 @@ static void conn_free(struct conn *c)
 	framer_free(c->fr);
 	evbuffer_free(c->pending);
 	certnames_free(&c->names);
-	free(c->verdicts);
 	free(c);
+}
+
+void conn_reap(struct conn *c)
+{
+	if (c->busy == 0 && c->state == CONN_CLOSED)
+		conn_free(c);
+}
+
+void conn_enter(struct conn *c)
+{
+	c->busy++;
+}
+
+void conn_leave(struct conn *c)
+{
+	c->busy--;
+	conn_reap(c);
+}
+
+void conn_drop(struct conn *c)
+{
+	c->state = CONN_CLOSED;
+	conn_reap(c);
 }
 
 const char *conn_peer_key(const struct conn *c, char *buf, size_t len)
 {
 	if (c->zone == ZONE_INTERNAL && c->node >= 0 &&
-	    (size_t)c->node < c->edge->conf->internal.nnodes)
-		snprintf(buf, len, "node:%s", c->edge->conf->internal.nodes[c->node].name);
+	    (size_t)c->node < c->net->conf->internal.nnodes)
+		snprintf(buf, len, "node:%s", c->net->conf->internal.nodes[c->node].name);
 	else if (c->names.n > 0)
 		snprintf(buf, len, "cert:%s", c->names.name[0]);
 	else
@@ -353,26 +405,28 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 			  "target", c->target[0] ? c->target : NULL,
 			  "reason", c->fail_reason, "suppressed", dropped ? n : NULL, NULL);
 	}
-	proxy_conn_closed(c);
-	if (!c->busy)
-		conn_free(c);
+	/* The owner answers what waited on c and frees its c->owner. */
+	if (c->net->on.on_closed)
+		c->net->on.on_closed(c);
+	conn_reap(c);
 }
 
-void conn_foreach(struct edge *e, void (*fn)(struct conn *c, void *arg), void *arg)
+void conn_foreach(struct netctx *n, void (*fn)(struct conn *c, void *arg), void *arg)
 {
-	for (struct conn *c = e->conns->head, *next; c; c = next) {
+	for (struct conn *c = n->conns->head, *next; c; c = next) {
 		next = c->next;
 		if (c->state != CONN_CLOSED)
 			fn(c, arg);
 	}
 }
 
-void conn_close_all(struct edge *e)
+void conn_close_all(struct netctx *n)
 {
-	while (e->conns->head) {
-		struct conn *c = e->conns->head;
+	while (n->conns->head) {
+		struct conn *c = n->conns->head;
 		if (c->state == CONN_CLOSED) {
-			/* still inside a callback (DNS): detach it from us */
+			/* still inside a callback (DNS): detach it from us, the
+			 * one free that does not wait for conn_leave() */
 			conn_free(c);
 			continue;
 		}
@@ -381,7 +435,7 @@ void conn_close_all(struct edge *e)
 	}
 }
 
-static void fmt_peer(struct conn *c, const struct sockaddr *sa)
+void conn_fmt_peer(struct conn *c, const struct sockaddr *sa)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
@@ -399,117 +453,15 @@ static void fmt_peer(struct conn *c, const struct sockaddr *sa)
 	snprintf(c->peer_ip, sizeof c->peer_ip, "%s", ip);
 }
 
-/* ------------------------------------------------------------ reading */
-
-/* The deadline runs from a message's first byte: restart it when a
- * message completed in this read and another has begun. */
-static void arm_header_timer(struct conn *c, bool completed)
-{
-	bool pending = framer_pending(c->fr);
-	bool armed = evtimer_pending(c->hdr_timer, NULL);
-	if (pending && (!armed || completed)) {
-		struct timeval tv = { c->edge->conf->limits.header_timeout, 0 };
-		evtimer_add(c->hdr_timer, &tv);
-	} else if (!pending && armed) {
-		evtimer_del(c->hdr_timer);
-	}
-}
-
-static bool dispatch(struct conn *c)
-{
-	msg_t *msg;
-	enum frame_event ev;
-	bool completed = false;
-	while (c->state == CONN_UP && (ev = framer_next(c->fr, &msg)) != FRAME_NONE) {
-		switch (ev) {
-		case FRAME_MSG:
-			completed = true;
-			proxy_on_message(c, msg);
-			break;
-		case FRAME_PING:
-			bufferevent_write(c->bev, "\r\n", 2);
-			break;
-		case FRAME_ERROR:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "unparseable stream", NULL);
-			conn_close(c, CFAIL_CLOSED, "parse_error");
-			break;
-		case FRAME_TOOLARGE:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "message exceeds limits.max_message_size", NULL);
-			conn_close(c, CFAIL_CLOSED, "too_large");
-			break;
-		case FRAME_NONE:
-			break;
-		}
-	}
-	/* Anything left after a close is dropped with the framer. */
-	return completed;
-}
-
-static void on_read(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	c->busy++;
-	c->heard = true;
-	bool completed = false;
-	while (c->state == CONN_UP && !c->out_paused && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v[8];
-		int n = evbuffer_peek(in, -1, NULL, v, 8);
-		size_t used = 0;
-		for (int i = 0; i < n && i < 8; i++) {
-			framer_feed(c->fr, v[i].iov_base, v[i].iov_len);
-			used += v[i].iov_len;
-		}
-		evbuffer_drain(in, used);
-		completed |= dispatch(c);
-	}
-	if (c->state == CONN_UP)
-		arm_header_timer(c, completed);
-	if (--c->busy == 0 && c->state == CONN_CLOSED)
-		conn_free(c);
-}
-
-static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	struct conn *c = arg;
-	log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-		  "reason", "message not completed within limits.header_timeout", NULL);
-	conn_close(c, CFAIL_CLOSED, "header_timeout");
-}
-
-/* ------------------------------------------------------------ TLS + up */
-
-static void log_handshake_failure(struct conn *c, const char *slug,
-				  const char *detail, const char *hint)
-{
-	const char *zone = c->zone == ZONE_EXTERNAL ? "external" : "internal";
-	metrics_tls_failure(c->edge->metrics, zone, slug);
-	/* Handshakes we did not start are a peer's doing: a flood of them
-	 * is logged once a second per reason. A connect-and-close with no
-	 * TLS byte (a scanner, a load balancer's check) is only info. */
-	unsigned dropped = 0;
-	if (!c->outbound && !log_flood_allow("tls_handshake_failed", slug, &dropped))
-		return;
-	char n[16];
-	snprintf(n, sizeof n, "%u", dropped);
-	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING,
-		  "tls_handshake_failed", "zone", zone,
-		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
-		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL,
-		  "suppressed", dropped ? n : NULL, NULL);
-}
 
 /* An accepted connection leaves the pre-authentication budget: its
  * handshake is done, or it is gone. */
-static void handshake_over(struct conn *c)
+void conn_handshake_over(struct conn *c)
 {
 	if (!c->hs_net[0])
 		return;
-	c->edge->conns->handshaking--;
-	shares_release(c->edge->conns->hs_nets, c->hs_net);
+	c->net->conns->handshaking--;
+	shares_release(c->net->conns->hs_nets, c->hs_net);
 	c->hs_net[0] = '\0';
 }
 
@@ -520,8 +472,8 @@ static void handshake_over(struct conn *c)
  * partners that already proved who they are. */
 static bool handshake_budget(struct conn *c, const struct sockaddr *sa)
 {
-	struct conn_table *t = c->edge->conns;
-	const struct conf *cf = c->edge->conf;
+	struct conn_table *t = c->net->conns;
+	const struct conf *cf = c->net->conf;
 	unsigned char a[16];
 	int fam = net_addr_of(sa, a);
 	char net[INET6_ADDRSTRLEN];
@@ -548,235 +500,6 @@ static bool handshake_budget(struct conn *c, const struct sockaddr *sa)
 	return true;
 }
 
-static void go_up(struct conn *c)
-{
-	const struct conf *cf = c->edge->conf;
-	handshake_over(c);
-	c->state = CONN_UP;
-	/* An earlier address that failed says nothing about this one. */
-	c->fail = CFAIL_NONE;
-	c->fail_reason[0] = '\0';
-	if (c->outbound && c->zone == ZONE_EXTERNAL)
-		reach_clear(&c->edge->reach, c->target, c->target_port);
-	evtimer_del(c->hs_timer);
-	struct timeval idle = { cf->limits.idle_timeout, 0 };
-	bufferevent_set_timeouts(c->bev, &idle, NULL);
-	if (evbuffer_get_length(c->pending) > 0)
-		bufferevent_write_buffer(c->bev, c->pending);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-/* The name this connection's certificate must prove, or NULL. */
-static const char *expected_name(struct conn *c)
-{
-	if (c->node >= 0)
-		return c->edge->conf->internal.nodes[c->node].tls_name;
-	if (c->outbound)
-		return c->target;
-	return NULL;
-}
-
-static void on_tls_up(struct conn *c)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	X509 *cert = SSL_get1_peer_certificate(ssl);
-	certnames_from_x509(cert, &c->names);
-	X509_free(cert);
-	const char *want = expected_name(c);
-	bool wild = c->zone == ZONE_EXTERNAL && c->edge->conf->tls.external.accept_wildcards;
-	if (want && !certnames_match(&c->names, want, wild)) {
-		char names[512], reason[1024];
-		certnames_join(&c->names, names, sizeof names);
-		snprintf(reason, sizeof reason,
-			 "certificate does not name %s (it names: %s)", want,
-			 *names ? names : "nothing");
-		log_handshake_failure(c, "certificate_name", reason, "");
-		conn_close(c, CFAIL_CERT_NAME, reason);
-		return;
-	}
-	go_up(c);
-}
-
-static void try_next_addr(struct conn *c);
-
-/* Why an established connection failed. OpenSSL 3 reports a peer that
- * closes without close_notify as "unexpected eof": that is a plain close. */
-static const char *close_reason(struct conn *c)
-{
-	static char reason[160];
-	unsigned long err = c->transport == TRANSPORT_TLS
-		? bufferevent_get_openssl_error(c->bev) : 0;
-	int serr = EVUTIL_SOCKET_ERROR();
-	if (err && ERR_GET_REASON(err) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-		const char *r = ERR_reason_error_string(err);
-		snprintf(reason, sizeof reason, "tls error: %s", r ? r : "unknown");
-	} else if (serr && !err) {
-		snprintf(reason, sizeof reason, "socket error: %s",
-			 evutil_socket_error_to_string(serr));
-	} else {
-		return "peer_closed";
-	}
-	return reason;
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	(void)bev;
-	c->busy++;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (c->transport == TRANSPORT_TLS)
-			on_tls_up(c);
-		else
-			go_up(c);
-	} else if (c->state == CONN_CONNECTING && c->transport == TRANSPORT_TLS) {
-		char reason[256], hint[160];
-		unsigned long err = bufferevent_get_openssl_error(c->bev);
-		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-		tls_failure_reason(ssl, err, reason, sizeof reason, hint, sizeof hint);
-		const char *slug = tls_failure_slug(ssl, err);
-		while (bufferevent_get_openssl_error(c->bev))
-			;
-		log_handshake_failure(c, slug, reason, hint);
-		if (c->outbound) {
-			c->fail = CFAIL_TLS;
-			snprintf(c->fail_reason, sizeof c->fail_reason, "%s", reason);
-			bufferevent_free(c->bev);
-			c->bev = NULL;
-			try_next_addr(c);
-		} else {
-			conn_close(c, CFAIL_TLS, reason);
-		}
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		conn_close(c, CFAIL_CLOSED, "idle_timeout");
-	} else if (what & BEV_EVENT_EOF) {
-		conn_close(c, CFAIL_CLOSED, "peer_closed");
-	} else if (what & BEV_EVENT_ERROR) {
-		/* TLS 1.3: a server refuses our certificate after our side of
-		 * the handshake is done. Silence then an error is a TLS
-		 * failure, not a lost connection: nothing was processed. */
-		bool refused = c->outbound && !c->heard && c->transport == TRANSPORT_TLS;
-		const char *why = close_reason(c);
-		if (refused)
-			log_handshake_failure(c, "alert_received", why, "");
-		conn_close(c, refused ? CFAIL_TLS : CFAIL_CLOSED, why);
-	}
-	if (--c->busy == 0 && c->state == CONN_CLOSED)
-		conn_free(c);
-}
-
-static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	struct conn *c = arg;
-	if (c->outbound && c->state == CONN_CONNECTING) {
-		c->fail = c->bev ? CFAIL_TLS : CFAIL_CONNECT;
-		snprintf(c->fail_reason, sizeof c->fail_reason, "%s timed out",
-			 c->bev ? "TLS handshake" : "TCP connect");
-		if (c->bev)
-			log_handshake_failure(c, "handshake_timeout", c->fail_reason, "");
-		conn_close(c, c->fail, c->fail_reason);
-		return;
-	}
-	log_handshake_failure(c, "handshake_timeout",
-			      "handshake not completed within limits.handshake_timeout", "");
-	conn_close(c, CFAIL_TLS, "handshake_timeout");
-}
-
-/* ------------------------------------------------------------ output cap
- *
- * A peer that does not read its responses would make the edge hold them
- * without end (SPEC section 1). Above limits.max_output_buffer the edge
- * stops reading from that peer, so it sends nothing more that needs an
- * answer; once half of it has drained, reading resumes. Still above after
- * limits.output_stall_timeout seconds, or four times above at any time,
- * the connection is closed. */
-static void on_stalled(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	struct conn *c = arg;
-	if (c->out_paused)
-		conn_close(c, CFAIL_CLOSED, "output_stalled");
-}
-
-static void check_output(struct conn *c, size_t queued)
-{
-	const struct conf *cf = c->edge->conf;
-	size_t cap = (size_t)cf->limits.max_output_buffer;
-	/* A node's connection carries every partner's traffic: pausing or
-	 * closing it would let one partner hurt all. Requests toward a
-	 * congested node are refused instead (conn_congested()). */
-	if (queued <= cap || c->zone == ZONE_INTERNAL)
-		return;
-	/* Closing is left to the timer: the caller may still be writing
-	 * the rest of a message to c. */
-	bool overflow = queued > 4 * cap;
-	if (c->out_paused && !overflow)
-		return;
-	if (!c->stall_timer && !(c->stall_timer = evtimer_new(c->edge->base, on_stalled, c)))
-		return;
-	if (!c->out_paused) {
-		char key[SHARE_KEY_MAX];
-		c->out_paused = true;
-		if (c->bev)
-			bufferevent_disable(c->bev, EV_READ);
-		log_limit_reached("max_output_buffer", conn_peer_key(c, key, sizeof key));
-	}
-	struct timeval tv = { overflow ? 0 : cf->limits.output_stall_timeout, 0 };
-	evtimer_add(c->stall_timer, &tv);
-}
-
-static void on_drained(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-	if (!c->out_paused || c->state != CONN_UP)
-		return;
-	c->out_paused = false;
-	if (c->stall_timer)
-		evtimer_del(c->stall_timer);
-	bufferevent_enable(bev, EV_READ);
-	/* What arrived before the pause is still in the input buffer. */
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
-}
-
-static bool setup_bev(struct conn *c, evutil_socket_t fd, bool accepting)
-{
-	struct edge *e = c->edge;
-	/* A SIP message is written whole: Nagle would only hold a response
-	 * back until the peer's next ACK (20 ms p50 at 50 requests/s). */
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (c->transport == TRANSPORT_TLS) {
-		SSL_CTX *ctx = c->zone == ZONE_EXTERNAL
-			? (accepting ? e->tls->ext_server : e->tls->ext_client)
-			: (accepting ? e->tls->int_server : e->tls->int_client);
-		SSL *ssl = ctx ? SSL_new(ctx) : NULL;
-		if (!ssl)
-			return false;
-		if (!accepting && c->target[0] && !strchr(c->target, ':') &&
-		    inet_addr(c->target) == INADDR_NONE)
-			SSL_set_tlsext_host_name(ssl, c->target);
-		c->bev = bufferevent_openssl_socket_new(e->base, fd, ssl,
-			accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
-			BEV_OPT_CLOSE_ON_FREE);
-		if (!c->bev) {
-			SSL_free(ssl);
-			return false;
-		}
-	} else {
-		c->bev = bufferevent_socket_new(e->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (!c->bev)
-			return false;
-	}
-	bufferevent_setcb(c->bev, on_read, on_drained, on_event, c);
-	/* on_drained runs once the output is down to half the cap. */
-	bufferevent_setwatermark(c->bev, EV_WRITE,
-				 (size_t)e->conf->limits.max_output_buffer / 2, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	return true;
-}
-
 /* ------------------------------------------------------------ accept */
 
 static int node_by_ip(const struct conf *cf, const char *ip)
@@ -792,11 +515,11 @@ static int node_by_ip(const struct conf *cf, const char *ip)
 	return -1;
 }
 
-void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
+void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa,
 		 int salen, enum zone zone, enum transport tr, int local_port)
 {
 	(void)salen;
-	const struct conf *cf = e->conf;
+	const struct conf *cf = n->conf;
 	char ipbuf[INET6_ADDRSTRLEN] = "";
 	unsigned char raw[16];
 	int fam = net_addr_of(sa, raw);
@@ -805,26 +528,25 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 	/* A configured node may always connect: partners filling the table
 	 * must not cut the edge off from its own nodes. */
 	bool is_node = zone == ZONE_INTERNAL && node_by_ip(cf, ipbuf) >= 0;
-	if (e->stopping || (!is_node && conn_count(e, -1) >= (size_t)cf->limits.max_connections)) {
-		if (!e->stopping)
+	if (n->stopping || (!is_node && conn_count(n, -1) >= (size_t)cf->limits.max_connections)) {
+		if (!n->stopping)
 			log_limit_reached("max_connections", NULL);
 		evutil_closesocket(fd);
 		return;
 	}
-	struct conn *c = conn_new(e, zone, tr);
+	struct conn *c = conn_new(n, zone, tr);
 	if (!c) {
 		evutil_closesocket(fd);
 		return;
 	}
-	fmt_peer(c, sa);
+	conn_fmt_peer(c, sa);
 	c->local_port = local_port;
 	/* One address may not take every slot; configured nodes are exempt. */
 	if (node_by_ip(cf, c->peer_ip) < 0) {
-		if (!ip_take(e->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
+		if (!ip_take(n->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
 			log_limit_reached("max_connections_per_ip", c->peer_ip);
 			evutil_closesocket(fd);
-			c->state = CONN_CLOSED;
-			conn_free(c);
+			conn_drop(c);
 			return;
 		}
 		c->counted_ip = true;
@@ -836,303 +558,26 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
 				  "peer", c->peer, "reason", "not a configured node", NULL);
 			evutil_closesocket(fd);
-			c->state = CONN_CLOSED;
-			conn_free(c);
+			conn_drop(c);
 			return;
 		}
 	}
 	evutil_make_socket_nonblocking(fd);
-	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
-	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);
-	if (!setup_bev(c, fd, true)) {
+	if (!conn_timers_new(c) || !conn_setup_bev(c, fd, true)) {
 		evutil_closesocket(fd);
-		c->state = CONN_CLOSED;
-		conn_free(c);
+		conn_drop(c);
 		return;
 	}
 	if (tr == TRANSPORT_TCP) {
-		go_up(c);
+		conn_go_up(c);
 	} else {
 		if (zone == ZONE_EXTERNAL && !handshake_budget(c, sa)) {
-			c->state = CONN_CLOSED;
-			conn_free(c);
+			conn_drop(c);
 			return;
 		}
+		c->state = CONN_TLS_HANDSHAKING;
 		struct timeval tv = { cf->limits.handshake_timeout, 0 };
 		evtimer_add(c->hs_timer, &tv);
 	}
 }
 
-/* ------------------------------------------------------------ dial */
-
-static void on_connect_ready(evutil_socket_t fd, short what, void *arg);
-
-/* Leave from the zone's own listening address, so that nodes (and
- * firewalls) see the address they were configured with. */
-static void bind_source(struct conn *c, evutil_socket_t fd, int family)
-{
-	const struct listener *l = c->edge->listeners;
-	while (l && l->zone != c->zone)
-		l = l->next;
-	if (!l)
-		return;
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len = 0;
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		if (inet_pton(AF_INET, l->address, &s4->sin_addr) != 1 ||
-		    s4->sin_addr.s_addr == htonl(INADDR_ANY))
-			return;
-		s4->sin_family = AF_INET;
-		len = sizeof *s4;
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		if (inet_pton(AF_INET6, l->address, &s6->sin6_addr) != 1 ||
-		    IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
-			return;
-		s6->sin6_family = AF_INET6;
-		len = sizeof *s6;
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		log_msg(LOG_DEBUG, "cannot bind source %s: %s", l->address, strerror(errno));
-}
-
-static void try_next_addr(struct conn *c)
-{
-	while (c->next_addr < c->naddrs) {
-		struct sockaddr_storage *sa = &c->addrs[c->next_addr++];
-		fmt_peer(c, (struct sockaddr *)sa);
-		socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							  : sizeof(struct sockaddr_in);
-		evutil_socket_t fd = socket(sa->ss_family, SOCK_STREAM, 0);
-		if (fd < 0)
-			continue;
-		evutil_make_socket_nonblocking(fd);
-		evutil_make_socket_closeonexec(fd);
-		bind_source(c, fd, sa->ss_family);
-		if (connect(fd, (struct sockaddr *)sa, len) < 0 && errno != EINPROGRESS) {
-			c->fail = CFAIL_CONNECT;
-			snprintf(c->fail_reason, sizeof c->fail_reason, "connect to %s: %s",
-				 c->peer, strerror(errno));
-			evutil_closesocket(fd);
-			continue;
-		}
-		/* One-shot write watch: the connect result. */
-		c->busy++;
-		if (event_base_once(c->edge->base, fd, EV_WRITE, on_connect_ready, c, NULL) < 0) {
-			c->busy--;
-			evutil_closesocket(fd);
-			continue;
-		}
-		return;
-	}
-	conn_close(c, c->fail ? c->fail : CFAIL_CONNECT,
-		   c->fail_reason[0] ? c->fail_reason : "no address to connect to");
-}
-
-static void on_connect_ready(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what;
-	struct conn *c = arg;
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (c->state == CONN_CLOSED) {
-		evutil_closesocket(fd);
-	} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-		c->fail = CFAIL_CONNECT;
-		snprintf(c->fail_reason, sizeof c->fail_reason, "connect to %s: %s",
-			 c->peer, strerror(err ? err : errno));
-		evutil_closesocket(fd);
-		try_next_addr(c);
-	} else if (!setup_bev(c, fd, false)) {
-		evutil_closesocket(fd);
-		conn_close(c, CFAIL_CONNECT, "out of memory");
-	} else if (c->transport == TRANSPORT_TCP) {
-		go_up(c);
-	}
-	if (--c->busy == 0 && c->state == CONN_CLOSED)
-		conn_free(c);
-}
-
-/* The edge's own interface addresses, for listeners bound to a wildcard
- * address; re-read at most once a minute. */
-static struct guard_self own_addrs(void)
-{
-	static struct sockaddr_storage addrs[32];
-	static size_t n;
-	static time_t read_at;
-	time_t now = time(NULL);
-	if (now - read_at >= 60 || read_at == 0) {
-		struct ifaddrs *ifa = NULL;
-		n = 0;
-		read_at = now;
-		if (getifaddrs(&ifa) == 0) {
-			for (struct ifaddrs *i = ifa; i && n < 32; i = i->ifa_next) {
-				if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-						     i->ifa_addr->sa_family != AF_INET6))
-					continue;
-				memcpy(&addrs[n++], i->ifa_addr,
-				       i->ifa_addr->sa_family == AF_INET
-				       ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-			}
-			freeifaddrs(ifa);
-		}
-	}
-	return (struct guard_self){ addrs, n };
-}
-
-/* Keep in c->addrs only what the outbound target guard allows (external
- * zone; the nodes are configured, not chosen by a peer). Returns how many;
- * with none, c->fail_reason says why the first was refused. */
-static size_t guarded(struct conn *c, const struct sockaddr_storage *addrs, size_t n)
-{
-	size_t k = 0;
-	struct guard_self self = own_addrs();
-	for (size_t i = 0; i < n; i++) {
-		char why[200];
-		if (c->zone == ZONE_EXTERNAL &&
-		    guard_address(c->edge->conf, &self, (const struct sockaddr *)&addrs[i],
-				  why, sizeof why) != GUARD_OK) {
-			if (k == 0 && c->fail != CFAIL_FORBIDDEN) {
-				c->fail = CFAIL_FORBIDDEN;
-				snprintf(c->fail_reason, sizeof c->fail_reason,
-					 "target %.60s refused: %.170s", c->target, why);
-			}
-			continue;
-		}
-		c->addrs[k++] = addrs[i];
-	}
-	return k;
-}
-
-static void on_resolved(void *arg, enum dns_status status,
-			const struct sockaddr_storage *addrs, size_t n)
-{
-	struct conn *c = arg;
-	if (c->state != CONN_CLOSED) {
-		if (status != DNS_OK || n == 0) {
-			char reason[300];
-			snprintf(reason, sizeof reason, "cannot resolve %s: %s",
-				 c->target, dns_strerror(status));
-			conn_close(c, CFAIL_DNS, reason);
-		} else if ((n = guarded(c, addrs, n)) == 0) {
-			conn_close(c, CFAIL_FORBIDDEN, c->fail_reason);
-		} else {
-			c->fail = CFAIL_NONE;
-			c->fail_reason[0] = '\0';
-			c->naddrs = n;
-			c->state = CONN_CONNECTING;
-			struct timeval tv = { c->edge->conf->limits.handshake_timeout, 0 };
-			evtimer_add(c->hs_timer, &tv);
-			try_next_addr(c);
-		}
-	}
-	if (--c->busy == 0 && c->state == CONN_CLOSED)
-		conn_free(c);
-}
-
-static void start_resolve(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd; (void)what;
-	struct conn *c = arg;
-	if (c->state == CONN_CLOSED)
-		on_resolved(c, DNS_FAILED, NULL, 0);
-	else
-		dns_resolve(c->edge->dns, c->target, c->target_port, on_resolved, c);
-}
-
-static bool reusable(const struct conn *c, enum zone zone, const char *host,
-		     int port, int node)
-{
-	if (c->state == CONN_CLOSED || c->zone != zone)
-		return false;
-	if (node >= 0)
-		return c->node == node;
-	if (c->outbound)
-		return c->target_port == port && strcasecmp(c->target, host) == 0;
-	/* A peer's own connection serves requests to it only when the peer
-	 * asked for that (Via alias, RFC 5923) for this very host and port,
-	 * and its verified certificate names the host. */
-	return c->state == CONN_UP && c->alias[0] && c->alias_port == port &&
-	       strcasecmp(c->alias, host) == 0 &&
-	       certnames_match(&c->names, host, c->edge->conf->tls.external.accept_wildcards);
-}
-
-static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
-			   int port, int node, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static struct conn *lookup(struct edge *e, enum zone zone, const char *host,
-			   int port, int node, const char *fmt, ...)
-{
-	struct conn_table *t = e->conns;
-	if (!t->kb)
-		return NULL;
-	char key[300];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(key, sizeof key, fmt, ap);
-	va_end(ap);
-	for (char *p = key; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	unsigned h = key_hash(key);
-	for (struct conn *c = t->kb[h % t->nkb]; c; c = c->knext)
-		if (c->khash == h && strcmp(c->key, key) == 0 &&
-		    reusable(c, zone, host, port, node))
-			return c;
-	return NULL;
-}
-
-struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
-		     const char *host, int port, int node)
-{
-	struct conn *found = node >= 0
-		? lookup(e, zone, host, port, node, "n|%d", node)
-		: lookup(e, zone, host, port, node, "o|%d|%s|%d", (int)zone, host, port);
-	if (!found && node < 0 && zone == ZONE_EXTERNAL)
-		found = lookup(e, zone, host, port, node, "a|%s|%d", host, port);
-	if (found)
-		return found;
-	struct conn *c = conn_new(e, zone, tr);
-	if (!c)
-		return NULL;
-	c->outbound = true;
-	snprintf(c->target, sizeof c->target, "%s", host);
-	c->target_port = port;
-	if (node >= 0)
-		conn_set_node(c, node);
-	else
-		index_as(c, "o|%d|%s|%d", (int)zone, host, port);
-	c->state = CONN_RESOLVING;
-	c->hs_timer = evtimer_new(e->base, on_handshake_timeout, c);
-	c->hdr_timer = evtimer_new(e->base, on_header_timeout, c);
-	/* Resolve from the loop, never inside the caller: the caller must be
-	 * able to attach its transaction before any failure is reported. */
-	c->busy++;          /* held until the resolver answers */
-	struct timeval now = { 0, 0 };
-	if (event_base_once(e->base, -1, EV_TIMEOUT, start_resolve, c, &now) < 0) {
-		c->busy--;
-		c->state = CONN_CLOSED;
-		conn_free(c);
-		return NULL;
-	}
-	return c;
-}
-
-bool conn_congested(const struct conn *c)
-{
-	size_t q = c->state == CONN_UP && c->bev
-		? evbuffer_get_length(bufferevent_get_output(c->bev))
-		: evbuffer_get_length(c->pending);
-	return q > (size_t)c->edge->conf->limits.max_output_buffer;
-}
-
-void conn_send(struct conn *c, const char *data, size_t len)
-{
-	if (c->state == CONN_UP) {
-		bufferevent_write(c->bev, data, len);
-		check_output(c, evbuffer_get_length(bufferevent_get_output(c->bev)));
-	} else if (c->state != CONN_CLOSED) {
-		evbuffer_add(c->pending, data, len);
-		check_output(c, evbuffer_get_length(c->pending));
-	}
-}

@@ -1,9 +1,16 @@
 /* conn.h - one TCP or TLS connection, in either zone, either direction.
  *
- * States: RESOLVING -> CONNECTING (TCP connect + TLS handshake + name
- * check) -> UP -> CLOSED. Nothing is written to a dialled peer before its
- * certificate has been checked: bytes queue in `pending` until UP.
- * A connection is freed only outside its own callbacks (see conn_close).
+ * States: RESOLVING -> TCP_CONNECTING -> TLS_HANDSHAKING (handshake +
+ * name check; TLS only) -> UP -> CLOSED. A dialled connection whose
+ * handshake fails goes back to TCP_CONNECTING for its next address.
+ * Nothing is written to a dialled peer before its certificate has been
+ * checked: bytes queue in `pending` until UP. A connection is freed only
+ * outside its own callbacks (see conn_close). The owner hears of messages,
+ * up and closed through the handlers of net.h.
+ *
+ * Files: conn.c lifecycle, table and accept; conn_io.c reading, writing,
+ * handshake and output cap; conn_out.c dialling (resolve, guard, connect,
+ * reuse).
  */
 #ifndef SIPEDGE_CONN_H
 #define SIPEDGE_CONN_H
@@ -19,10 +26,18 @@
 #include "core/certname.h"
 #include "core/types.h"
 #include "net/dns.h"
+#include "net/netctx.h"
 
 struct edge;
+struct conn_owner;
 
-enum conn_state { CONN_RESOLVING, CONN_CONNECTING, CONN_UP, CONN_CLOSED };
+enum conn_state {
+	CONN_RESOLVING,
+	CONN_TCP_CONNECTING,   /* accepted, or connect() in flight */
+	CONN_TLS_HANDSHAKING,  /* TLS handshake and certificate name check */
+	CONN_UP,
+	CONN_CLOSED,
+};
 
 /* Why a connection failed or closed; decides the diagnostics code. */
 enum conn_fail {
@@ -35,24 +50,14 @@ enum conn_fail {
 	CFAIL_FORBIDDEN,    /* every address refused by the target guard */
 };
 
-/* What a peer proved for one claimed domain, kept for the connection's
- * life so the steady state costs no DNS or X.509 work per message. */
-struct verdict {
-	char domain[128];
-	bool accepted;
-	short status;                      /* response when refused */
-	short code;                        /* ms-diagnostics code when refused */
-	const char *reason;                /* static log slug */
-	int rate;                          /* requests/s cap, 0 = none */
-	char rate_key[160];                /* what the cap counts: the allowed
-					    * entry or the proven identity */
-};
-#define CONN_MAX_VERDICTS 8
-
 struct conn {
 	uint64_t id;
 	unsigned hash;
-	struct edge *edge;
+	struct netctx *net;
+	struct edge *edge;                 /* net->owner, for the owner's
+					    * handlers: opaque here */
+	struct conn_owner *owner;          /* the owner's per-connection state
+					    * (opaque here; freed by on_closed) */
 	enum zone zone;
 	enum transport transport;
 	bool outbound;
@@ -71,8 +76,6 @@ struct conn {
 					    * alias), "" = not reusable */
 	int alias_port;
 	struct certnames names;            /* peer certificate identities */
-	struct verdict *verdicts;          /* allocated on first use */
-	unsigned nverdicts;
 	enum conn_fail fail;
 	char fail_reason[256];
 	struct sockaddr_storage addrs[DNS_MAX_ADDRS];
@@ -87,8 +90,6 @@ struct conn {
 	bool out_paused;                   /* output above max_output_buffer:
 					    * not reading from the peer */
 	struct event *stall_timer;         /* paused too long: close */
-	time_t stray_logged_at;            /* last stray_response line for it */
-	unsigned stray_suppressed;         /* strays not logged since */
 	struct conn *prev, *next;
 	/* Index for conn_to(): what this connection can be reused for. */
 	char key[300];                     /* "" = not reusable */
@@ -96,24 +97,21 @@ struct conn {
 	struct conn *knext;
 };
 
-struct conn_table;
-struct conn_table *conn_table_new(void);
-void conn_table_free(struct conn_table *t);   /* closes all */
-size_t conn_count(const struct edge *e, int zone /* -1 = all */);
+size_t conn_count(const struct netctx *n, int zone /* -1 = all */);
 
 /* A socket accepted by a listener. */
-void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
+void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa,
 		 int salen, enum zone zone, enum transport tr, int local_port);
 
 /*
  * A connection to host:port in zone, reusing an open (or opening) one to
  * the same name. node is the internal node index or -1. NULL only when
- * out of memory; failures later surface through proxy_conn_closed().
+ * out of memory; failures later surface through the on_closed handler.
  */
-struct conn *conn_to(struct edge *e, enum zone zone, enum transport tr,
+struct conn *conn_to(struct netctx *n, enum zone zone, enum transport tr,
 		     const char *host, int port, int node);
 
-struct conn *conn_by_id(struct edge *e, uint64_t id);
+struct conn *conn_by_id(struct netctx *n, uint64_t id);
 
 /* The peer of an accepted connection asked for reuse (RFC 5923 alias):
  * requests toward host:port may use it. */
@@ -139,9 +137,9 @@ const char *conn_peer_key(const struct conn *c, char *buf, size_t len);
 const char *conn_fail_slug(enum conn_fail f);
 
 /* Call fn for every open connection; fn may close the one it is given. */
-void conn_foreach(struct edge *e, void (*fn)(struct conn *c, void *arg), void *arg);
+void conn_foreach(struct netctx *n, void (*fn)(struct conn *c, void *arg), void *arg);
 
 /* Close every connection (shutdown). */
-void conn_close_all(struct edge *e);
+void conn_close_all(struct netctx *n);
 
 #endif

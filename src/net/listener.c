@@ -8,7 +8,7 @@
 #include <event2/listener.h>
 
 #include "net/conn.h"
-#include "proxy/edge.h"
+#include "net/netctx.h"
 #include "net/listener.h"
 #include "util/log.h"
 
@@ -18,7 +18,7 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	(void)ev;
 	struct listener *l = arg;
 	l->backoff_ms = 0;
-	conn_accept(l->edge, fd, sa, salen, l->zone, l->transport, l->port);
+	conn_accept(l->net, fd, sa, salen, l->zone, l->transport, l->port);
 }
 
 /* accept() failed. Out of descriptors (or memory) the socket stays
@@ -43,7 +43,7 @@ static void on_accept_error(struct evconnlistener *ev, void *arg)
 	if (l->backoff_ms > 1000)
 		l->backoff_ms = 1000;
 	if (!l->resume)
-		l->resume = evtimer_new(l->edge->base, on_resume, l);
+		l->resume = evtimer_new(l->net->base, on_resume, l);
 	struct timeval tv = { l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000 };
 	if (l->resume)
 		evtimer_add(l->resume, &tv);
@@ -60,7 +60,7 @@ static void on_accept_error(struct evconnlistener *ev, void *arg)
 	}
 }
 
-static bool open_one(struct edge *e, enum zone zone, enum transport tr,
+static bool open_one(struct netctx *n, struct listener **list, enum zone zone, enum transport tr,
 		     const char *addr, int port)
 {
 	struct sockaddr_storage ss = { 0 };
@@ -82,9 +82,9 @@ static bool open_one(struct edge *e, enum zone zone, enum transport tr,
 	struct listener *l = calloc(1, sizeof *l);
 	if (!l)
 		return false;
-	*l = (struct listener){ .zone = zone, .transport = tr, .port = port, .edge = e };
+	*l = (struct listener){ .zone = zone, .transport = tr, .port = port, .net = n };
 	snprintf(l->address, sizeof l->address, "%s", addr);
-	l->ev = evconnlistener_new_bind(e->base, on_accept, l,
+	l->ev = evconnlistener_new_bind(n->base, on_accept, l,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 		1024, (struct sockaddr *)&ss, (int)len);
 	if (!l->ev) {
@@ -95,7 +95,7 @@ static bool open_one(struct edge *e, enum zone zone, enum transport tr,
 		return false;
 	}
 	evconnlistener_set_error_cb(l->ev, on_accept_error);
-	struct listener **tail = &e->listeners;
+	struct listener **tail = list;
 	while (*tail)
 		tail = &(*tail)->next;
 	*tail = l;
@@ -150,17 +150,26 @@ static void close_one(struct listener *l)
 	free(l);
 }
 
-bool listeners_open(struct edge *e)
+/* Dialled connections leave from each zone's first listening address. */
+static void set_sources(struct netctx *n, const struct listener *list)
 {
-	return listeners_update(e, e->conf);
+	n->source[ZONE_EXTERNAL][0] = n->source[ZONE_INTERNAL][0] = '\0';
+	for (const struct listener *l = list; l; l = l->next)
+		if (!n->source[l->zone][0])
+			snprintf(n->source[l->zone], sizeof n->source[l->zone], "%s", l->address);
 }
 
-bool listeners_update(struct edge *e, const struct conf *c)
+bool listeners_open(struct netctx *n, struct listener **list)
+{
+	return listeners_update(n, list, n->conf);
+}
+
+bool listeners_update(struct netctx *net, struct listener **list, const struct conf *c)
 {
 	struct want w[1024];
 	size_t n = wanted(c, w, sizeof w / sizeof w[0]);
-	struct listener *old = e->listeners, *added = NULL;
-	e->listeners = NULL;
+	struct listener *old = *list, *added = NULL;
+	*list = NULL;
 	/* Open what is new first: on any failure nothing changes. */
 	for (size_t i = 0; i < n; i++) {
 		bool have = false;
@@ -168,20 +177,20 @@ bool listeners_update(struct edge *e, const struct conf *c)
 			have = same(l, &w[i]);
 		if (have)
 			continue;
-		if (!open_one(e, w[i].zone, w[i].tr, w[i].addr, w[i].port)) {
-			while (e->listeners) {
-				struct listener *l = e->listeners;
-				e->listeners = l->next;
+		if (!open_one(net, list, w[i].zone, w[i].tr, w[i].addr, w[i].port)) {
+			while (*list) {
+				struct listener *l = *list;
+				*list = l->next;
 				close_one(l);
 			}
-			e->listeners = old;
+			*list = old;
 			return false;
 		}
 	}
-	added = e->listeners;
-	e->listeners = NULL;
+	added = *list;
+	*list = NULL;
 	/* Keep the old ones still wanted, in order; close the rest. */
-	struct listener **tail = &e->listeners;
+	struct listener **tail = list;
 	for (struct listener *l = old, *next; l; l = next) {
 		next = l->next;
 		bool keep = false;
@@ -195,14 +204,16 @@ bool listeners_update(struct edge *e, const struct conf *c)
 		}
 	}
 	*tail = added;
+	set_sources(net, *list);
 	return true;
 }
 
-void listeners_close(struct edge *e)
+void listeners_close(struct netctx *n, struct listener **list)
 {
-	while (e->listeners) {
-		struct listener *l = e->listeners;
-		e->listeners = l->next;
+	while (*list) {
+		struct listener *l = *list;
+		*list = l->next;
 		close_one(l);
 	}
+	set_sources(n, NULL);
 }

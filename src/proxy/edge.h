@@ -17,7 +17,7 @@
 
 struct tls_ctxs;
 struct txn_table;
-struct conn_table;
+struct netctx;
 struct dns;
 struct listener;
 struct rate_table;
@@ -29,8 +29,9 @@ struct edge {
 	struct conf *conf;
 	struct tls_ctxs *tls;
 	struct dns *dns;
-	struct listener *listeners;
-	struct conn_table *conns;
+	struct listener *listeners;   /* listeners_update() keeps it */
+	struct netctx *net;           /* the transport: connections, and the
+				       * base, conf, tls and dns it was given */
 	struct txn_table *txns;
 	struct rate_table *rates;     /* per-domain request caps */
 	struct shares *shares;        /* what each peer holds (txns, DNS) */

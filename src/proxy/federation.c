@@ -79,11 +79,49 @@ static const char *identities(sip_t const *sip, struct fed_job *job)
 	return NULL;
 }
 
+/* What a peer proved for one claimed domain, kept for the connection's
+ * life so the steady state costs no DNS or X.509 work per message. */
+struct verdict {
+	char domain[128];
+	bool accepted;
+	short status;                      /* response when refused */
+	short code;                        /* ms-diagnostics code when refused */
+	const char *reason;                /* static log slug */
+	int rate;                          /* requests/s cap, 0 = none */
+	char rate_key[160];                /* what the cap counts: the allowed
+					    * entry or the proven identity */
+};
+#define CONN_MAX_VERDICTS 8
+
+struct conn_owner *conn_owner_get(struct conn *c)
+{
+	if (!c->owner)
+		c->owner = calloc(1, sizeof *c->owner);
+	return c->owner;
+}
+
+void federation_forget(struct conn *c)
+{
+	if (!c->owner)
+		return;
+	free(c->owner->verdicts);
+	c->owner->verdicts = NULL;
+	c->owner->nverdicts = 0;
+}
+
+void conn_owner_free(struct conn *c)
+{
+	federation_forget(c);
+	free(c->owner);
+	c->owner = NULL;
+}
+
 static struct verdict *verdict_find(struct conn *c, const char *d)
 {
-	for (unsigned i = 0; i < c->nverdicts; i++)
-		if (strcmp(c->verdicts[i].domain, d) == 0)
-			return &c->verdicts[i];
+	struct conn_owner *o = c->owner;
+	for (unsigned i = 0; o && i < o->nverdicts; i++)
+		if (strcmp(o->verdicts[i].domain, d) == 0)
+			return &o->verdicts[i];
 	return NULL;
 }
 
@@ -91,15 +129,17 @@ static void verdict_store(struct conn *c, const char *d, const struct policy_out
 {
 	if (strlen(d) >= FED_DOMAIN_MAX || (o->action == POLICY_REJECT && o->status >= 500))
 		return;         /* a DNS failure is not a verdict on the peer */
-	if (!c->verdicts && !(c->verdicts = calloc(CONN_MAX_VERDICTS, sizeof *c->verdicts)))
+	struct conn_owner *co = conn_owner_get(c);
+	if (!co || (!co->verdicts &&
+		    !(co->verdicts = calloc(CONN_MAX_VERDICTS, sizeof *co->verdicts))))
 		return;
 	/* Full: the oldest goes; a peer claiming many domains just pays again. */
-	if (c->nverdicts == CONN_MAX_VERDICTS) {
-		memmove(c->verdicts, c->verdicts + 1,
-			(CONN_MAX_VERDICTS - 1) * sizeof *c->verdicts);
-		c->nverdicts--;
+	if (co->nverdicts == CONN_MAX_VERDICTS) {
+		memmove(co->verdicts, co->verdicts + 1,
+			(CONN_MAX_VERDICTS - 1) * sizeof *co->verdicts);
+		co->nverdicts--;
 	}
-	struct verdict *v = &c->verdicts[c->nverdicts++];
+	struct verdict *v = &co->verdicts[co->nverdicts++];
 	snprintf(v->domain, sizeof v->domain, "%s", d);
 	v->accepted = o->action == POLICY_ACCEPT;
 	v->status = (short)o->status;
@@ -258,7 +298,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 	struct fed_job *job = arg;
 	struct edge *e = job->edge;
 	e->fed_pending--;
-	struct conn *c = conn_by_id(e, job->conn_id);
+	struct conn *c = conn_by_id(e->net, job->conn_id);
 	if (!c || c->state == CONN_CLOSED) {
 		msg_destroy(job->msg);     /* the peer is gone: nobody to answer */
 		job_free(job);

@@ -4,9 +4,26 @@
 #ifndef SIPEDGE_FEDERATION_H
 #define SIPEDGE_FEDERATION_H
 
+#include <time.h>
 #include <sofia-sip/msg.h>
 
 struct conn;
+struct verdict;
+
+/* What the proxy keeps per connection, as its struct conn owner pointer:
+ * allocated on first use, freed by conn_owner_free() when the connection
+ * closes (the on_closed handler). */
+struct conn_owner {
+	struct verdict *verdicts;     /* what the peer proved, per domain */
+	unsigned nverdicts;
+	time_t stray_logged_at;       /* last stray_response line for it */
+	unsigned stray_suppressed;    /* strays not logged since */
+};
+struct conn_owner *conn_owner_get(struct conn *c);   /* NULL: out of memory */
+void conn_owner_free(struct conn *c);
+
+/* Forget what c's peer proved (reload: the lists may have changed). */
+void federation_forget(struct conn *c);
 
 enum fed_result {
 	FED_PASS,       /* every claimed domain is proven: go on */

@@ -94,7 +94,7 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 {
 	struct out_job *job = arg;
 	job->edge->out_pending--;
-	struct conn *c = conn_by_id(job->edge, job->conn_id);
+	struct conn *c = conn_by_id(job->edge->net, job->conn_id);
 	if (c && c->state != CONN_CLOSED)
 		route_by_srv(c, job->msg, job->domain, st, srv, n);
 	else

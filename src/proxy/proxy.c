@@ -158,9 +158,9 @@ static struct conn *target_conn(struct edge *e, struct txn *t)
 	const struct txn_target *tg = &t->targets[t->cur_target];
 	if (t->down_zone == ZONE_INTERNAL) {
 		const struct conf_node *n = &e->conf->internal.nodes[t->node];
-		return conn_to(e, ZONE_INTERNAL, n->transport, tg->host, tg->port, t->node);
+		return conn_to(e->net, ZONE_INTERNAL, n->transport, tg->host, tg->port, t->node);
 	}
-	return conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, tg->host, tg->port, -1);
+	return conn_to(e->net, ZONE_EXTERNAL, TRANSPORT_TLS, tg->host, tg->port, -1);
 }
 
 static void local_response(struct txn *t, int status, const char *hdrs);
@@ -236,7 +236,7 @@ static msg_t *hop_request(struct txn *t, const char *name, sip_to_t const *to)
 
 static void send_hop_request(struct txn *t, const char *name, sip_to_t const *to)
 {
-	struct conn *c = conn_by_id(t->edge, t->down_conn);
+	struct conn *c = conn_by_id(t->edge->net, t->down_conn);
 	msg_t *msg = c ? hop_request(t, name, to) : NULL;
 	if (msg) {
 		respond_send(c, msg);
@@ -247,7 +247,7 @@ static void send_hop_request(struct txn *t, const char *name, sip_to_t const *to
 /* A response we make for a forwarded request, sent upstream. */
 static void local_response(struct txn *t, int status, const char *hdrs)
 {
-	struct conn *up = conn_by_id(t->edge, t->up_conn);
+	struct conn *up = conn_by_id(t->edge->net, t->up_conn);
 	if (!up || t->method == sip_method_ack)
 		return;
 	msg_t *resp = sipmsg_response(t->fwd, status, NULL, hdrs);
@@ -503,9 +503,9 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	}
 	/* ACK for 2xx and BENOTIFY: stateless, first target only. */
 	struct conn *c = toward == ZONE_INTERNAL
-		? conn_to(e, ZONE_INTERNAL, e->conf->internal.nodes[node].transport,
+		? conn_to(e->net, ZONE_INTERNAL, e->conf->internal.nodes[node].transport,
 			  targets[0].host, targets[0].port, node)
-		: conn_to(e, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
+		: conn_to(e->net, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
 			  targets[0].port, -1);
 	if (c && !(toward == ZONE_INTERNAL && conn_congested(c)))
 		respond_send(c, msg);
@@ -881,18 +881,21 @@ static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 {
 	metrics_rejection(c->edge->metrics, "stray_response", reason);
 	time_t now = time(NULL);
-	if (c->stray_logged_at == now) {
-		c->stray_suppressed++;
+	struct conn_owner none = { 0 }, *o = conn_owner_get(c);
+	if (!o)
+		o = &none;      /* out of memory: log, unsuppressed */
+	if (o->stray_logged_at == now) {
+		o->stray_suppressed++;
 	} else {
 		char code[12], supp[16];
 		snprintf(code, sizeof code, "%d", sip->sip_status->st_status);
-		snprintf(supp, sizeof supp, "%u", c->stray_suppressed);
+		snprintf(supp, sizeof supp, "%u", o->stray_suppressed);
 		log_event(LOG_INFO, "stray_response", "reason", reason, "peer", c->peer,
 			  "status", code, "call_id", respond_call_id(sip),
 			  "method", respond_method(sip),
-			  "suppressed", c->stray_suppressed ? supp : NULL, NULL);
-		c->stray_logged_at = now;
-		c->stray_suppressed = 0;
+			  "suppressed", o->stray_suppressed ? supp : NULL, NULL);
+		o->stray_logged_at = now;
+		o->stray_suppressed = 0;
 	}
 	msg_destroy(msg);
 }
@@ -939,7 +942,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	rewrite_pop_via(msg, sip);
 	if (t->hidden_vias)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
-	struct conn *up = conn_by_id(e, t->up_conn);
+	struct conn *up = conn_by_id(e->net, t->up_conn);
 	if (up) {
 		struct rw_view rv;
 		const struct rewrite_ctx *rc = rw_ctx(e, &rv);
@@ -1139,4 +1142,29 @@ void proxy_conn_closed(struct conn *c)
 	if (c->zone == ZONE_INTERNAL && c->node >= 0)
 		health_conn_lost(c->edge, c->node, c->fail, c->fail_reason);
 	txn_each_down(c->edge, c->id, on_down_closed, c);
+	conn_owner_free(c);
+}
+
+/* A dialled partner answered: its next hop is reachable again. */
+static void proxy_conn_up(struct conn *c)
+{
+	if (c->outbound && c->zone == ZONE_EXTERNAL)
+		reach_clear(&c->edge->reach, c->target, c->target_port);
+}
+
+static void proxy_tls_failure(struct conn *c, const char *slug)
+{
+	metrics_tls_failure(c->edge->metrics,
+			    c->zone == ZONE_EXTERNAL ? "external" : "internal", slug);
+}
+
+void proxy_attach(struct edge *e)
+{
+	static const struct conn_handlers h = {
+		.on_message = proxy_on_message,
+		.on_up = proxy_conn_up,
+		.on_closed = proxy_conn_closed,
+		.on_tls_failure = proxy_tls_failure,
+	};
+	netctx_set_handlers(e->net, &h, e);
 }

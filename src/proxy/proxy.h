@@ -24,6 +24,11 @@ void proxy_on_message(struct conn *c, msg_t *msg);
 /* c is closing: answer the transactions that were waiting on it. */
 void proxy_conn_closed(struct conn *c);
 
+/* Register the proxy as the owner of e->net's connections: messages,
+ * up, closed and TLS failures come to the functions above. Once, after
+ * e->net is made and before any traffic. */
+void proxy_attach(struct edge *e);
+
 /* Send a checked, routed request toward zone `toward`, trying targets in
  * order (one connection failure moves to the next). Takes msg. */
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,

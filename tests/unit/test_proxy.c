@@ -58,7 +58,8 @@ static void setup(void)
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
-	e.conns = conn_table_new();
+	e.net = netctx_new(e.base, &cf, &e.next_id);
+	proxy_attach(&e);
 	e.txns = txn_table_new();
 	l_ext.next = &l_int;
 	l_int.next = NULL;
@@ -67,16 +68,16 @@ static void setup(void)
 
 static void teardown(void)
 {
-	conn_close_all(&e);
+	conn_close_all(e.net);
 	txn_table_free(e.txns);
-	conn_table_free(e.conns);
+	netctx_free(e.net);
 	event_base_free(e.base);
 }
 
 /* A federated peer's connection (external) and a node's (internal). */
 static struct conn *peer_conn(void)
 {
-	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *c = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	c->local_port = 5061;
 	/* as if its certificate had been verified */
 	c->names.name[c->names.n++] = strdup("sip.partner.test");
@@ -85,7 +86,7 @@ static struct conn *peer_conn(void)
 
 static struct conn *node_conn(void)
 {
-	return conn_to(&e, ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.11", 5062, 0);
+	return conn_to(e.net, ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.11", 5062, 0);
 }
 
 static void deliver(struct conn *c, const char *text)
@@ -297,7 +298,7 @@ START_TEST(outbound_hides_inside)
 		"P-Asserted-Identity: <sip:alice@10.1.1.11:5062>\r\n"
 		"Referred-By: <sip:carol@10.1.1.11:5062>\r\n"
 		"Content-Length: 0\r\n\r\n");
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *m = sent(ext);
 	ck_assert_ptr_nonnull(m);
 	sip_t *s = sip_object(m);
@@ -325,7 +326,7 @@ static msg_t *node_to_partner(const char *text)
 	struct conn *n = node_conn();
 	n->node = 0;
 	deliver(n, text);
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *m = sent(ext);
 	ck_assert_ptr_nonnull(m);
 	return m;
@@ -534,7 +535,7 @@ START_TEST(hidden_vias_restored_in_order)
 		"Max-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=n1\r\n"
 		"To: <sip:bob@partner.test>\r\nCall-ID: vo-1\r\nCSeq: 1 MESSAGE\r\n"
 		"Content-Length: 0\r\n\r\n");
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *fwd = sent(ext);
 	ck_assert_ptr_nonnull(fwd);
 	deliver_fmt(ext, "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS edge.example.com:5061;branch=%s\r\n"
@@ -584,8 +585,8 @@ START_TEST(response_only_from_its_connection)
 	struct conn *n = node_conn();
 	n->node = 0;
 	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>\r\n"));
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
-	struct conn *evil = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.evil.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *evil = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.evil.test", 5061, -1);
 	ck_assert_ptr_ne(ext, evil);
 	msg_t *req = sent(ext);
 	ck_assert_ptr_nonnull(req);
@@ -666,7 +667,7 @@ START_TEST(trust_header_removed_from_responses)
 	struct conn *n = node_conn();
 	n->node = 0;
 	deliver(n, NODE_OUT("MESSAGE", "To: <sip:bob@partner.test>\r\n"));
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *req = sent(ext);
 	char *resp = response_to(req, 200, "ms-edge-proxy-message-trust: ms-source-type=InternalUser\r\n");
 	deliver(ext, resp);
@@ -880,7 +881,7 @@ END_TEST
  * name (no socket: nothing may be written to it). */
 static struct conn *inbound_conn(const char *name)
 {
-	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, name, 1, -1);
+	struct conn *c = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, name, 1, -1);
 	c->outbound = false;
 	c->state = CONN_UP;
 	c->target[0] = '\0';
@@ -897,17 +898,17 @@ START_TEST(reuse_only_with_alias)
 	msg_t *m = sent(n);
 	ck_assert_ptr_nonnull(m);
 	msg_destroy(m);
-	struct conn *out = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *out = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	ck_assert_ptr_ne(out, plain);                                /* dialled anew */
 	struct conn *al = inbound_conn("sip.partner.test");
 	deliver(al, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
 		"Via: SIP/2.0/TLS sip.partner.test:5070;branch=z9hG4bKal1;alias\r\n"
 		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
 		"Call-ID: alias-1\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
-	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5070, -1), al);
-	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "SIP.Partner.test", 5070, -1), al);
-	ck_assert_ptr_ne(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5071, -1), al);
-	ck_assert_ptr_eq(conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1), out);
+	ck_assert_ptr_eq(conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5070, -1), al);
+	ck_assert_ptr_eq(conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "SIP.Partner.test", 5070, -1), al);
+	ck_assert_ptr_ne(conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5071, -1), al);
+	ck_assert_ptr_eq(conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1), out);
 }
 END_TEST
 

@@ -87,7 +87,8 @@ static void setup(void)
 	memset(&e, 0, sizeof e);
 	e.conf = &cf;
 	e.base = event_base_new();
-	e.conns = conn_table_new();
+	e.net = netctx_new(e.base, &cf, &e.next_id);
+	proxy_attach(&e);
 	e.txns = txn_table_new();
 	memset(e.secret, 0x5a, sizeof e.secret);
 	l_ext.next = &l_int;
@@ -100,9 +101,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	conn_close_all(&e);
+	conn_close_all(e.net);
 	txn_table_free(e.txns);
-	conn_table_free(e.conns);
+	netctx_free(e.net);
 	event_base_free(e.base);
 }
 
@@ -725,14 +726,14 @@ END_TEST
 
 static struct conn *node_conn(void)
 {
-	struct conn *c = conn_to(&e, ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.11", 5062, 0);
+	struct conn *c = conn_to(e.net, ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.11", 5062, 0);
 	c->node = 0;
 	return c;
 }
 
 static struct conn *peer_conn(void)
 {
-	struct conn *c = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *c = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	c->local_port = 5061;
 	if (c->names.n == 0)
 		c->names.name[c->names.n++] = strdup("sip.partner.test");
@@ -773,7 +774,7 @@ START_TEST(proxy_masks_and_restores)
 		"Contact: <sip:alice@imp1.corp.internal:5062;transport=tcp>\r\n"
 		"User-Agent: IMP on imp1.corp.internal\r\n"
 		"Content-Length: 0\r\n\r\n");
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *m = sent(ext);
 	ck_assert_ptr_nonnull(m);
 	sip_t *s = sip_object(m);
@@ -856,7 +857,7 @@ START_TEST(local_response_to_node_restored)
 		"Max-Forwards: 70\r\n"
 		"From: <sip:alice@example.test>;tag=n9\r\nTo: <sip:bob@partner.test>\r\n"
 		"Call-ID: lost@10.1.1.11\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n");
-	struct conn *ext = conn_to(&e, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
 	msg_t *m = sent(ext);
 	ck_assert_ptr_nonnull(m);
 	ck_assert(mask_is_masked(sip_object(m)->sip_call_id->i_id));
