@@ -160,7 +160,7 @@ static void txn_send(struct txn *t)
 	/* A node that reads slower than partners send: the new request is
 	 * refused rather than queued, and the node's connection stays up
 	 * for everyone (SPEC section 1). */
-	if (t->down_zone == ZONE_INTERNAL && conn_congested(c) && !t->on_final) {
+	if (t->down_zone == ZONE_INTERNAL && conn_congested(c) && t->kind == TXN_FORWARDED) {
 		const struct conf *cf = e->conf;
 		char hdrs[512];
 		int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
@@ -258,9 +258,8 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct txn *t = arg;
-	if (t->on_final) {
-		t->on_final(t, 0);
-		txn_free(t);
+	if (t->kind != TXN_FORWARDED) {
+		txn_complete(t, 0);
 		return;
 	}
 	sip_t const *f = sip_object(t->fwd);
@@ -277,7 +276,7 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 		 * (or other final) the callee answers it with (RFC 3261 16.8). */
 		send_hop_request(t, "CANCEL", NULL);
 		t->status = 408;
-		t->timed_out = true;
+		txn_enter(t, TXN_TIMED_OUT);
 		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
 		return;
 	}
@@ -506,6 +505,7 @@ struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
 	t->down_zone = ZONE_INTERNAL;
 	t->node = node;
 	t->timeout = timeout;
+	t->kind = TXN_PROBE;
 	t->on_final = on_final;
 	t->final_arg = arg;
 	t->ntargets = 1;
@@ -881,7 +881,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
 	/* The callee's final answer to the CANCEL of a timed-out INVITE:
 	 * ours to ACK (we answered 408 upstream already). */
-	if (t && t->timed_out && t->down_conn == c->id && status >= 300 &&
+	if (t && t->state == TXN_TIMED_OUT && t->down_conn == c->id && status >= 300 &&
 	    sip->sip_cseq->cs_method == sip_method_invite) {
 		send_hop_request(t, "ACK", sip->sip_to);
 		msg_destroy(msg);
@@ -902,12 +902,10 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
-	if (t->on_final) {
+	if (t->kind != TXN_FORWARDED) {
 		msg_destroy(msg);
-		if (status >= 200) {
-			t->on_final(t, status);
-			txn_free(t);
-		}
+		if (status >= 200)
+			txn_complete(t, status);
 		return;
 	}
 	if (c->zone == ZONE_EXTERNAL)
@@ -926,9 +924,10 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	}
 	if (status < 200) {
 		t->status = status;
+		txn_enter(t, TXN_PROCEEDING);
 		/* Timer C (RFC 3261 16.8): a ringing INVITE lives on while
 		 * provisionals keep coming. */
-		if (t->method == sip_method_invite && !t->on_final)
+		if (t->method == sip_method_invite)
 			txn_arm(t, e->conf->limits.invite_timeout, on_txn_timeout);
 		msg_destroy(msg);
 		return;
@@ -936,6 +935,8 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	int first_final = t->status < 200;
 	if (first_final && up) metrics_request(e->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, sip->sip_cseq->cs_method_name, status, metrics_since(&t->started));
 	t->status = status;
+	if (t->method == sip_method_invite)
+		txn_enter(t, TXN_COMPLETED);
 	if (t->method == sip_method_invite && status >= 300) {
 		if (first_final)     /* RFC 3261 16.7: we ACK non-2xx downstream */
 			send_hop_request(t, "ACK", sip->sip_to);
@@ -1052,9 +1053,8 @@ static void on_down_closed(struct txn *t, void *arg)
 	const struct conf *cf = t->edge->conf;
 	if (t->status >= 200)
 		return;
-	if (t->on_final) {
-		t->on_final(t, -1);
-		txn_free(t);
+	if (t->kind != TXN_FORWARDED) {
+		txn_complete(t, -1);
 		return;
 	}
 	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED &&
@@ -1064,6 +1064,7 @@ static void on_down_closed(struct txn *t, void *arg)
 	/* Not delivered: the next target may do better. */
 	if (c->fail != CFAIL_CLOSED && t->cur_target + 1 < t->ntargets) {
 		t->cur_target++;
+		txn_enter(t, TXN_TRYING);
 		txn_send(t);
 		return;
 	}
