@@ -27,6 +27,7 @@ struct txn_table {
 	up_ht_t up;
 	struct txn **byconn;       /* by down_conn, chained through dnext */
 	size_t nbyconn, nindexed;
+	struct node_watch watch;   /* all zero: nobody watches */
 };
 
 static size_t conn_slot(uint64_t id, size_t n)
@@ -238,6 +239,23 @@ void txn_free(struct txn *t)
 	if (t->fwd)
 		msg_destroy(t->fwd);
 	free(t);
+}
+
+void txn_watch_nodes(struct edge *e, const struct node_watch *w)
+{
+	e->txns->watch = w ? *w : (struct node_watch){ 0 };
+}
+
+const bool *txn_nodes_up(const struct edge *e)
+{
+	return e->txns->watch.up;
+}
+
+void txn_node_lost(struct edge *e, int node, enum conn_fail why, const char *reason)
+{
+	const struct node_watch *w = &e->txns->watch;
+	if (w->lost)
+		w->lost(w->arg, node, why, reason);
 }
 
 struct txn *txn_by_branch(struct edge *e, const char *branch)

@@ -29,6 +29,7 @@
 
 #include "core/types.h"
 #include "core/share.h"
+#include "net/conn.h"
 
 struct edge;
 struct conn;
@@ -136,6 +137,22 @@ void txn_each_down(struct edge *e, uint64_t conn_id,
 
 /* Call fn for every txn; fn must not free or create txns. */
 void txn_foreach(struct edge *e, void (*fn)(struct txn *t, void *arg), void *arg);
+
+/* Node health as the proxy sees it, registered by whoever watches it
+ * (health.c): the proxy reads up[] for routing and reports a lost
+ * connection to a node, but never calls health itself (the transaction
+ * table holds the hooks, like Kamailio's tm callbacks). */
+struct node_watch {
+	const bool *up;            /* per internal.nodes index; NULL = all up */
+	void (*lost)(void *arg, int node, enum conn_fail why, const char *reason);
+	void *arg;
+};
+/* Register w (copied), or clear with NULL. */
+void txn_watch_nodes(struct edge *e, const struct node_watch *w);
+/* The registered up[] (NULL: every node counts as up). */
+const bool *txn_nodes_up(const struct edge *e);
+/* A connection to node closed or failed: tell the watcher, if any. */
+void txn_node_lost(struct edge *e, int node, enum conn_fail why, const char *reason);
 
 /* A fresh branch for our Via. */
 void txn_make_branch(struct edge *e, char *buf, size_t len);
