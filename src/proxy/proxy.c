@@ -1,4 +1,10 @@
-/* proxy.c - request and response paths of the edge. */
+/* proxy.c - the pipeline: proxy_on_message's checks and dispatch, the
+ * request path (CANCEL, ACK, OPTIONS for the edge, inbound and outbound
+ * stages, proxy_forward), the response path back along the txn, Timer C
+ * and linger, refusals and local answers. Decisions come from core
+ * (classify, nexthop, route, policy); sending from forward.c. Until the
+ * counters move to util (issue 15, move 3) this is the proxy file that
+ * counts, beside federation.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
