@@ -24,6 +24,7 @@
 #include "core/rate.h"
 #include "core/share.h"
 #include "daemon/secret.h"
+#include "proxy/forward.h"
 #include "net/tls.h"
 #include "proxy/txn.h"
 
@@ -73,6 +74,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 	log_event(LOG_NOTICE, "shutdown_requested", "signal",
 		  sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
 	listeners_close(e->net, &e->listeners);
+	fwd_refresh_view(e);
 	e->drain_timer = evtimer_new(e->base, on_drain_tick, e);
 	on_drain_tick(-1, 0, e);
 }
@@ -268,6 +270,7 @@ int main(int argc, char **argv)
 	proxy_attach(e);
 	if (!listeners_open(e->net, &e->listeners))
 		goto out;
+	fwd_refresh_view(e);
 	if (!health_start(e)) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;

@@ -20,6 +20,7 @@
 #include "util/log.h"
 #include "daemon/reload.h"
 #include "daemon/secret.h"
+#include "proxy/forward.h"
 #include "net/tls.h"
 #include "proxy/txn.h"
 
@@ -134,6 +135,7 @@ bool reload(struct edge *e)
 		memcpy(e->secret, key, sizeof key);
 		OPENSSL_cleanse(key, sizeof key);
 	}
+	fwd_refresh_view(e);
 	/* Transactions first: closing a removed node's connection below
 	 * fails its transactions, which must already name nodes of nc. */
 	txn_foreach(e, remap_txn, &r);

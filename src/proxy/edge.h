@@ -14,6 +14,10 @@
 
 #include "core/types.h"
 #include "core/reach.h"
+#include "core/rewrite.h"
+
+/* listeners_update() binds at most this many. */
+#define EDGE_MAX_OWN 1024
 
 struct tls_ctxs;
 struct txn_table;
@@ -41,6 +45,11 @@ struct edge {
 	struct health *health;        /* node up/down state and probes */
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
 	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
+	/* What rewrite.c reads of the running edge: conf, key, listeners.
+	 * fwd_refresh_view() rebuilds it whenever one of them changes, so no
+	 * message pays for it. */
+	struct rewrite_ctx rw;
+	struct own_addr own[EDGE_MAX_OWN];
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup;

@@ -1,4 +1,7 @@
-/* health.c - OPTIONS probes and node up/down state. */
+/* health.c - OPTIONS probes and node up/down state. Health uses the
+ * transaction API (txn_originate, with its completion callback) and is
+ * never called by the proxy: it registers its up[] array and its
+ * connection-lost hook with the transaction table (txn_watch_nodes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +9,9 @@
 #include <sofia-sip/sip_protos.h>
 
 #include "proxy/edge.h"
+#include "proxy/forward.h"
 #include "proxy/health.h"
 #include "util/log.h"
-#include "proxy/proxy.h"
 #include "core/sipmsg.h"
 #include "proxy/txn.h"
 
@@ -83,9 +86,12 @@ static void probe(struct health *h, int i)
 		return;
 	msg_t *msg = probe_msg(e->conf, &e->conf->internal.nodes[i]);
 	if (msg)
-		h->n[i].probe = proxy_originate(e, msg, i, e->conf->internal.health.timeout,
-						on_probe_done, h);
+		h->n[i].probe = txn_originate(e, TXN_PROBE, msg, i,
+					      e->conf->internal.health.timeout,
+					      on_probe_done, h);
 }
+
+static void conn_lost(void *arg, int node, enum conn_fail why, const char *reason);
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -113,6 +119,7 @@ bool health_start(struct edge *e)
 	for (size_t i = 0; i < c->internal.nnodes; i++)
 		h->n[i].up = h->up[i] = true;     /* until a probe says otherwise */
 	e->health = h;
+	txn_watch_nodes(e, &(struct node_watch){ .up = h->up, .lost = conn_lost, .arg = h });
 	if (c->internal.health.interval > 0) {
 		h->timer = event_new(e->base, -1, EV_PERSIST, on_tick, h);
 		struct timeval tv = { c->internal.health.interval, 0 };
@@ -127,6 +134,7 @@ void health_stop(struct edge *e)
 	struct health *h = e->health;
 	if (!h)
 		return;
+	txn_watch_nodes(e, NULL);
 	if (h->timer)
 		event_free(h->timer);
 	/* Outstanding probes are freed with the txn table. */
@@ -144,11 +152,13 @@ const bool *health_up(const struct edge *e)
 	return e->health ? e->health->up : NULL;
 }
 
-void health_conn_lost(struct edge *e, int node, enum conn_fail why,
-		      const char *reason)
+/* A connection to node closed or failed (the proxy tells the txn table,
+ * which tells us). */
+static void conn_lost(void *arg, int node, enum conn_fail why, const char *reason)
 {
-	struct health *h = e->health;
-	if (!h || node < 0 || e->stopping || e->conf->internal.health.interval <= 0)
+	struct health *h = arg;
+	struct edge *e = h->edge;
+	if (node < 0 || e->stopping || e->conf->internal.health.interval <= 0)
 		return;
 	if (why == CFAIL_CONNECT || why == CFAIL_TLS || why == CFAIL_CERT_NAME ||
 	    why == CFAIL_DNS) {

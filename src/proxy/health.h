@@ -11,18 +11,14 @@
 
 #include <stdbool.h>
 
-#include "net/conn.h"
-
 struct edge;
 
 bool health_start(struct edge *e);
 void health_stop(struct edge *e);
 
-/* Up state per node (index as in internal.nodes), for route decisions. */
+/* Up state per node (index as in internal.nodes), for the daemon's
+ * status and metrics; the proxy reads the same array through
+ * txn_nodes_up(), registered by health_start(). */
 const bool *health_up(const struct edge *e);
-
-/* A connection to node closed or failed (conn.c via proxy.c). */
-void health_conn_lost(struct edge *e, int node, enum conn_fail why,
-		      const char *reason);
 
 #endif

@@ -1,4 +1,5 @@
-/* outbound.c - outbound policy and next-hop selection for node requests. */
+/* outbound.c - the outbound stage: configured next hops (core/nexthop.c)
+ * or the domain's SRV targets, as a decision for the pipeline. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,8 @@
 #include "proxy/edge.h"
 #include "util/log.h"
 #include "proxy/outbound.h"
+#include "core/nexthop.h"
 #include "core/policy.h"
-#include "proxy/proxy.h"
 #include "core/route.h"
 #include "core/share.h"
 #include "core/sipmsg.h"
@@ -25,6 +26,7 @@ struct out_job {
 	msg_t *msg;
 	char domain[256];
 	char share[SHARE_KEY_MAX];    /* "dns|to:DOMAIN" share held, "" = none */
+	outbound_done_fn *done;
 };
 
 static void job_free(struct out_job *job)
@@ -34,18 +36,16 @@ static void job_free(struct out_job *job)
 	free(job);
 }
 
-/* Refuse with the complete attributes the node's administrator needs. */
-static void refuse(struct conn *c, msg_t *msg, int status, const char *reason,
-		   enum diag_code code, const char *domain,
-		   const struct dns_srv *srv, size_t n)
+/* A refusal with the complete attributes the node's administrator needs. */
+static void refuse(struct outbound_decision *d, int status, const char *reason,
+		   enum diag_code code, const struct dns_srv *srv, size_t n)
 {
-	char fq[4][300];
-	struct diag_attrs a = { .domain = domain };
-	for (size_t i = 0; i < n && i < 4; i++) {
-		snprintf(fq[i], sizeof fq[i], "%s:%d", srv[i].target, srv[i].port);
-		a.fqdn[i] = fq[i];
-	}
-	proxy_refuse_diag(c, msg, status, "outbound_failed", reason, code, &a);
+	d->status = status;
+	d->reason = reason;
+	d->code = code;
+	for (d->nfq = 0; d->nfq < n && d->nfq < 4; d->nfq++)
+		snprintf(d->fq[d->nfq], sizeof d->fq[d->nfq], "%s:%d",
+			 srv[d->nfq].target, srv[d->nfq].port);
 }
 
 static unsigned uniform(void *arg, unsigned limit)
@@ -56,37 +56,36 @@ static unsigned uniform(void *arg, unsigned limit)
 	return limit ? (unsigned)(r % ((uint64_t)limit + 1)) : 0;
 }
 
-static void route_by_srv(struct conn *c, msg_t *msg, const char *domain,
+static void route_by_srv(const struct conf *cf, struct outbound_decision *d,
 			 enum dns_status st, const struct dns_srv *srv, size_t n)
 {
-	const struct conf *cf = c->edge->conf;
 	if (st == DNS_FAILED) {
-		refuse(c, msg, 504, "dns_failed", DIAG_NO_SRV, domain, NULL, 0);
+		refuse(d, 504, "dns_failed", DIAG_NO_SRV, NULL, 0);
 		return;
 	}
 	if (st != DNS_OK || n == 0) {
-		refuse(c, msg, 504, "no_srv_record", DIAG_NO_SRV, domain, NULL, 0);
+		refuse(d, 504, "no_srv_record", DIAG_NO_SRV, NULL, 0);
 		return;
 	}
 	struct dns_srv counted[DNS_MAX_SRV];
 	size_t k = 0;
 	for (size_t i = 0; i < n && i < DNS_MAX_SRV; i++)
-		if (policy_srv_target_counts(cf->federation.srv_match, srv[i].target, domain))
+		if (policy_srv_target_counts(cf->federation.srv_match, srv[i].target,
+					     d->domain))
 			counted[k++] = srv[i];
 	if (k == 0) {
-		refuse(c, msg, 504, "srv_not_in_domain", DIAG_SRV_NOT_IN_DOMAIN,
-		       domain, srv, n);
+		refuse(d, 504, "srv_not_in_domain", DIAG_SRV_NOT_IN_DOMAIN, srv, n);
 		return;
 	}
 	size_t order[DNS_MAX_SRV];
 	route_srv_order(counted, k, uniform, NULL, order);
-	struct txn_target tg[TXN_MAX_TARGETS];
+	struct txn_target *tg = d->tg;
 	size_t nt = 0;
 	for (; nt < k && nt < TXN_MAX_TARGETS; nt++) {
 		snprintf(tg[nt].host, sizeof tg[nt].host, "%s", counted[order[nt]].target);
 		tg[nt].port = counted[order[nt]].port;
 	}
-	proxy_forward(c, msg, ZONE_EXTERNAL, c->node, tg, nt);
+	d->ntargets = nt;
 }
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
@@ -95,49 +94,51 @@ static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,
 	struct out_job *job = arg;
 	job->edge->out_pending--;
 	struct conn *c = conn_by_id(job->edge->net, job->conn_id);
-	if (c && c->state != CONN_CLOSED)
-		route_by_srv(c, job->msg, job->domain, st, srv, n);
-	else
+	if (c && c->state != CONN_CLOSED) {
+		struct outbound_decision d = { .status = 0 };
+		snprintf(d.domain, sizeof d.domain, "%s", job->domain);
+		route_by_srv(c->edge->conf, &d, st, srv, n);
+		job->done(c, job->msg, &d);
+	} else
 		msg_destroy(job->msg);     /* the node is gone: nobody to answer */
 	job_free(job);
 }
 
-void outbound_route(struct conn *c, msg_t *msg, bool in_dialog)
+_Static_assert(NEXTHOP_MAX == TXN_MAX_TARGETS, "one bound for next hops");
+
+/* The SRV lookup, unless the backlog or the domain's share is full. */
+static void lookup_srv(struct conn *c, msg_t *msg, struct outbound_decision *d,
+		       outbound_done_fn *done);
+
+void outbound_route(struct conn *c, msg_t *msg, bool in_dialog,
+		    outbound_done_fn *done)
+{
+	struct outbound_decision d = { .status = 0 };
+	struct nexthop h;
+	sipmsg_host(sip_object(msg)->sip_request->rq_url, d.domain, sizeof d.domain);
+	nexthop_outbound(c->edge->conf, d.domain, in_dialog, &h);
+	if (h.verdict == NEXTHOP_SRV) {
+		lookup_srv(c, msg, &d, done);
+		return;
+	}
+	if (h.verdict == NEXTHOP_REFUSE) {
+		refuse(&d, h.status, h.reason, h.code, NULL, 0);
+	} else {
+		for (d.ntargets = 0; d.ntargets < h.n; d.ntargets++) {
+			snprintf(d.tg[d.ntargets].host, sizeof d.tg[d.ntargets].host, "%s",
+				 h.hop[d.ntargets].host);
+			d.tg[d.ntargets].port = h.hop[d.ntargets].port;
+		}
+	}
+	done(c, msg, &d);
+}
+
+static void lookup_srv(struct conn *c, msg_t *msg, struct outbound_decision *d,
+		       outbound_done_fn *done)
 {
 	struct edge *e = c->edge;
 	const struct conf *cf = e->conf;
-	char domain[256];
-	sipmsg_host(sip_object(msg)->sip_request->rq_url, domain, sizeof domain);
-
-	if (conf_is_local_domain(cf, domain) || strcasecmp(domain, cf->edge.fqdn) == 0) {
-		refuse(c, msg, 403, "local_domain", DIAG_NOT_LOCAL, domain, NULL, 0);
-		return;
-	}
-	if (!in_dialog && policy_blocked(cf, domain)) {
-		refuse(c, msg, 403, "domain_blocked", DIAG_NOT_FEDERATED, domain, NULL, 0);
-		return;
-	}
-	const struct conf_allowed *entry = policy_allowed(cf, domain);
-	if (!in_dialog && !entry && !cf->federation.discovery) {
-		refuse(c, msg, 403, "domain_not_federated", DIAG_NOT_FEDERATED, domain, NULL, 0);
-		return;
-	}
-	struct txn_target tg[TXN_MAX_TARGETS];
-	const struct conf_static_route *r[TXN_MAX_TARGETS];
-	size_t n = route_static(cf, domain, r, TXN_MAX_TARGETS);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(tg[i].host, sizeof tg[i].host, "%s", r[i]->next_hop);
-		tg[i].port = r[i]->port;
-	}
-	if (n == 0 && entry && entry->peer) {
-		snprintf(tg[0].host, sizeof tg[0].host, "%s", entry->peer);
-		tg[0].port = entry->port;
-		n = 1;
-	}
-	if (n > 0) {
-		proxy_forward(c, msg, ZONE_EXTERNAL, c->node, tg, n);
-		return;
-	}
+	const char *domain = d->domain;
 	char name[300], share[SHARE_KEY_MAX];
 	snprintf(name, sizeof name, "%s.%s", cf->dns.srv_service, domain);
 	snprintf(share, sizeof share, "dns|to:%.140s", domain);
@@ -155,11 +156,13 @@ void outbound_route(struct conn *c, msg_t *msg, bool in_dialog)
 		if (!limit)
 			shares_release(e->shares, cached ? NULL : share);
 		log_limit_reached(limit ? limit : "out_of_memory", share + 4);
-		proxy_refuse_text(c, msg, 503, "outbound_failed", "dns_backlog",
-				  "too many requests waiting for DNS");
+		d->status = 503;
+		d->reason = "dns_backlog";
+		d->text = "too many requests waiting for DNS";
+		done(c, msg, d);
 		return;
 	}
-	*job = (struct out_job){ .edge = e, .conn_id = c->id, .msg = msg };
+	*job = (struct out_job){ .edge = e, .conn_id = c->id, .msg = msg, .done = done };
 	snprintf(job->domain, sizeof job->domain, "%s", domain);
 	if (!cached)
 		snprintf(job->share, sizeof job->share, "%s", share);

@@ -1,21 +1,27 @@
-/* proxy.c - request and response paths of the edge. */
+/* proxy.c - the pipeline: proxy_on_message's checks and dispatch, the
+ * request path (CANCEL, ACK, OPTIONS for the edge, inbound and outbound
+ * stages, proxy_forward), the response path back along the txn, Timer C
+ * and linger, refusals and local answers. Decisions come from core
+ * (classify, nexthop, route, policy); sending from forward.c. Until the
+ * counters move to util (issue 15, move 3) this is the proxy file that
+ * counts, beside federation.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <arpa/inet.h>
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/su_alloc.h>
 
 #include "net/conn.h"
+#include "core/classify.h"
 #include "core/diag.h"
 #include "proxy/edge.h"
 #include "proxy/federation.h"
-#include "core/guard.h"
-#include "proxy/health.h"
+#include "proxy/forward.h"
 #include "net/listener.h"
+#include "net/netctx.h"
 #include "util/log.h"
 #include "daemon/metrics.h"
 #include "proxy/outbound.h"
@@ -102,145 +108,20 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
 	refuse(c, msg, status, NULL, event, reason, 0, NULL, hdrs);
 }
 
-/* Headers a partner may not send the nodes (SPEC section 4): identity
- * claims the edge cannot prove, and Microsoft's trust marker, which only
- * an edge itself may set. Referred-By is proven like From instead. */
-static const char *const untrusted_in_requests[] = {
-	"ms-edge-proxy-message-trust", "Remote-Party-ID", "P-Preferred-Identity",
-	"Identity", "y", "Identity-Info", "n", "Diversion", "History-Info", NULL
-};
-/* Also never sent outside, in either direction. */
-static const char *const untrusted_in_responses[] = {
-	"ms-edge-proxy-message-trust", NULL
-};
-
-/* What rewrite.c reads of the running edge, for the message at hand:
- * the listeners change on reload, and listeners_update() binds at most
- * 1024 of them. */
-struct rw_view {
-	struct rewrite_ctx ctx;
-	struct own_addr own[1024];
-};
-
-static const struct rewrite_ctx *rw_ctx(const struct edge *e, struct rw_view *v)
-{
-	size_t n = 0;
-	for (const struct listener *l = e->listeners; l && n < 1024; l = l->next)
-		v->own[n++] = (struct own_addr){ l->zone, l->transport, l->address, l->port };
-	v->ctx = (struct rewrite_ctx){ e->conf, e->secret, v->own, n };
-	return &v->ctx;
-}
-
-/* How the edge presents itself for a given node. */
-static struct zone_view view_for(const struct rewrite_ctx *rc, int node)
-{
-	const struct conf *c = rc->conf;
-	struct zone_view zv = { .fqdn = c->edge.fqdn };
-	enum transport tr = TRANSPORT_TCP;
-	if (node >= 0) {
-		zv.public_port = c->internal.nodes[node].ports[0].public_;
-		tr = c->internal.nodes[node].transport;
-	} else {
-		for (size_t i = 0; i < c->nlisten && !zv.public_port; i++)
-			if (c->listen[i].zone == ZONE_EXTERNAL)
-				zv.public_port = c->listen[i].port;
-	}
-	zv.intl = rewrite_internal_listener(rc, tr);
-	return zv;
-}
-
 /* ------------------------------------------------------------ sending */
 
 static void on_txn_timeout(evutil_socket_t fd, short what, void *arg);
 
-static struct conn *target_conn(struct edge *e, struct txn *t)
-{
-	const struct txn_target *tg = &t->targets[t->cur_target];
-	if (t->down_zone == ZONE_INTERNAL) {
-		const struct conf_node *n = &e->conf->internal.nodes[t->node];
-		return conn_to(e->net, ZONE_INTERNAL, n->transport, tg->host, tg->port, t->node);
-	}
-	return conn_to(e->net, ZONE_EXTERNAL, TRANSPORT_TLS, tg->host, tg->port, -1);
-}
-
 static void local_response(struct txn *t, int status, const char *hdrs);
 
+/* Send t to its current target; what could not be sent is answered. */
 static void txn_send(struct txn *t)
 {
-	struct edge *e = t->edge;
-	struct conn *c = target_conn(e, t);
-	if (!c) {
-		local_response(t, 503, NULL);
+	char hdrs[512];
+	int status = fwd_send(t, on_txn_timeout, hdrs, sizeof hdrs);
+	if (status) {
+		local_response(t, status, hdrs[0] ? hdrs : NULL);
 		txn_free(t);
-		return;
-	}
-	/* A node that reads slower than partners send: the new request is
-	 * refused rather than queued, and the node's connection stays up
-	 * for everyone (SPEC section 1). */
-	if (t->down_zone == ZONE_INTERNAL && conn_congested(c) && !t->on_final) {
-		const struct conf *cf = e->conf;
-		char hdrs[512];
-		int n = snprintf(hdrs, sizeof hdrs, "Retry-After: 5\r\n");
-		diag_warning(hdrs + n, sizeof hdrs - (size_t)n, cf->federation.diagnostics,
-			     cf->edge.fqdn, "internal server congested");
-		log_limit_reached("node_congested", t->node >= 0 ? cf->internal.nodes[t->node].name : NULL);
-		local_response(t, 503, hdrs);
-		txn_free(t);
-		return;
-	}
-	txn_set_down(t, c->id);
-	respond_send(c, t->fwd);
-	/* No other target to resend it to: keep only what answering,
-	 * cancelling and acknowledging need (SPEC section 1), not the body. */
-	if (t->cur_target + 1 >= t->ntargets)
-		txn_trim(t);
-	int secs = t->timeout ? t->timeout
-		: t->method == sip_method_invite ? e->conf->limits.invite_timeout
-						 : e->conf->limits.transaction_timeout;
-	txn_arm(t, secs, on_txn_timeout);
-}
-
-/* A request built from the forwarded INVITE: CANCEL, or ACK for a
- * non-2xx final (RFC 3261 9.1 and 17.1.1.3): same Request-URI, Call-ID,
- * From, CSeq number, Route, and our single Via. */
-static msg_t *hop_request(struct txn *t, const char *name, sip_to_t const *to)
-{
-	sip_t const *f = sip_object(t->fwd);
-	msg_t *msg = msg_create(sipmsg_mclass(), 0);
-	if (!msg)
-		return NULL;
-	sip_t *s = sip_object(msg);
-	su_home_t *home = msg_home(msg);
-	sip_via_t *v = sip_via_copy(home, f->sip_via);
-	char *uri = url_as_string(home, f->sip_request->rq_url);
-	if (v)
-		v->v_next = NULL;      /* only our own Via */
-	if (!v || !uri ||
-	    sip_add_make(msg, s, sipmsg_request_class(),
-			 su_sprintf(home, "%s %s SIP/2.0", name, uri)) < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)v) < 0 ||
-	    sip_add_make(msg, s, sip_max_forwards_class, "70") < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)f->sip_from) < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)(to ? to : f->sip_to)) < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)f->sip_call_id) < 0 ||
-	    sip_add_make(msg, s, sipmsg_cseq_class(),
-			 su_sprintf(home, "%u %s", f->sip_cseq->cs_seq, name)) < 0 ||
-	    (f->sip_route && sip_add_dup(msg, s, (sip_header_t *)f->sip_route) < 0) ||
-	    sip_add_make(msg, s, sip_content_length_class, "0") < 0 ||
-	    sip_add_dup(msg, s, (sip_header_t *)sip_separator_create(home)) < 0) {
-		msg_destroy(msg);
-		return NULL;
-	}
-	return msg;
-}
-
-static void send_hop_request(struct txn *t, const char *name, sip_to_t const *to)
-{
-	struct conn *c = conn_by_id(t->edge->net, t->down_conn);
-	msg_t *msg = c ? hop_request(t, name, to) : NULL;
-	if (msg) {
-		respond_send(c, msg);
-		msg_destroy(msg);
 	}
 }
 
@@ -254,12 +135,10 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (!resp)
 		return;
 	sip_t *rs = sip_object(resp);
-	struct rw_view rv;
 	rewrite_pop_via(resp, rs);
 	if (t->hidden_vias)
 		rewrite_restore_vias(resp, rs, t->hidden_vias);
-	/* the Call-ID as upstream knows it */
-	rewrite_cross(rw_ctx(t->edge, &rv), resp, rs, up->zone);
+	rewrite_cross(&t->edge->rw, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
 	if (!sip_object(t->fwd)->sip_to->a_tag)
 		respond_sign(t->edge, resp);
 	respond_send(up, resp);
@@ -277,9 +156,8 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct txn *t = arg;
-	if (t->on_final) {
-		t->on_final(t, 0);
-		txn_free(t);
+	if (t->kind != TXN_FORWARDED) {
+		txn_complete(t, 0);
 		return;
 	}
 	sip_t const *f = sip_object(t->fwd);
@@ -294,9 +172,9 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 	if (t->method == sip_method_invite) {
 		/* Timer C: CANCEL downstream, and stay a while to ACK the 487
 		 * (or other final) the callee answers it with (RFC 3261 16.8). */
-		send_hop_request(t, "CANCEL", NULL);
+		fwd_hop_request(t, "CANCEL", NULL);
 		t->status = 408;
-		t->timed_out = true;
+		txn_enter(t, TXN_TIMED_OUT);
 		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
 		return;
 	}
@@ -304,78 +182,6 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ------------------------------------------------------------ forward */
-
-/* Targets that failed within limits.unreachable_hold go last; if all
- * did, the remembered failure answers at once. */
-static const struct reach_entry *skip_unreachable(struct edge *e,
-						   struct txn_target *tg, size_t n)
-{
-	struct txn_target alive[TXN_MAX_TARGETS], dead[TXN_MAX_TARGETS];
-	const struct reach_entry *last = NULL;
-	size_t na = 0, nd = 0;
-	time_t now = time(NULL);
-	for (size_t i = 0; i < n; i++) {
-		const struct reach_entry *r = reach_down(&e->reach, tg[i].host, tg[i].port, now);
-		if (r) {
-			dead[nd++] = tg[i];
-			last = r;
-		} else {
-			alive[na++] = tg[i];
-		}
-	}
-	memcpy(tg, alive, na * sizeof *tg);
-	memcpy(tg + na, dead, nd * sizeof *tg);
-	return na == 0 ? last : NULL;
-}
-
-static enum diag_code fail_code(int fail)
-{
-	if (fail == CFAIL_TLS)
-		return DIAG_TLS;
-	if (fail == CFAIL_CERT_NAME)
-		return DIAG_CERT_NAME;
-	return DIAG_CONNECT;
-}
-
-/* ms-diagnostics fqdn1..4 attributes: the targets that were tried. */
-static void targets_attrs(const struct txn_target *tg, size_t n,
-			  struct diag_attrs *a, char fq[4][300])
-{
-	for (size_t i = 0; i < n && i < 4; i++) {
-		snprintf(fq[i], 300, "%.255s:%d", tg[i].host, tg[i].port);
-		a->fqdn[i] = fq[i];
-	}
-}
-
-/* Per-peer shares (SPEC section 1): the peer a transaction counts
- * against is the partner that sent the request, or, for a node's request,
- * the partner domain it goes to (one that never answers holds only its
- * own share). NULL when taken, else the limit that refused. */
-static const char *take_share(struct conn *up, sip_t const *sip, struct txn *t)
-{
-	struct edge *e = up->edge;
-	const struct conf *cf = e->conf;
-	char key[SHARE_KEY_MAX], dom[256];
-	if (up->zone == ZONE_EXTERNAL) {
-		conn_peer_key(up, key, sizeof key);
-	} else {
-		sipmsg_host(sip->sip_request->rq_url, dom, sizeof dom);
-		snprintf(key, sizeof key, "to:%.150s", dom);
-	}
-	if (!shares_take(e->shares, key, (unsigned)cf->limits.max_transactions_per_peer))
-		return "max_transactions_per_peer";
-	if (t->method == sip_method_invite) {
-		char ik[SHARE_KEY_MAX + 8];
-		snprintf(ik, sizeof ik, "invite|%s", key);
-		if (!shares_take(e->shares, ik, (unsigned)cf->limits.max_invites_per_peer)) {
-			shares_release(e->shares, key);
-			return "max_invites_per_peer";
-		}
-		t->share_invite = true;
-	}
-	snprintf(t->share_key, sizeof t->share_key, "%s", key);
-	return NULL;
-}
 
 /* A peer over its share: 503 with Retry-After, logged once a second per
  * limit; every other peer keeps its capacity. */
@@ -390,18 +196,6 @@ static void peer_over_share(struct conn *up, msg_t *msg, const char *limit)
 	answer_refused(up, msg, 503, NULL, "limit_reached", limit, hdrs);
 }
 
-/* The outbound target guard by name (SPEC section 4): never a blocked
- * domain, a node or the internal listener, whoever chose the target.
- * Addresses are checked once resolved (conn.c). Returns how many remain. */
-static size_t guard_targets(struct txn_target *tg, size_t n, const struct conf *cf)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (guard_name(cf, tg[i].host))
-			tg[k++] = tg[i];
-	return k;
-}
-
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		   const struct txn_target *targets_in, size_t ntargets)
 {
@@ -411,7 +205,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	if (ntargets > TXN_MAX_TARGETS)
 		ntargets = TXN_MAX_TARGETS;
 	memcpy(targets, targets_in, ntargets * sizeof *targets);
-	if (toward == ZONE_EXTERNAL && (ntargets = guard_targets(targets, ntargets, e->conf)) == 0) {
+	if (toward == ZONE_EXTERNAL && (ntargets = fwd_guard_targets(targets, ntargets, e->conf)) == 0) {
 		char domain[256];
 		sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
 		struct diag_attrs a = { .domain = domain, .tls_target = targets_in[0].host };
@@ -420,22 +214,22 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		return;
 	}
 	if (toward == ZONE_EXTERNAL) {
-		const struct reach_entry *down = skip_unreachable(e, targets, ntargets);
+		const struct reach_entry *down = fwd_skip_unreachable(e, targets, ntargets);
 		if (down) {
 			char domain[256], fq[4][300];
 			sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
 			struct diag_attrs a = { .domain = domain, .tls_target = down->host };
-			targets_attrs(targets, ntargets, &a, fq);
+			fwd_targets_attrs(targets, ntargets, &a, fq);
 			/* Same diagnostics as the failure it remembers. */
 			char target[300], ms[12], hdrs[1024];
 			snprintf(target, sizeof target, "%.255s:%d", down->host, down->port);
-			snprintf(ms, sizeof ms, "%d", (int)fail_code(down->fail));
+			snprintf(ms, sizeof ms, "%d", (int)fwd_fail_code(down->fail));
 			log_event(LOG_WARNING, "outbound_failed", "reason", "target_unreachable",
 				  "detail", down->reason, "code", ms, "status", "504",
 				  "domain", domain, "target", target,
 				  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
-				     e->conf->edge.fqdn, fail_code(down->fail), &a, true);
+				     e->conf->edge.fqdn, fwd_fail_code(down->fail), &a, true);
 			metrics_rejection(e->metrics, "outbound_failed", "target_unreachable");
 			if (respond_expected(sip)) metrics_request(e->metrics, METRIC_OUTBOUND, respond_method(sip), 504, 0);
 			respond_reply(up, msg, 504, NULL, hdrs);
@@ -443,9 +237,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			return;
 		}
 	}
-	struct rw_view rv;
-	const struct rewrite_ctx *rc = rw_ctx(e, &rv);
-	struct zone_view zv = view_for(rc, node);
+	struct zone_view zv = fwd_view(e, node);
 	if (!zv.intl) {
 		proxy_refuse_text(up, msg, 500, "internal_error", "no internal listener",
 			    "no internal listener configured");
@@ -469,7 +261,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		t->method = sip->sip_request->rq_method;
 		t->down_zone = toward;
 		t->node = node;
-		const char *over = take_share(up, sip, t);
+		const char *over = fwd_take_share(up, sip, t);
 		if (over) {
 			t->fwd = NULL;             /* msg is still ours to answer */
 			txn_free(t);
@@ -480,20 +272,7 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 	} else {
 		txn_make_branch(e, branch, sizeof branch);
 	}
-	/* Internal Vias never leave: kept in the txn, restored on the way back. */
-	if (toward == ZONE_EXTERNAL) {
-		sip_via_t *hidden = rewrite_hide_vias(msg, sip);
-		if (t)
-			t->hidden_vias = hidden;
-	}
-	rewrite_push_via(msg, sip, toward, &zv, branch);
-	sip_method_t m = sip->sip_request->rq_method;
-	if (m != sip_method_ack && m != sip_method_cancel)
-		rewrite_record_route(msg, sip, toward, &zv);
-	rewrite_own_uris_for(rc, msg, sip, toward, &zv);
-	rewrite_cross(rc, msg, sip, toward);
-	if (toward == ZONE_EXTERNAL)     /* it names a pool inside: never out */
-		sipmsg_remove_named(msg, sip, untrusted_in_responses);
+	fwd_rewrite(e, msg, toward, &zv, t, branch);
 
 	if (t) {
 		t->ntargets = ntargets;
@@ -502,69 +281,13 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		return;
 	}
 	/* ACK for 2xx and BENOTIFY: stateless, first target only. */
-	struct conn *c = toward == ZONE_INTERNAL
-		? conn_to(e->net, ZONE_INTERNAL, e->conf->internal.nodes[node].transport,
-			  targets[0].host, targets[0].port, node)
-		: conn_to(e->net, ZONE_EXTERNAL, TRANSPORT_TLS, targets[0].host,
-			  targets[0].port, -1);
+	struct conn *c = fwd_conn(e, toward, node, &targets[0]);
 	if (c && !(toward == ZONE_INTERNAL && conn_congested(c)))
 		respond_send(c, msg);
 	msg_destroy(msg);
 }
 
-struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
-			    void (*on_final)(struct txn *t, int status), void *arg)
-{
-	const struct conf_node *n = &e->conf->internal.nodes[node];
-	struct txn *t = txn_new(e, msg, 0, "");
-	if (!t) {
-		msg_destroy(msg);
-		return NULL;
-	}
-	sip_t *sip = sip_object(msg);
-	struct rw_view rv;
-	struct zone_view zv = view_for(rw_ctx(e, &rv), node);
-	t->method = sip->sip_request->rq_method;
-	t->down_zone = ZONE_INTERNAL;
-	t->node = node;
-	t->timeout = timeout;
-	t->on_final = on_final;
-	t->final_arg = arg;
-	t->ntargets = 1;
-	snprintf(t->targets[0].host, sizeof t->targets[0].host, "%s", n->address);
-	t->targets[0].port = n->ports[0].internal;
-	if (!zv.intl || !rewrite_push_via(msg, sip, ZONE_INTERNAL, &zv, t->branch)) {
-		txn_free(t);
-		return NULL;
-	}
-	txn_send(t);
-	return t;
-}
-
 /* ------------------------------------------------------------ inbound */
-
-static bool main_listener_port(const struct conf *c, int port)
-{
-	for (size_t i = 0; i < c->nlisten; i++)
-		if (c->listen[i].zone == ZONE_EXTERNAL && c->listen[i].port == port)
-			return true;
-	return false;
-}
-
-/* A Route that names neither the edge (node URIs the edge handed out are
- * edge.fqdn:P) nor nothing: somewhere a node must not be sent. */
-static bool foreign_route(const struct conf *cf, sip_route_t const *r)
-{
-	for (; r; r = r->r_next) {
-		char h[256];
-		/* maddr overrides the host (RFC 3261 19.1.1): an outsider's
-		 * edge.fqdn;maddr=INTERNAL would steer the node inward. */
-		if (strcasecmp(sipmsg_host(r->r_url, h, sizeof h), cf->edge.fqdn) != 0 ||
-		    url_has_param(r->r_url, "maddr"))
-			return true;
-	}
-	return false;
-}
 
 /* What an Access Edge tells a Lync / Skype for Business pool about a
  * request from outside ([MS-SIPRE] 2.2.15): proven partner
@@ -585,87 +308,33 @@ static void stamp_trust(const struct conf *cf, msg_t *msg, sip_t *sip)
 		msg_header_insert(msg, (msg_pub_t *)sip, h);
 }
 
-/* A maddr in the Request-URI from outside that names a node, an internal
- * name, one of our own addresses or a special address the guard would not
- * let the edge dial: a node honouring it (RFC 3263) would be steered
- * there. A public maddr (Lync GRUUs carry one) passes unchanged. */
-static bool maddr_inward(const struct conf *cf, url_t const *u)
-{
-	char m[256];
-	if (url_param(u->url_params, "maddr", m, sizeof m) <= 0)
-		return false;
-	size_t n = strlen(m);
-	if (n > 2 && m[0] == '[' && m[n - 1] == ']') {
-		memmove(m, m + 1, n - 2);
-		m[n - 2] = '\0';
-	}
-	struct sockaddr_storage ss = { 0 };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, m, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, m, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	else
-		return !guard_name(cf, m);
-	return guard_address(cf, NULL, (struct sockaddr *)&ss, NULL, 0) != GUARD_OK;
-}
-
-/* The request passed the federation policy: now where it may go. */
+/* The request passed the federation policy: now where it may go
+ * (core/classify.c decides). */
 static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 {
 	struct edge *e = c->edge;
 	const struct conf *cf = e->conf;
 	sip_t *sip = sip_object(msg);
-	url_t *ruri = sip->sip_request->rq_url;
-	char host[256];
-	sipmsg_host(ruri, host, sizeof host);
-	if (foreign_route(cf, sip->sip_route) || maddr_inward(cf, ruri)) {
-		/* Routes left after ours lead elsewhere: a node honouring them
-		 * would make the edge a relay. */
-		struct diag_attrs a = { .domain = host };
-		proxy_refuse_diag(c, msg, 403, "inbound_rejected", "foreign_route",
+	struct inbound_verdict v;
+	classify_inbound(cf, sip, c->local_port, route_port, txn_nodes_up(e), &v);
+	if (v.node < 0 && v.status == 503) {
+		refuse(c, msg, 503, NULL, "inbound_rejected", v.reason, 0,
+		       v.domain, "Retry-After: 30\r\n");
+		return;
+	}
+	if (v.node < 0) {
+		struct diag_attrs a = { .domain = v.domain };
+		proxy_refuse_diag(c, msg, v.status, "inbound_rejected", v.reason,
 				  DIAG_NOT_LOCAL, &a);
 		return;
 	}
-
-	struct inbound_hint h = {
-		.arrival_port = c->local_port,
-		.main_listener = main_listener_port(cf, c->local_port),
-		.route_public_port = route_port,
-		.in_dialog = sip->sip_to->a_tag != NULL,
-	};
-	if (strcasecmp(host, cf->edge.fqdn) == 0) {
-		int port = ruri->url_port ? atoi(ruri->url_port)
-			: pat_default_port(ruri->url_type == url_sips, ruri->url_params);
-		if (!pat_node_for_public(cf, port, NULL)) {
-			struct diag_attrs a = { .domain = host };
-			proxy_refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
-				    DIAG_NOT_LOCAL, &a);
-			return;
-		}
-		h.ruri_public_port = port;
-	} else if (!conf_is_local_domain(cf, host)) {
-		/* The edge never relays outside to outside. */
-		struct diag_attrs a = { .domain = host };
-		proxy_refuse_diag(c, msg, 403, "inbound_rejected", "not_local_domain",
-			    DIAG_NOT_LOCAL, &a);
-		return;
-	}
-	sipmsg_remove_named(msg, sip, untrusted_in_requests);
+	sipmsg_remove_named(msg, sip, classify_untrusted_in_requests);
 	if (cf->federation.stamp_trust)
 		stamp_trust(cf, msg, sip);
-
-	int node = route_inbound_node(cf, health_up(e), &h);
-	if (node < 0) {
-		refuse(c, msg, 503, NULL, "inbound_rejected", "no_node_available", 0,
-		       host, "Retry-After: 30\r\n");
-		return;
-	}
-	const struct conf_node *n = &cf->internal.nodes[node];
+	const struct conf_node *n = &cf->internal.nodes[v.node];
 	struct txn_target tg = { .port = n->ports[0].internal };
 	snprintf(tg.host, sizeof tg.host, "%s", n->address);
-	proxy_forward(c, msg, ZONE_INTERNAL, node, &tg, 1);
+	proxy_forward(c, msg, ZONE_INTERNAL, v.node, &tg, 1);
 }
 
 static void inbound(struct conn *c, msg_t *msg, int route_port)
@@ -676,34 +345,39 @@ static void inbound(struct conn *c, msg_t *msg, int route_port)
 
 /* ------------------------------------------------------------ outbound */
 
-static bool host_is_ip(const char *h)
+/* The outbound stage's decision, acted on (perhaps after its DNS lookup). */
+static void outbound_decided(struct conn *c, msg_t *msg, const struct outbound_decision *d)
 {
-	unsigned char buf[16];
-	return h && (h[0] == '[' || inet_pton(AF_INET, h, buf) == 1);
+	if (d->status == 0) {
+		proxy_forward(c, msg, ZONE_EXTERNAL, c->node, d->tg, d->ntargets);
+		return;
+	}
+	if (d->text) {
+		proxy_refuse_text(c, msg, d->status, "outbound_failed", d->reason, d->text);
+		return;
+	}
+	struct diag_attrs a = { .domain = d->domain };
+	for (size_t i = 0; i < d->nfq; i++)
+		a.fqdn[i] = d->fq[i];
+	proxy_refuse_diag(c, msg, d->status, "outbound_failed", d->reason, d->code, &a);
 }
 
 static void outbound(struct conn *c, msg_t *msg, sip_t *sip)
 {
-	struct txn_target tg;
-	url_t const *u;
-	char to[256];
-	/* In dialog too: a dialog never outlives a block (SPEC section 4). */
-	sipmsg_host(sip->sip_to->a_url, to, sizeof to);
-	if (sip->sip_to->a_tag && policy_blocked(c->edge->conf, to)) {
-		struct diag_attrs a = { .domain = to };
+	url_t const *u = NULL;
+	enum outbound_way way = classify_outbound(c->edge->conf, sip, &u);
+	if (way == OUT_BLOCKED) {
+		char to[256];
+		struct diag_attrs a = { .domain = sipmsg_host(sip->sip_to->a_url, to, sizeof to) };
 		proxy_refuse_diag(c, msg, 403, "outbound_failed", "domain_blocked",
 				  DIAG_NOT_FEDERATED, &a);
 		return;
 	}
-	if (sip->sip_route) {          /* in dialog: the peer's Record-Route */
-		u = sip->sip_route->r_url;
-	} else if (sip->sip_to->a_tag && (sip->sip_request->rq_url->url_port ||
-		   host_is_ip(sip->sip_request->rq_url->url_host))) {
-		u = sip->sip_request->rq_url;   /* a Contact: go there (RFC 3263) */
-	} else {
-		outbound_route(c, msg, sip->sip_to->a_tag != NULL);
+	if (way == OUT_POLICY) {
+		outbound_route(c, msg, sip->sip_to->a_tag != NULL, outbound_decided);
 		return;
 	}
+	struct txn_target tg;
 	sipmsg_host(u, tg.host, sizeof tg.host);
 	tg.port = u->url_port ? atoi(u->url_port) : 5061;
 	proxy_forward(c, msg, ZONE_EXTERNAL, c->node, &tg, 1);
@@ -724,60 +398,39 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, "CANCEL", 200, 0);
 	msg_destroy(msg);
 	if (t->status < 200)
-		send_hop_request(t, "CANCEL", NULL);
+		fwd_hop_request(t, "CANCEL", NULL);
 }
 
-/* Proxy-Require (RFC 3261 16.3 step 5): every option tag, over every
- * Proxy-Require line, must be in federation.supported_extensions; the
- * others are listed in Unsupported with the 420. True when refused. */
+/* Proxy-Require (RFC 3261 16.3 step 5): a 420 listing the option tags
+ * not in federation.supported_extensions. True when refused. */
 static bool refuse_unsupported(struct conn *c, msg_t *msg, sip_t const *sip)
 {
-	const struct conf *cf = c->edge->conf;
-	char hdr[600] = "Unsupported: ";
-	size_t off = strlen(hdr), n = 0;
-	for (sip_proxy_require_t const *k = sip->sip_proxy_require; k; k = k->k_next)
-		for (size_t i = 0; k->k_items && k->k_items[i]; i++) {
-			bool known = false;
-			for (size_t x = 0; x < cf->federation.nsupported_extensions; x++)
-				known |= strcasecmp(k->k_items[i],
-						    cf->federation.supported_extensions[x]) == 0;
-			if (known)
-				continue;
-			int w = snprintf(hdr + off, sizeof hdr - off, "%s%s", n ? ", " : "",
-					 k->k_items[i]);
-			n++;
-			if (w > 0 && (size_t)w < sizeof hdr - off - 3)
-				off += (size_t)w;
-			else
-				hdr[off] = '\0';   /* too long to list: the 420 goes without */
-		}
-	if (n == 0)
+	char hdr[600];
+	if (classify_unsupported(c->edge->conf, sip, hdr, sizeof hdr) == 0)
 		return false;
-	strcpy(hdr + off, "\r\n");
 	refuse(c, msg, 420, NULL, "message_rejected", "proxy_require", 0, NULL,
-	       off > strlen("Unsupported: ") ? hdr : NULL);
+	       hdr[0] ? hdr : NULL);
 	return true;
 }
 
-/* OPTIONS for the edge itself: no user part, no Route left, and the
- * host is edge.fqdn or one of its listeners (RFC 3261 11; a partner's
- * keep-alive, such as Kamailio's dispatcher probe). */
-static bool addressed_to_edge(const struct edge *e, enum zone from, sip_t const *sip)
+struct zone_of { const struct edge *e; enum zone from; };
+
+/* Is host one of the listener addresses of the zone a request came from? */
+static bool own_listener(const char *host, void *arg)
 {
-	url_t const *u = sip->sip_request->rq_url;
-	/* In a dialog (To tag) an OPTIONS is for the other end. */
-	if (sip->sip_route || sip->sip_to->a_tag || (u->url_user && *u->url_user) ||
-	    !u->url_host)
-		return false;
-	if (sipmsg_host_is(u->url_host, e->conf->edge.fqdn) ||
-	    (e->conf->edge.public_address && sipmsg_host_is(u->url_host, e->conf->edge.public_address)))
-		return true;
-	/* Only the listeners of the zone it came from: an outsider must not
-	 * learn which internal address is ours. */
-	for (const struct listener *l = e->listeners; l; l = l->next)
-		if (l->zone == from && sipmsg_host_is(u->url_host, l->address))
+	const struct zone_of *z = arg;
+	for (const struct listener *l = z->e->listeners; l; l = l->next)
+		if (l->zone == z->from && sipmsg_host_is(host, l->address))
 			return true;
 	return false;
+}
+
+/* OPTIONS for the edge itself (RFC 3261 11; a partner's keep-alive, such
+ * as Kamailio's dispatcher probe): core/classify.c decides. */
+static bool addressed_to_edge(const struct edge *e, enum zone from, sip_t const *sip)
+{
+	struct zone_of z = { e, from };
+	return classify_to_edge(e->conf, sip, own_listener, &z);
 }
 
 /* The edge answers for itself, without a node: what it relays, and the
@@ -848,17 +501,15 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 	} else {
 		sip_add_make(msg, sip, sip_max_forwards_class, "70");
 	}
-	struct rw_view rv;
-	const struct rewrite_ctx *rc = rw_ctx(e, &rv);
-	if (rewrite_looped(rc, sip)) {
+	if (rewrite_looped(&e->rw, sip)) {
 		proxy_refuse_text(c, msg, 482, "message_rejected", "loop_detected",
 			    "request already passed this edge");
 		return;
 	}
 	if (sip->sip_proxy_require && refuse_unsupported(c, msg, sip))
 		return;
-	int strict_port = rewrite_strict_route(rc, msg, sip);
-	int route_port = rewrite_pop_own_routes(rc, msg, sip, c->zone);
+	int strict_port = rewrite_strict_route(&e->rw, msg, sip);
+	int route_port = rewrite_pop_own_routes(&e->rw, msg, sip, c->zone);
 	if (strict_port > 0 && route_port == 0)
 		route_port = strict_port;
 	if (m == sip_method_options && addressed_to_edge(e, c->zone, sip)) {
@@ -908,9 +559,9 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		? txn_by_branch(e, sip->sip_via->v_branch) : NULL;
 	/* The callee's final answer to the CANCEL of a timed-out INVITE:
 	 * ours to ACK (we answered 408 upstream already). */
-	if (t && t->timed_out && t->down_conn == c->id && status >= 300 &&
+	if (t && t->state == TXN_TIMED_OUT && t->down_conn == c->id && status >= 300 &&
 	    sip->sip_cseq->cs_method == sip_method_invite) {
-		send_hop_request(t, "ACK", sip->sip_to);
+		fwd_hop_request(t, "ACK", sip->sip_to);
 		msg_destroy(msg);
 		return;
 	}
@@ -929,35 +580,32 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		msg_destroy(msg);
 		return;
 	}
-	if (t->on_final) {
+	if (t->kind != TXN_FORWARDED) {
 		msg_destroy(msg);
-		if (status >= 200) {
-			t->on_final(t, status);
-			txn_free(t);
-		}
+		if (status >= 200)
+			txn_complete(t, status);
 		return;
 	}
 	if (c->zone == ZONE_EXTERNAL)
-		sipmsg_remove_named(msg, sip, untrusted_in_responses);
+		sipmsg_remove_named(msg, sip, classify_untrusted_in_responses);
 	rewrite_pop_via(msg, sip);
 	if (t->hidden_vias)
 		rewrite_restore_vias(msg, sip, t->hidden_vias);
 	struct conn *up = conn_by_id(e->net, t->up_conn);
 	if (up) {
-		struct rw_view rv;
-		const struct rewrite_ctx *rc = rw_ctx(e, &rv);
-		struct zone_view zv = view_for(rc, t->node);
-		rewrite_own_uris_for(rc, msg, sip, up->zone, &zv);
-		rewrite_cross(rc, msg, sip, up->zone);
+		struct zone_view zv = fwd_view(e, t->node);
+		rewrite_own_uris_for(&e->rw, msg, sip, up->zone, &zv);
+		rewrite_cross(&e->rw, msg, sip, up->zone);
 		if (up->zone == ZONE_EXTERNAL)
-			sipmsg_remove_named(msg, sip, untrusted_in_responses);
+			sipmsg_remove_named(msg, sip, classify_untrusted_in_responses);
 		respond_send(up, msg);
 	}
 	if (status < 200) {
 		t->status = status;
+		txn_enter(t, TXN_PROCEEDING);
 		/* Timer C (RFC 3261 16.8): a ringing INVITE lives on while
 		 * provisionals keep coming. */
-		if (t->method == sip_method_invite && !t->on_final)
+		if (t->method == sip_method_invite)
 			txn_arm(t, e->conf->limits.invite_timeout, on_txn_timeout);
 		msg_destroy(msg);
 		return;
@@ -965,9 +613,11 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 	int first_final = t->status < 200;
 	if (first_final && up) metrics_request(e->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, sip->sip_cseq->cs_method_name, status, metrics_since(&t->started));
 	t->status = status;
+	if (t->method == sip_method_invite)
+		txn_enter(t, TXN_COMPLETED);
 	if (t->method == sip_method_invite && status >= 300) {
 		if (first_final)     /* RFC 3261 16.7: we ACK non-2xx downstream */
-			send_hop_request(t, "ACK", sip->sip_to);
+			fwd_hop_request(t, "ACK", sip->sip_to);
 		txn_arm(t, ACK_LINGER_SECS, on_linger_done);
 	} else if (t->method == sip_method_invite) {
 		/* Further 2xx (forking) may follow: linger, relaying them. */
@@ -980,44 +630,12 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 
 /* ------------------------------------------------------------ entry */
 
-/* How many values a header list holds, counted up to limit + 1. */
-static size_t values(msg_header_t const *h, size_t limit)
-{
-	size_t n = 0;
-	for (; h && n <= limit; h = h->sh_next)
-		n++;
-	return n;
-}
-
-/* Header values, not lines, are what costs (SPEC section 1): a request
- * with more Via values than RFC 3261 loop detection needs, or more Route,
- * Record-Route or Contact values than max_header_values, is refused
- * before any other work. A response may carry what the edge itself added
- * on top of a request it accepted (its Via, its two Record-Route
- * entries), so it is held to the caps plus that; one over is dropped,
- * never a reason to close the connection it came on. */
-static const char *too_many_values(const struct conf *cf, sip_t const *sip, int *status)
-{
-	size_t slack = sip->sip_status ? 2 : 0;
-	size_t via = (size_t)cf->limits.max_via + slack;
-	size_t other = (size_t)cf->limits.max_header_values + slack;
-	*status = 483;
-	if (values((msg_header_t const *)sip->sip_via, via) > via)
-		return "too_many_via";
-	*status = 400;
-	if (values((msg_header_t const *)sip->sip_route, other) > other ||
-	    values((msg_header_t const *)sip->sip_record_route, other) > other ||
-	    values((msg_header_t const *)sip->sip_contact, other) > other)
-		return "too_many_values";
-	return NULL;
-}
-
 void proxy_on_message(struct conn *c, msg_t *msg)
 {
 	sip_t *sip = sip_object(msg);
 	int status = 0;
 	const char *many = sip && (sip->sip_request || sip->sip_status)
-		? too_many_values(c->edge->conf, sip, &status) : NULL;
+		? classify_too_many_values(c->edge->conf, sip, &status) : NULL;
 	if (many) {
 		if (sip->sip_status) {
 			stray_response(c, msg, sip, many);
@@ -1081,9 +699,8 @@ static void on_down_closed(struct txn *t, void *arg)
 	const struct conf *cf = t->edge->conf;
 	if (t->status >= 200)
 		return;
-	if (t->on_final) {
-		t->on_final(t, -1);
-		txn_free(t);
+	if (t->kind != TXN_FORWARDED) {
+		txn_complete(t, -1);
 		return;
 	}
 	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED &&
@@ -1093,6 +710,7 @@ static void on_down_closed(struct txn *t, void *arg)
 	/* Not delivered: the next target may do better. */
 	if (c->fail != CFAIL_CLOSED && t->cur_target + 1 < t->ntargets) {
 		t->cur_target++;
+		txn_enter(t, TXN_TRYING);
 		txn_send(t);
 		return;
 	}
@@ -1113,7 +731,7 @@ static void on_down_closed(struct txn *t, void *arg)
 		txn_free(t);
 		return;
 	}
-	enum diag_code code = fail_code(c->fail);
+	enum diag_code code = fwd_fail_code(c->fail);
 	char domain[256], fqdn1[300], names[512], ms[12], fq[4][300];
 	sipmsg_host(f->sip_request->rq_url, domain, sizeof domain);
 	snprintf(fqdn1, sizeof fqdn1, "%s:%d", c->target, c->target_port);
@@ -1123,7 +741,7 @@ static void on_down_closed(struct txn *t, void *arg)
 		.tls_target = c->target,
 		.peer_server = code == DIAG_CERT_NAME && *names ? names : NULL,
 	};
-	targets_attrs(t->targets, t->ntargets, &a, fq);
+	fwd_targets_attrs(t->targets, t->ntargets, &a, fq);
 	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
 	snprintf(ms, sizeof ms, "%d", (int)code);
 	log_event(LOG_WARNING, "outbound_failed", "reason", conn_fail_slug(c->fail),
@@ -1140,7 +758,7 @@ static void on_down_closed(struct txn *t, void *arg)
 void proxy_conn_closed(struct conn *c)
 {
 	if (c->zone == ZONE_INTERNAL && c->node >= 0)
-		health_conn_lost(c->edge, c->node, c->fail, c->fail_reason);
+		txn_node_lost(c->edge, c->node, c->fail, c->fail_reason);
 	txn_each_down(c->edge, c->id, on_down_closed, c);
 	conn_owner_free(c);
 }
@@ -1158,6 +776,7 @@ static void proxy_tls_failure(struct conn *c, const char *slug)
 			    c->zone == ZONE_EXTERNAL ? "external" : "internal", slug);
 }
 
+/* Register the proxy as the net layer's owner: the one place net calls up. */
 void proxy_attach(struct edge *e)
 {
 	static const struct conn_handlers h = {

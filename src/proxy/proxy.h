@@ -34,12 +34,6 @@ void proxy_attach(struct edge *e);
 void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		   const struct txn_target *targets, size_t ntargets);
 
-/* Send a request the edge makes itself (a health probe) to a node; the
- * final status goes to on_final (0: no answer within timeout seconds,
- * -1: connection failed). Takes msg; NULL if it could not be sent. */
-struct txn *proxy_originate(struct edge *e, msg_t *msg, int node, int timeout,
-			    void (*on_final)(struct txn *t, int status), void *arg);
-
 /* Refuse a request from c: one log line (event, reason), one response
  * with the Microsoft diagnostics or a Warning text. Takes msg. */
 void proxy_refuse_diag(struct conn *c, msg_t *msg, int status, const char *event,

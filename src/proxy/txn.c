@@ -1,4 +1,5 @@
-/* txn.c - transaction table, indexed by our branch and by upstream key. */
+/* txn.c - transaction table, indexed by our branch and by upstream key,
+ * and each transaction's state machine (txn_enter). */
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "proxy/edge.h"
+#include "util/log.h"
 #include "core/sipmsg.h"
 #include "proxy/txn.h"
 
@@ -25,6 +27,7 @@ struct txn_table {
 	up_ht_t up;
 	struct txn **byconn;       /* by down_conn, chained through dnext */
 	size_t nbyconn, nindexed;
+	struct node_watch watch;   /* all zero: nobody watches */
 };
 
 static size_t conn_slot(uint64_t id, size_t n)
@@ -161,9 +164,65 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 	return t;
 }
 
+/* The legal transitions, by from-state (bit `to` set = legal). Retrying
+ * the next target after a provisional returns to TRYING; a COMPLETED
+ * INVITE re-enters itself on each further 2xx (the linger restarts). */
+#define B(s) (1u << (s))
+static const unsigned legal[TXN_NSTATES] = {
+	[TXN_TRYING] = B(TXN_PROCEEDING) | B(TXN_COMPLETED) | B(TXN_TIMED_OUT) |
+		       B(TXN_TERMINATED),
+	[TXN_PROCEEDING] = B(TXN_TRYING) | B(TXN_COMPLETED) | B(TXN_TIMED_OUT) |
+			   B(TXN_TERMINATED),
+	[TXN_COMPLETED] = B(TXN_TERMINATED),
+	[TXN_TIMED_OUT] = B(TXN_TERMINATED),
+	[TXN_TERMINATED] = 0,
+};
+#undef B
+
+bool txn_state_legal(enum txn_state from, enum txn_state to)
+{
+	if ((unsigned)from >= TXN_NSTATES || (unsigned)to >= TXN_NSTATES)
+		return false;
+	return (legal[from] >> to) & 1u;
+}
+
+const char *txn_state_name(enum txn_state s)
+{
+	static const char *const name[TXN_NSTATES] = {
+		[TXN_TRYING] = "trying", [TXN_PROCEEDING] = "proceeding",
+		[TXN_COMPLETED] = "completed", [TXN_TIMED_OUT] = "timed_out",
+		[TXN_TERMINATED] = "terminated",
+	};
+	return (unsigned)s < TXN_NSTATES ? name[s] : "invalid";
+}
+
+bool txn_enter(struct txn *t, enum txn_state s)
+{
+	if (t->state == s)
+		return true;
+	if (!txn_state_legal(t->state, s)) {
+		log_msg(LOG_ERR, "txn %llu: illegal transition %s -> %s",
+			(unsigned long long)t->id, txn_state_name(t->state),
+			txn_state_name(s));
+		return false;
+	}
+	log_msg(LOG_DEBUG, "txn %llu: %s -> %s", (unsigned long long)t->id,
+		txn_state_name(t->state), txn_state_name(s));
+	t->state = s;
+	return true;
+}
+
+void txn_complete(struct txn *t, int status)
+{
+	if (t->on_final)
+		t->on_final(t, status);
+	txn_free(t);
+}
+
 void txn_free(struct txn *t)
 {
 	struct txn_table *tt = t->edge->txns;
+	txn_enter(t, TXN_TERMINATED);
 	if (t->share_key[0]) {
 		shares_release(t->edge->shares, t->share_key);
 		if (t->share_invite) {
@@ -180,6 +239,23 @@ void txn_free(struct txn *t)
 	if (t->fwd)
 		msg_destroy(t->fwd);
 	free(t);
+}
+
+void txn_watch_nodes(struct edge *e, const struct node_watch *w)
+{
+	e->txns->watch = w ? *w : (struct node_watch){ 0 };
+}
+
+const bool *txn_nodes_up(const struct edge *e)
+{
+	return e->txns->watch.up;
+}
+
+void txn_node_lost(struct edge *e, int node, enum conn_fail why, const char *reason)
+{
+	const struct node_watch *w = &e->txns->watch;
+	if (w->lost)
+		w->lost(w->arg, node, why, reason);
 }
 
 struct txn *txn_by_branch(struct edge *e, const char *branch)

@@ -10,6 +10,7 @@
 
 #include "net/conn.h"
 #include "proxy/edge.h"
+#include "proxy/forward.h"
 #include "core/framing.h"
 #include "net/listener.h"
 #include "proxy/proxy.h"
@@ -64,6 +65,7 @@ static void setup(void)
 	l_ext.next = &l_int;
 	l_int.next = NULL;
 	e.listeners = &l_ext;
+	fwd_refresh_view(&e);
 }
 
 static void teardown(void)

@@ -17,6 +17,7 @@
 
 #include "net/conn.h"
 #include "proxy/edge.h"
+#include "proxy/forward.h"
 #include "core/framing.h"
 #include "net/listener.h"
 #include "core/mask.h"
@@ -94,6 +95,7 @@ static void setup(void)
 	l_ext.next = &l_int;
 	l_int.next = NULL;
 	e.listeners = &l_ext;
+	fwd_refresh_view(&e);
 	tk.v = tokv;
 	tk.n = topo_tokens_fill(&cf, tokv, 16);
 	rc = (struct rewrite_ctx){ &cf, e.secret, own, 2 };
