@@ -12,7 +12,7 @@
 #include "proxy/edge.h"
 #include "proxy/federation.h"
 #include "util/log.h"
-#include "daemon/metrics.h"
+#include "util/counters.h"
 #include "core/policy.h"
 #include "core/rate.h"
 #include "proxy/respond.h"
@@ -140,8 +140,8 @@ static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
 			  "call_id", respond_call_id(sip), "method", respond_method(sip),
 			  "suppressed", dropped ? n : NULL, NULL);
 	}
-	metrics_rejection(c->edge->metrics, "inbound_rejected", reason);
-	if (respond_expected(sip)) metrics_request(c->edge->metrics, METRIC_INBOUND, respond_method(sip), status, 0);
+	counters_rejection("inbound_rejected", reason);
+	if (respond_expected(sip)) counters_request(COUNTER_INBOUND, respond_method(sip), status, 0);
 	if (code)
 		diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics,
 			     cf->edge.fqdn, (enum diag_code)code, NULL, false);

@@ -17,7 +17,7 @@
 #include "proxy/health.h"
 #include "net/listener.h"
 #include "util/log.h"
-#include "daemon/metrics.h"
+#include "util/counters.h"
 #include "proxy/outbound.h"
 #include "core/pat.h"
 #include "core/policy.h"
@@ -38,10 +38,10 @@ static void answer_refused(struct conn *c, msg_t *msg, int status, const char *p
 			   const char *event, const char *reason, const char *hdrs)
 {
 	sip_t const *sip = sip_object(msg);
-	metrics_rejection(c->edge->metrics, event, reason);
+	counters_rejection(event, reason);
 	if (sip && sip->sip_request && respond_expected(sip))
-		metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
-				: METRIC_OUTBOUND, respond_method(sip), status, 0);
+		counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+				: COUNTER_OUTBOUND, respond_method(sip), status, 0);
 	respond_reply(c, msg, status, phrase, hdrs);
 	msg_destroy(msg);
 }
@@ -244,7 +244,7 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (!sip_object(t->fwd)->sip_to->a_tag)
 		respond_sign(t->edge, resp);
 	respond_send(up, resp);
-	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
+	counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip_object(t->fwd)), status, counters_since(&t->started));
 	msg_destroy(resp);
 }
 
@@ -417,8 +417,8 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 				  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
 				     e->conf->edge.fqdn, fail_code(down->fail), &a, true);
-			metrics_rejection(e->metrics, "outbound_failed", "target_unreachable");
-			if (respond_expected(sip)) metrics_request(e->metrics, METRIC_OUTBOUND, respond_method(sip), 504, 0);
+			counters_rejection("outbound_failed", "target_unreachable");
+			if (respond_expected(sip)) counters_request(COUNTER_OUTBOUND, respond_method(sip), 504, 0);
 			respond_reply(up, msg, 504, NULL, hdrs);
 			msg_destroy(msg);
 			return;
@@ -699,7 +699,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	respond_reply(c, msg, 200, NULL, NULL);
-	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, "CANCEL", 200, 0);
+	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200, 0);
 	msg_destroy(msg);
 	if (t->status < 200)
 		send_hop_request(t, "CANCEL", NULL);
@@ -775,9 +775,9 @@ static void answer_options(struct conn *c, msg_t *msg)
 		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
 	log_event(LOG_DEBUG, "options_answered", "peer", c->peer,
 		  "call_id", respond_call_id(sip_object(msg)), NULL);
-	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
-			: METRIC_OUTBOUND, "OPTIONS", 200, 0);
-	metrics_options_answered(c->edge->metrics);
+	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
+	counters_options_answered();
 	respond_reply(c, msg, 200, NULL, hdrs);
 	msg_destroy(msg);
 }
@@ -855,7 +855,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 			   const char *reason)
 {
-	metrics_rejection(c->edge->metrics, "stray_response", reason);
+	counters_rejection("stray_response", reason);
 	time_t now = time(NULL);
 	if (c->stray_logged_at == now) {
 		c->stray_suppressed++;
@@ -934,7 +934,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	int first_final = t->status < 200;
-	if (first_final && up) metrics_request(e->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, sip->sip_cseq->cs_method_name, status, metrics_since(&t->started));
+	if (first_final && up) counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, sip->sip_cseq->cs_method_name, status, counters_since(&t->started));
 	t->status = status;
 	if (t->method == sip_method_invite && status >= 300) {
 		if (first_final)     /* RFC 3261 16.7: we ACK non-2xx downstream */
@@ -1006,10 +1006,10 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
 			  "reason", bad, "call_id", respond_call_id(sip),
 			  "method", respond_method(sip), NULL);
-		metrics_rejection(c->edge->metrics, "message_rejected", "malformed");
+		counters_rejection("message_rejected", "malformed");
 		if (sip && sip->sip_request && sip->sip_via &&
 		    sip->sip_request->rq_method != sip_method_ack) {
-			metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip), 400, 0);
+			counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip), 400, 0);
 			char hdrs[512];
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);
