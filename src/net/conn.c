@@ -347,11 +347,13 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 		char id[24], n[16];
 		snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
 		snprintf(n, sizeof n, "%u", dropped);
-		log_event(LOG_INFO, "connection_closed", "id", id,
-			  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
-			  "peer", c->peer[0] ? c->peer : NULL,
-			  "target", c->target[0] ? c->target : NULL,
-			  "reason", c->fail_reason, "suppressed", dropped ? n : NULL, NULL);
+		log_event(LOG_INFO, "connection_closed",
+			  LOG_STR("id", id),
+			  LOG_STR("zone", c->zone == ZONE_EXTERNAL ? "external" : "internal"),
+			  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
+			  LOG_STR("target", c->target[0] ? c->target : NULL),
+			  LOG_STR("reason", c->fail_reason),
+			  LOG_STR("suppressed", dropped ? n : NULL));
 	}
 	proxy_conn_closed(c);
 	if (!c->busy)
@@ -430,13 +432,17 @@ static bool dispatch(struct conn *c)
 			bufferevent_write(c->bev, "\r\n", 2);
 			break;
 		case FRAME_ERROR:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "unparseable stream", NULL);
+			log_event(LOG_NOTICE, "message_rejected",
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "unparseable stream"),
+				  LOG_CONN(c->id));
 			conn_close(c, CFAIL_CLOSED, "parse_error");
 			break;
 		case FRAME_TOOLARGE:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "message exceeds limits.max_message_size", NULL);
+			log_event(LOG_NOTICE, "message_rejected",
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "message exceeds limits.max_message_size"),
+				  LOG_CONN(c->id));
 			conn_close(c, CFAIL_CLOSED, "too_large");
 			break;
 		case FRAME_NONE:
@@ -475,8 +481,10 @@ static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct conn *c = arg;
-	log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-		  "reason", "message not completed within limits.header_timeout", NULL);
+	log_event(LOG_NOTICE, "message_rejected",
+		  LOG_STR("peer", c->peer),
+		  LOG_STR("reason", "message not completed within limits.header_timeout"),
+		  LOG_CONN(c->id));
 	conn_close(c, CFAIL_CLOSED, "header_timeout");
 }
 
@@ -495,11 +503,15 @@ static void log_handshake_failure(struct conn *c, const char *slug,
 		return;
 	char n[16];
 	snprintf(n, sizeof n, "%u", dropped);
-	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING,
-		  "tls_handshake_failed", "zone", zone,
-		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
-		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL,
-		  "suppressed", dropped ? n : NULL, NULL);
+	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING, "tls_handshake_failed",
+		  LOG_STR("zone", zone),
+		  LOG_STR("peer", c->peer),
+		  LOG_STR("target", c->target[0] ? c->target : NULL),
+		  LOG_STR("reason", slug),
+		  LOG_STR("detail", detail),
+		  LOG_STR("hint", *hint ? hint : NULL),
+		  LOG_STR("suppressed", dropped ? n : NULL),
+		  LOG_CONN(c->id));
 }
 
 /* An accepted connection leaves the pre-authentication budget: its
@@ -833,8 +845,11 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 		/* Only the configured nodes may use the internal listeners. */
 		conn_set_node(c, node_by_ip(cf, c->peer_ip));
 		if (c->node < 0) {
-			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
-				  "peer", c->peer, "reason", "not a configured node", NULL);
+			log_event(LOG_WARNING, "connection_refused",
+				  LOG_STR("zone", "internal"),
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "not a configured node"),
+				  LOG_CONN(c->id));
 			evutil_closesocket(fd);
 			c->state = CONN_CLOSED;
 			conn_free(c);
