@@ -434,15 +434,13 @@ static bool dispatch(struct conn *c)
 		case FRAME_ERROR:
 			log_event(LOG_NOTICE, "message_rejected",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "unparseable stream"),
-				  LOG_CONN(c->id));
+				  LOG_STR("reason", "unparseable stream"));
 			conn_close(c, CFAIL_CLOSED, "parse_error");
 			break;
 		case FRAME_TOOLARGE:
 			log_event(LOG_NOTICE, "message_rejected",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "message exceeds limits.max_message_size"),
-				  LOG_CONN(c->id));
+				  LOG_STR("reason", "message exceeds limits.max_message_size"));
 			conn_close(c, CFAIL_CLOSED, "too_large");
 			break;
 		case FRAME_NONE:
@@ -483,8 +481,7 @@ static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	log_event(LOG_NOTICE, "message_rejected",
 		  LOG_STR("peer", c->peer),
-		  LOG_STR("reason", "message not completed within limits.header_timeout"),
-		  LOG_CONN(c->id));
+		  LOG_STR("reason", "message not completed within limits.header_timeout"));
 	conn_close(c, CFAIL_CLOSED, "header_timeout");
 }
 
@@ -510,8 +507,7 @@ static void log_handshake_failure(struct conn *c, const char *slug,
 		  LOG_STR("reason", slug),
 		  LOG_STR("detail", detail),
 		  LOG_STR("hint", *hint ? hint : NULL),
-		  LOG_STR("suppressed", dropped ? n : NULL),
-		  LOG_CONN(c->id));
+		  LOG_STR("suppressed", dropped ? n : NULL));
 }
 
 /* An accepted connection leaves the pre-authentication budget: its
@@ -848,8 +844,7 @@ void conn_accept(struct edge *e, evutil_socket_t fd, const struct sockaddr *sa,
 			log_event(LOG_WARNING, "connection_refused",
 				  LOG_STR("zone", "internal"),
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "not a configured node"),
-				  LOG_CONN(c->id));
+				  LOG_STR("reason", "not a configured node"));
 			evutil_closesocket(fd);
 			c->state = CONN_CLOSED;
 			conn_free(c);

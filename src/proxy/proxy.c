@@ -261,8 +261,7 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 		  LOG_STR("call_id", respond_call_id(f)),
 		  LOG_STR("target", t->targets[t->cur_target].host),
 		  LOG_STR("seconds", secs),
-		  LOG_STR("status", "408"),
-		  LOG_TXN(t->id));
+		  LOG_STR("status", "408"));
 	local_response(t, 408, NULL);
 	if (t->method == sip_method_invite) {
 		/* Timer C: CANCEL downstream, and stay a while to ACK the 487
@@ -772,8 +771,7 @@ static void answer_options(struct conn *c, msg_t *msg)
 		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
 	log_event(LOG_DEBUG, "options_answered",
 		  LOG_STR("peer", c->peer),
-		  LOG_STR("call_id", respond_call_id(sip_object(msg))),
-		  LOG_CONN(c->id));
+		  LOG_STR("call_id", respond_call_id(sip_object(msg))));
 	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
 			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
 	counters_options_answered();
@@ -806,8 +804,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		if ((t && t->status >= 300) || respond_own_ack(e, sip)) {
 			log_event(LOG_DEBUG, "ack_absorbed",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("call_id", respond_call_id(sip)),
-				  LOG_CONN(c->id));
+				  LOG_STR("call_id", respond_call_id(sip)));
 			msg_destroy(msg);
 			return;
 		}
@@ -870,8 +867,7 @@ static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 			  LOG_STR("status", code),
 			  LOG_STR("call_id", respond_call_id(sip)),
 			  LOG_STR("method", respond_method(sip)),
-			  LOG_STR("suppressed", c->stray_suppressed ? supp : NULL),
-			  LOG_CONN(c->id));
+			  LOG_STR("suppressed", c->stray_suppressed ? supp : NULL));
 		c->stray_logged_at = now;
 		c->stray_suppressed = 0;
 	}
@@ -1012,8 +1008,7 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 			  LOG_STR("peer", c->peer),
 			  LOG_STR("reason", bad),
 			  LOG_STR("call_id", respond_call_id(sip)),
-			  LOG_STR("method", respond_method(sip)),
-			  LOG_CONN(c->id));
+			  LOG_STR("method", respond_method(sip)));
 		counters_rejection("message_rejected", "malformed");
 		if (sip && sip->sip_request && sip->sip_via &&
 		    sip->sip_request->rq_method != sip_method_ack) {
@@ -1085,9 +1080,7 @@ static void on_down_closed(struct txn *t, void *arg)
 			  LOG_STR("detail", c->fail_reason),
 			  LOG_STR("call_id", respond_call_id(f)),
 			  LOG_STR("method", respond_method(f)),
-			  LOG_STR("status", "503"),
-			  LOG_CONN(c->id),
-			  LOG_TXN(t->id));
+			  LOG_STR("status", "503"));
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 			     "internal server unavailable");
 		size_t off = strlen(hdrs);
@@ -1118,8 +1111,7 @@ static void on_down_closed(struct txn *t, void *arg)
 		  LOG_STR("target", fqdn1),
 		  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
 		  LOG_STR("call_id", respond_call_id(f)),
-		  LOG_STR("method", respond_method(f)),
-		  LOG_CONN(c->id));
+		  LOG_STR("method", respond_method(f)));
 	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 		     code, &a, true);
 	local_response(t, status, hdrs);

@@ -30,7 +30,7 @@ static void log_rejection(const struct conn *c, sip_t const *sip,
 		  LOG_STR("srv_targets", r->srv_targets),
 		  LOG_STR("call_id", respond_call_id(sip)),
 		  LOG_STR("method", respond_method(sip)),
-		  LOG_COUNT("suppressed", dropped), LOG_CONN(c->id), LOG_TXN(r->txn));
+		  LOG_COUNT("suppressed", dropped));
 }
 
 void reject(struct conn *c, msg_t *msg, const struct rejection *r)

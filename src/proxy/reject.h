@@ -1,7 +1,7 @@
 /* reject.h - the one refusal path: one log line, one count, one response.
  *
  * Every request the edge refuses goes through reject(): it logs
- * event=<events.def name> reason=<slug> ... conn=c<id>, counts the
+ * event=<events.def name> reason=<slug> ..., counts the
  * refusal (sipedge_rejections_total and sipedge_requests_total), answers
  * with the status and headers given, and frees the message.
  */
@@ -9,7 +9,6 @@
 #define SIPEDGE_REJECT_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <sofia-sip/msg.h>
 
 #include "core/events.h"
@@ -24,7 +23,6 @@ struct rejection {
 	const char *domain;
 	const char *srv_targets;   /* comma-separated; NULL: no lookup was needed */
 	const char *hdrs;          /* extra response headers, "Name: v\r\n"... */
-	uint64_t txn;              /* the transaction's id, 0 if none */
 	/* The line is logged at most once a second per (event, reason), with
 	 * suppressed=N: refusals that come in floods. */
 	bool flood;
