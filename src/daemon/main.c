@@ -71,8 +71,8 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	e->stopping = e->net->stopping = true;
 	sd_notify(0, "STOPPING=1");
-	log_event(LOG_NOTICE, "shutdown_requested", "signal",
-		  sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	log_event(LOG_NOTICE, "shutdown_requested",
+		  LOG_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
 	listeners_close(e->net, &e->listeners);
 	fwd_refresh_view(e);
 	e->drain_timer = evtimer_new(e->base, on_drain_tick, e);
@@ -170,14 +170,16 @@ static bool fit_fd_limit(const struct conf *cf)
 			 "file descriptors, the hard limit is %llu: raise LimitNOFILE= "
 			 "(systemd) or lower max_connections", cf->limits.max_connections,
 			 (unsigned long long)want, (unsigned long long)rl.rlim_max);
-		log_event(LOG_ERR, "startup_failed", "reason", "file_descriptors",
-			  "detail", detail, NULL);
+		log_event(LOG_ERR, "startup_failed",
+			  LOG_STR("reason", "file_descriptors"),
+			  LOG_STR("detail", detail));
 		return false;
 	}
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		log_event(LOG_ERR, "startup_failed", "reason", "file_descriptors",
-			  "detail", strerror(errno), NULL);
+		log_event(LOG_ERR, "startup_failed",
+			  LOG_STR("reason", "file_descriptors"),
+			  LOG_STR("detail", strerror(errno)));
 		return false;
 	}
 	return true;
@@ -251,12 +253,15 @@ int main(int argc, char **argv)
 	/* Before the privilege drop: the file may be readable by root only. */
 	char why[512];
 	if (!secret_load(conf->edge.secret_file, e->secret, why, sizeof why)) {
-		log_event(LOG_ERR, "startup_failed", "reason", "secret_file", "detail", why, NULL);
+		log_event(LOG_ERR, "startup_failed",
+			  LOG_STR("reason", "secret_file"),
+			  LOG_STR("detail", why));
 		goto out;
 	}
 	if (!*conf->edge.secret_file)
-		log_event(LOG_NOTICE, "secret_random", "detail", "edge.secret_file is not set: "
-			  "Call-IDs masked before a restart will not be restored", NULL);
+		log_event(LOG_NOTICE, "secret_random",
+			  LOG_STR("detail", "edge.secret_file is not set: "
+				  "Call-IDs masked before a restart will not be restored"));
 	if (!(e->tls = tls_ctxs_new(conf)))
 		goto out;
 	struct dns_options dopt;
@@ -288,14 +293,18 @@ int main(int argc, char **argv)
 	evsignal_add(e->sig_int, NULL);
 	evsignal_add(e->sig_hup, NULL);
 
-	log_event(LOG_NOTICE, "startup", "version", PACKAGE_VERSION, "config", conf->path,
-		  "fqdn", conf->edge.fqdn, "listeners", listener_summary(e), NULL);
+	log_event(LOG_NOTICE, "startup",
+		  LOG_STR("version", PACKAGE_VERSION),
+		  LOG_STR("config", conf->path),
+		  LOG_STR("fqdn", conf->edge.fqdn),
+		  LOG_STR("listeners", listener_summary(e)));
 	sd_notify(0, "READY=1");
 	notify_status(e);
 	start_ticks(e);
 	event_base_dispatch(e->base);
-	log_event(LOG_NOTICE, "shutdown", "reason", e->stopping ? "signal" : "loop ended",
-		  "open_transactions", txn_count(e) ? "abandoned" : "0", NULL);
+	log_event(LOG_NOTICE, "shutdown",
+		  LOG_STR("reason", e->stopping ? "signal" : "loop ended"),
+		  LOG_STR("open_transactions", txn_count(e) ? "abandoned" : "0"));
 	rc = 0;
 out:
 	edge_free(e);

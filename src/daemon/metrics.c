@@ -1,16 +1,10 @@
 /* metrics.c - Prometheus text exposition (format 0.0.4) at /metrics.
  *
- * Every series has labels from a fixed or bounded set, so peers cannot
- * grow memory or the size of a scrape:
- *   - method: the 16 methods the edge knows, else "other";
- *   - status: the exact code for the common finals in status_codes[],
- *     else its class ("2xx" .. "6xx"), else "other";
- *   - rejections and TLS failures: (event|zone, reason) slugs from the
- *     code, kept in a table of PAIR_MAX entries; once it is full a new
- *     pair counts under (its event, "other") if that row exists, else
- *     under ("other", "other").
- * Counters only grow; gauges (connections, transactions, nodes, DNS) are
- * read from the daemon's state when /metrics is scraped.
+ * Counters come from util/counters.c, whose label sets are bounded, so
+ * peers cannot grow memory or the size of a scrape. Counters only grow;
+ * gauges (connections, transactions, nodes, DNS) are read from the
+ * daemon's state when /metrics is scraped: the endpoint reads downward,
+ * nothing below calls it.
  */
 #include "config.h"
 
@@ -27,69 +21,16 @@
 #include "net/dns.h"
 #include "proxy/edge.h"
 #include "proxy/health.h"
+#include "util/counters.h"
 #include "util/log.h"
 #include "daemon/metrics.h"
 #include "proxy/txn.h"
-
-static const char *const method_names[] = {
-	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
-	"UPDATE", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH", "SERVICE",
-	"BENOTIFY", "other",
-};
-#define N_METHODS (sizeof method_names / sizeof *method_names)
-
-static const int status_codes[] = {
-	200, 202, 400, 401, 403, 404, 407, 408, 420, 480, 481, 482, 483, 486,
-	487, 488, 500, 501, 502, 503, 504, 603,
-};
-#define N_CODES (sizeof status_codes / sizeof *status_codes)
-static const char *const status_classes[] = { "2xx", "3xx", "4xx", "5xx", "6xx", "other" };
-#define N_STATUS (N_CODES + sizeof status_classes / sizeof *status_classes)
-
-/* Upper bounds of the latency buckets, seconds (+Inf is implicit). */
-static const double bucket_le[] = {
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
-static const char *const bucket_label[] = {
-	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-	"1", "2.5", "5", "10",
-};
-#define N_BUCKETS (sizeof bucket_le / sizeof *bucket_le)
-
-static const char *const dir_names[] = { "inbound", "outbound" };
-
-#define PAIR_MAX 64
-#define LABEL_MAX 48
-
-struct pair {
-	char a[LABEL_MAX], b[LABEL_MAX];
-	unsigned long long n;
-};
-
-struct pairs {
-	struct pair row[PAIR_MAX];
-	size_t n;
-	unsigned long long overflow;     /* ("other", "other") */
-};
-
-struct histogram {
-	unsigned long long bucket[N_BUCKETS + 1];   /* not cumulative; last = +Inf */
-	unsigned long long count;
-	double sum;
-};
 
 struct metrics {
 	struct edge *edge;
 	struct evhttp *http;
 	double start_time;                           /* Unix time, seconds */
-	unsigned long long requests[2][N_METHODS][N_STATUS];
-	struct histogram latency[2];
-	struct pairs rejections;
-	struct pairs tls_failures;
-	unsigned long long options_answered;
 };
-
-/* ------------------------------------------------------------ counting */
 
 struct metrics *metrics_new(struct edge *e)
 {
@@ -103,105 +44,6 @@ struct metrics *metrics_new(struct edge *e)
 	gettimeofday(&tv, NULL);
 	m->start_time = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 	return m;
-}
-
-static size_t method_index(const char *method)
-{
-	for (size_t i = 0; method && i + 1 < N_METHODS; i++)
-		if (strcmp(method, method_names[i]) == 0)
-			return i;
-	return N_METHODS - 1;
-}
-
-static size_t status_index(int status)
-{
-	for (size_t i = 0; i < N_CODES; i++)
-		if (status == status_codes[i])
-			return i;
-	if (status >= 200 && status <= 699)
-		return N_CODES + (size_t)(status / 100 - 2);
-	return N_STATUS - 1;
-}
-
-static const char *status_label(size_t i, char *buf, size_t len)
-{
-	if (i < N_CODES) {
-		snprintf(buf, len, "%d", status_codes[i]);
-		return buf;
-	}
-	return status_classes[i - N_CODES];
-}
-
-void metrics_request(struct metrics *m, enum metric_dir dir, const char *method,
-		     int status, double seconds)
-{
-	if (!m)
-		return;
-	int d = dir == METRIC_OUTBOUND ? 1 : 0;
-	m->requests[d][method_index(method)][status_index(status)]++;
-	if (!(seconds > 0))          /* also NaN */
-		seconds = 0;
-	struct histogram *h = &m->latency[d];
-	size_t b = 0;
-	while (b < N_BUCKETS && seconds > bucket_le[b])
-		b++;
-	h->bucket[b]++;
-	h->count++;
-	h->sum += seconds;
-}
-
-static void pair_count(struct pairs *t, const char *a, const char *b)
-{
-	char ka[LABEL_MAX], kb[LABEL_MAX];
-	snprintf(ka, sizeof ka, "%s", a && *a ? a : "unknown");
-	snprintf(kb, sizeof kb, "%s", b && *b ? b : "unknown");
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->row[i].a, ka) == 0 && strcmp(t->row[i].b, kb) == 0) {
-			t->row[i].n++;
-			return;
-		}
-	if (t->n < PAIR_MAX) {
-		struct pair *p = &t->row[t->n++];
-		memcpy(p->a, ka, sizeof ka);
-		memcpy(p->b, kb, sizeof kb);
-		p->n = 1;
-		return;
-	}
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->row[i].a, ka) == 0 && strcmp(t->row[i].b, "other") == 0) {
-			t->row[i].n++;
-			return;
-		}
-	t->overflow++;
-}
-
-void metrics_rejection(struct metrics *m, const char *event, const char *reason)
-{
-	if (m)
-		pair_count(&m->rejections, event, reason);
-}
-
-void metrics_options_answered(struct metrics *m)
-{
-	if (m)
-		m->options_answered++;
-}
-
-void metrics_tls_failure(struct metrics *m, const char *zone, const char *reason)
-{
-	if (m)
-		pair_count(&m->tls_failures, zone, reason);
-}
-
-double metrics_since(const struct timespec *start)
-{
-	struct timespec now;
-	if (!start || (start->tv_sec == 0 && start->tv_nsec == 0))
-		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double s = (double)(now.tv_sec - start->tv_sec) +
-		   (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-	return s > 0 ? s : 0;
 }
 
 /* ------------------------------------------------------------ exposition */
@@ -245,7 +87,8 @@ static void sample(struct evbuffer *b, const char *name, const char *k1,
 	evbuffer_add_printf(b, " %llu\n", value);
 }
 
-static void render_pairs(struct evbuffer *b, const char *name, const struct pairs *t,
+static void render_pairs(struct evbuffer *b, const char *name,
+			 const struct counter_pairs *t,
 			 const char *ka, const char *kb)
 {
 	unsigned long long over = t->overflow;
@@ -261,58 +104,92 @@ static void render_pairs(struct evbuffer *b, const char *name, const struct pair
 		sample(b, name, ka, "other", kb, "other", over);
 }
 
-static void render(struct metrics *m, struct evbuffer *b)
+static void render_requests(struct evbuffer *b, const struct counters *k)
 {
-	struct edge *e = m->edge;
 	char st[16];
-
 	header(b, "sipedge_requests_total", "counter",
 	       "Requests whose final response passed the edge (relayed or made by it), "
 	       "by direction (inbound = from the external zone), method and final status "
 	       "(common codes exact, others by class).");
 	for (size_t d = 0; d < 2; d++)
-		for (size_t mi = 0; mi < N_METHODS; mi++)
-			for (size_t si = 0; si < N_STATUS; si++) {
-				unsigned long long n = m->requests[d][mi][si];
+		for (size_t mi = 0; mi < COUNTERS_METHODS; mi++)
+			for (size_t si = 0; si < COUNTERS_STATUS; si++) {
+				unsigned long long n = k->requests[d][mi][si];
 				if (!n)
 					continue;
 				evbuffer_add_printf(b, "sipedge_requests_total{direction=\"%s\","
 						    "method=\"%s\",status=\"%s\"} %llu\n",
-						    dir_names[d], method_names[mi],
-						    status_label(si, st, sizeof st), n);
+						    counters_dir_name(d), counters_method_name(mi),
+						    counters_status_label(si, st, sizeof st), n);
 			}
+}
 
+static void render_latency(struct evbuffer *b, const struct counters *k)
+{
 	header(b, "sipedge_request_duration_seconds", "histogram",
 	       "Time from a request entering the edge's transaction to its final "
 	       "response leaving the edge (0 for requests the edge refused at once).");
 	for (size_t d = 0; d < 2; d++) {
-		const struct histogram *h = &m->latency[d];
+		const struct counter_histogram *h = &k->latency[d];
+		const char *dir = counters_dir_name(d);
 		unsigned long long cum = 0;
-		for (size_t i = 0; i <= N_BUCKETS; i++) {
+		for (size_t i = 0; i <= COUNTERS_BUCKETS; i++) {
 			cum += h->bucket[i];
 			evbuffer_add_printf(b, "sipedge_request_duration_seconds_bucket{"
-					    "direction=\"%s\",le=\"%s\"} %llu\n", dir_names[d],
-					    i < N_BUCKETS ? bucket_label[i] : "+Inf", cum);
+					    "direction=\"%s\",le=\"%s\"} %llu\n", dir,
+					    counters_bucket_label(i), cum);
 		}
 		evbuffer_add_printf(b, "sipedge_request_duration_seconds_sum{direction=\"%s\"} %.9g\n",
-				    dir_names[d], h->sum);
+				    dir, h->sum);
 		evbuffer_add_printf(b, "sipedge_request_duration_seconds_count{direction=\"%s\"} %llu\n",
-				    dir_names[d], h->count);
+				    dir, h->count);
 	}
+}
+
+static void render_counters(struct evbuffer *b)
+{
+	const struct counters *k = counters_get();
+	render_requests(b, k);
+	render_latency(b, k);
 
 	header(b, "sipedge_rejections_total", "counter",
 	       "Requests the edge refused, by log event and reason slug (see sipedge(8)).");
-	render_pairs(b, "sipedge_rejections_total", &m->rejections, "event", "reason");
+	render_pairs(b, "sipedge_rejections_total", &k->rejections, "event", "reason");
 
 	header(b, "sipedge_options_answered_total", "counter",
 	       "OPTIONS requests addressed to the edge itself, answered by the edge.");
-	evbuffer_add_printf(b, "sipedge_options_answered_total %llu\n", m->options_answered);
+	evbuffer_add_printf(b, "sipedge_options_answered_total %llu\n", k->options_answered);
 
 	header(b, "sipedge_tls_handshake_failures_total", "counter",
 	       "TLS handshakes that failed, by zone and reason slug.");
-	render_pairs(b, "sipedge_tls_handshake_failures_total", &m->tls_failures,
+	render_pairs(b, "sipedge_tls_handshake_failures_total", &k->tls_failures,
 		     "zone", "reason");
+}
 
+static void render_dns(struct evbuffer *b, struct dns *dns)
+{
+	struct dns_stats ds;
+	dns_get_stats(dns, &ds);
+	header(b, "sipedge_dns_queries_total", "counter", "DNS queries put on the wire.");
+	sample(b, "sipedge_dns_queries_total", NULL, NULL, NULL, NULL, ds.queries);
+	header(b, "sipedge_dns_cache_hits_total", "counter",
+	       "DNS lookups answered from the cache.");
+	sample(b, "sipedge_dns_cache_hits_total", NULL, NULL, NULL, NULL, ds.cache_hits);
+	header(b, "sipedge_dns_negative_hits_total", "counter",
+	       "DNS lookups answered from the negative cache.");
+	sample(b, "sipedge_dns_negative_hits_total", NULL, NULL, NULL, NULL,
+	       ds.negative_hits);
+	header(b, "sipedge_dns_failures_total", "counter",
+	       "DNS lookups that failed (timeout, SERVFAIL, REFUSED, limits).");
+	sample(b, "sipedge_dns_failures_total", NULL, NULL, NULL, NULL, ds.failures);
+	header(b, "sipedge_dns_coalesced_total", "counter",
+	       "DNS lookups that joined a query already in flight.");
+	sample(b, "sipedge_dns_coalesced_total", NULL, NULL, NULL, NULL, ds.coalesced);
+}
+
+/* Gauges read from the daemon's state at scrape time. */
+static void render_gauges(struct evbuffer *b, struct edge *e)
+{
 	if (e && e->net) {
 		header(b, "sipedge_connections", "gauge", "Open connections by zone.");
 		sample(b, "sipedge_connections", "zone", "external", NULL, NULL,
@@ -332,51 +209,19 @@ static void render(struct metrics *m, struct evbuffer *b)
 			sample(b, "sipedge_node_up", "node", e->conf->internal.nodes[i].name,
 			       NULL, NULL, !up || up[i]);
 	}
-	if (e && e->dns) {
-		struct dns_stats ds;
-		dns_get_stats(e->dns, &ds);
-		header(b, "sipedge_dns_queries_total", "counter", "DNS queries put on the wire.");
-		sample(b, "sipedge_dns_queries_total", NULL, NULL, NULL, NULL, ds.queries);
-		header(b, "sipedge_dns_cache_hits_total", "counter",
-		       "DNS lookups answered from the cache.");
-		sample(b, "sipedge_dns_cache_hits_total", NULL, NULL, NULL, NULL, ds.cache_hits);
-		header(b, "sipedge_dns_negative_hits_total", "counter",
-		       "DNS lookups answered from the negative cache.");
-		sample(b, "sipedge_dns_negative_hits_total", NULL, NULL, NULL, NULL,
-		       ds.negative_hits);
-		header(b, "sipedge_dns_failures_total", "counter",
-		       "DNS lookups that failed (timeout, SERVFAIL, REFUSED, limits).");
-		sample(b, "sipedge_dns_failures_total", NULL, NULL, NULL, NULL, ds.failures);
-		header(b, "sipedge_dns_coalesced_total", "counter",
-		       "DNS lookups that joined a query already in flight.");
-		sample(b, "sipedge_dns_coalesced_total", NULL, NULL, NULL, NULL, ds.coalesced);
-	}
+	if (e && e->dns)
+		render_dns(b, e->dns);
+}
 
+void metrics_render(const struct metrics *m, struct evbuffer *b)
+{
+	render_counters(b);
+	render_gauges(b, m ? m->edge : NULL);
 	header(b, "sipedge_build_info", "gauge", "Always 1; the version is a label.");
 	sample(b, "sipedge_build_info", "version", PACKAGE_VERSION, NULL, NULL, 1);
 	header(b, "sipedge_start_time_seconds", "gauge",
 	       "Start time of the daemon since the Unix epoch in seconds.");
-	evbuffer_add_printf(b, "sipedge_start_time_seconds %.3f\n", m->start_time);
-}
-
-char *metrics_text(struct metrics *m, size_t *len)
-{
-	if (!m)
-		return NULL;
-	struct evbuffer *b = evbuffer_new();
-	if (!b)
-		return NULL;
-	render(m, b);
-	size_t n = evbuffer_get_length(b);
-	char *s = malloc(n + 1);
-	if (s) {
-		evbuffer_remove(b, s, n);
-		s[n] = '\0';
-		if (len)
-			*len = n;
-	}
-	evbuffer_free(b);
-	return s;
+	evbuffer_add_printf(b, "sipedge_start_time_seconds %.3f\n", m ? m->start_time : 0.0);
 }
 
 /* ------------------------------------------------------------ HTTP */
@@ -397,7 +242,7 @@ static void on_http(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	render(m, b);
+	metrics_render(m, b);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_add_header(h, "Cache-Control", "no-store");

@@ -17,7 +17,9 @@
 
 static bool fail(const char *reason, const char *detail)
 {
-	log_event(LOG_ERR, "startup_failed", "reason", reason, "detail", detail, NULL);
+	log_event(LOG_ERR, "startup_failed",
+		  LOG_STR("reason", reason),
+		  LOG_STR("detail", detail));
 	return false;
 }
 
@@ -31,8 +33,10 @@ bool privs_drop(const struct conf *c)
 		if (user) {
 			struct passwd *me = getpwuid(geteuid());
 			if (!me || strcmp(me->pw_name, user) != 0)
-				log_event(LOG_NOTICE, "privileges_kept", "reason", "not_root",
-					  "user", me ? me->pw_name : "?", "wanted", user, NULL);
+				log_event(LOG_NOTICE, "privileges_kept",
+					  LOG_STR("reason", "not_root"),
+					  LOG_STR("user", me ? me->pw_name : "?"),
+					  LOG_STR("wanted", user));
 		}
 		return true;
 	}
@@ -68,11 +72,11 @@ bool privs_drop(const struct conf *c)
 	}
 	if (setuid(0) == 0 || geteuid() == 0 || (gid != 0 && getegid() == 0))
 		return fail("privilege_drop_failed", "root could be regained");
-	char su[16], sg[16];
-	snprintf(su, sizeof su, "%u", (unsigned)uid);
+	char sg[16];       /* a group without a name is shown by number */
 	snprintf(sg, sizeof sg, "%u", (unsigned)gid);
 	struct group *gr = getgrgid(gid);
-	log_event(LOG_NOTICE, "privileges_dropped", "user", name, "uid", su,
-		  "group", gr ? gr->gr_name : sg, "gid", sg, NULL);
+	log_event(LOG_NOTICE, "privileges_dropped", LOG_STR("user", name),
+		  LOG_INT("uid", uid), LOG_STR("group", gr ? gr->gr_name : sg),
+		  LOG_INT("gid", gid));
 	return true;
 }

@@ -70,8 +70,10 @@ static void remap_txn(struct txn *t, void *arg)
 
 static void failed(const char *why)
 {
-	log_event(LOG_ERR, "reload", "result", "failed", "error", why,
-		  "action", "running configuration kept", NULL);
+	log_event(LOG_ERR, "reload",
+		  LOG_STR("result", "failed"),
+		  LOG_STR("error", why),
+		  LOG_STR("action", "running configuration kept"));
 	sd_notify(0, "READY=1");
 }
 
@@ -82,7 +84,9 @@ bool reload(struct edge *e)
 	struct conf *nc = conf_load(e->conf->path, true, &errs);
 	if (!nc) {
 		for (size_t i = 0; i < errs.n; i++)
-			log_event(LOG_ERR, "reload", "result", "failed", "error", errs.msg[i], NULL);
+			log_event(LOG_ERR, "reload",
+				  LOG_STR("result", "failed"),
+				  LOG_STR("error", errs.msg[i]));
 		conf_errors_free(&errs);
 		failed("configuration has errors (lines above)");
 		return false;
@@ -99,7 +103,9 @@ bool reload(struct edge *e)
 	bool new_key = strcmp(e->conf->edge.secret_file, nc->edge.secret_file) != 0;
 	char why[600];
 	if (new_key && !secret_load(nc->edge.secret_file, key, why, sizeof why)) {
-		log_event(LOG_ERR, "reload", "result", "failed", "error", why, NULL);
+		log_event(LOG_ERR, "reload",
+			  LOG_STR("result", "failed"),
+			  LOG_STR("error", why));
 		tls_ctxs_free(nt);
 		conf_free(nc);
 		failed("cannot read edge.secret_file (line above)");
@@ -150,7 +156,9 @@ bool reload(struct edge *e)
 	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
 	tls_ctxs_free(ot);
 	conf_free(old);
-	log_event(LOG_NOTICE, "reload", "result", "ok", "config", nc->path, NULL);
+	log_event(LOG_NOTICE, "reload",
+		  LOG_STR("result", "ok"),
+		  LOG_STR("config", nc->path));
 	sd_notify(0, "READY=1");
 	return true;
 }

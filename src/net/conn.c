@@ -399,11 +399,13 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 		char id[24], n[16];
 		snprintf(id, sizeof id, "c%llu", (unsigned long long)c->id);
 		snprintf(n, sizeof n, "%u", dropped);
-		log_event(LOG_INFO, "connection_closed", "id", id,
-			  "zone", c->zone == ZONE_EXTERNAL ? "external" : "internal",
-			  "peer", c->peer[0] ? c->peer : NULL,
-			  "target", c->target[0] ? c->target : NULL,
-			  "reason", c->fail_reason, "suppressed", dropped ? n : NULL, NULL);
+		log_event(LOG_INFO, "connection_closed",
+			  LOG_STR("id", id),
+			  LOG_STR("zone", c->zone == ZONE_EXTERNAL ? "external" : "internal"),
+			  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
+			  LOG_STR("target", c->target[0] ? c->target : NULL),
+			  LOG_STR("reason", c->fail_reason),
+			  LOG_STR("suppressed", dropped ? n : NULL));
 	}
 	/* The owner answers what waited on c and frees its c->owner. */
 	if (c->net->on.on_closed)
@@ -555,8 +557,10 @@ void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa
 		/* Only the configured nodes may use the internal listeners. */
 		conn_set_node(c, node_by_ip(cf, c->peer_ip));
 		if (c->node < 0) {
-			log_event(LOG_WARNING, "connection_refused", "zone", "internal",
-				  "peer", c->peer, "reason", "not a configured node", NULL);
+			log_event(LOG_WARNING, "connection_refused",
+				  LOG_STR("zone", "internal"),
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "not a configured node"));
 			evutil_closesocket(fd);
 			conn_drop(c);
 			return;

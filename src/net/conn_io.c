@@ -58,13 +58,15 @@ static bool dispatch(struct conn *c)
 			bufferevent_write(c->bev, "\r\n", 2);
 			break;
 		case FRAME_ERROR:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "unparseable stream", NULL);
+			log_event(LOG_NOTICE, "message_rejected",
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "unparseable stream"));
 			conn_close(c, CFAIL_CLOSED, "parse_error");
 			break;
 		case FRAME_TOOLARGE:
-			log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-				  "reason", "message exceeds limits.max_message_size", NULL);
+			log_event(LOG_NOTICE, "message_rejected",
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("reason", "message exceeds limits.max_message_size"));
 			conn_close(c, CFAIL_CLOSED, "too_large");
 			break;
 		case FRAME_NONE:
@@ -102,8 +104,9 @@ static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct conn *c = arg;
-	log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-		  "reason", "message not completed within limits.header_timeout", NULL);
+	log_event(LOG_NOTICE, "message_rejected",
+		  LOG_STR("peer", c->peer),
+		  LOG_STR("reason", "message not completed within limits.header_timeout"));
 	conn_close(c, CFAIL_CLOSED, "header_timeout");
 }
 
@@ -123,11 +126,14 @@ static void log_handshake_failure(struct conn *c, const char *slug,
 		return;
 	char n[16];
 	snprintf(n, sizeof n, "%u", dropped);
-	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING,
-		  "tls_handshake_failed", "zone", zone,
-		  "peer", c->peer, "target", c->target[0] ? c->target : NULL,
-		  "reason", slug, "detail", detail, "hint", *hint ? hint : NULL,
-		  "suppressed", dropped ? n : NULL, NULL);
+	log_event(strcmp(slug, "closed") == 0 ? LOG_INFO : LOG_WARNING, "tls_handshake_failed",
+		  LOG_STR("zone", zone),
+		  LOG_STR("peer", c->peer),
+		  LOG_STR("target", c->target[0] ? c->target : NULL),
+		  LOG_STR("reason", slug),
+		  LOG_STR("detail", detail),
+		  LOG_STR("hint", *hint ? hint : NULL),
+		  LOG_STR("suppressed", dropped ? n : NULL));
 }
 
 

@@ -470,7 +470,7 @@ static bool within_limit(struct dns *d, size_t used, size_t max)
 	time_t now = now_sec();
 	if (now != d->last_limit_log) {
 		d->last_limit_log = now;
-		log_event(LOG_WARNING, "limit_reached", "limit", "dns_pending", NULL);
+		log_event(LOG_WARNING, "limit_reached", LOG_STR("limit", "dns_pending"));
 	}
 	return false;
 }

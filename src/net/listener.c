@@ -51,12 +51,9 @@ static void on_accept_error(struct evconnlistener *ev, void *arg)
 		evconnlistener_enable(ev);
 	unsigned dropped;
 	if (log_flood_allow("limit_reached", "file_descriptors", &dropped)) {
-		char ms[16], n[16];
-		snprintf(ms, sizeof ms, "%d", l->backoff_ms);
-		snprintf(n, sizeof n, "%u", dropped);
-		log_event(LOG_WARNING, "limit_reached", "limit", "file_descriptors",
-			  "detail", evutil_socket_error_to_string(err), "pause_ms", ms,
-			  "suppressed", dropped ? n : NULL, NULL);
+		log_event(LOG_WARNING, "limit_reached", LOG_STR("limit", "file_descriptors"),
+			  LOG_STR("detail", evutil_socket_error_to_string(err)),
+			  LOG_INT("pause_ms", l->backoff_ms), LOG_COUNT("suppressed", dropped));
 	}
 }
 

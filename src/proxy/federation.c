@@ -12,10 +12,9 @@
 #include "proxy/edge.h"
 #include "proxy/federation.h"
 #include "util/log.h"
-#include "daemon/metrics.h"
 #include "core/policy.h"
 #include "core/rate.h"
-#include "proxy/respond.h"
+#include "proxy/reject.h"
 #include "core/share.h"
 #include "core/sipmsg.h"
 
@@ -161,35 +160,21 @@ static void refuse(struct conn *c, msg_t *msg, const char *domain, int status,
 		   int code, const char *reason, const char *srv_targets)
 {
 	const struct conf *cf = c->edge->conf;
-	sip_t const *sip = sip_object(msg);
-	char st[12], ms[12], names[512], hdrs[1024];
-	snprintf(st, sizeof st, "%d", status);
-	snprintf(ms, sizeof ms, "%d", code);
-	certnames_join(&c->names, names, sizeof names);
-	/* A DNS backlog refusal comes in floods (a peer claiming domains
-	 * whose DNS never answers): logged once a second, with the count of
-	 * the others. Each rate_limited refusal stays one line (sipedge(8)). */
-	bool flood = strcmp(reason, "dns_backlog") == 0;
-	unsigned dropped = 0;
-	char n[16];
-	if (!flood || log_flood_allow("inbound_rejected", reason, &dropped)) {
-		snprintf(n, sizeof n, "%u", dropped);
-		log_event(LOG_NOTICE, "inbound_rejected", "reason", reason,
-			  "code", code ? ms : NULL, "status", st, "domain", domain,
-			  "peer", c->peer, "cert_names", names, "srv_targets", srv_targets,
-			  "call_id", respond_call_id(sip), "method", respond_method(sip),
-			  "suppressed", dropped ? n : NULL, NULL);
-	}
-	metrics_rejection(c->edge->metrics, "inbound_rejected", reason);
-	if (respond_expected(sip)) metrics_request(c->edge->metrics, METRIC_INBOUND, respond_method(sip), status, 0);
+	char hdrs[1024];
+	bool backlog = strcmp(reason, "dns_backlog") == 0;
 	if (code)
 		diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics,
 			     cf->edge.fqdn, (enum diag_code)code, NULL, false);
 	else   /* a rate clears within a second; a DNS backlog takes longer */
-		snprintf(hdrs, sizeof hdrs, "Retry-After: %d\r\n",
-			 strcmp(reason, "dns_backlog") == 0 ? 5 : 1);
-	respond_reply(c, msg, status, NULL, hdrs);
-	msg_destroy(msg);
+		snprintf(hdrs, sizeof hdrs, "Retry-After: %d\r\n", backlog ? 5 : 1);
+	/* A DNS backlog refusal comes in floods (a peer claiming domains
+	 * whose DNS never answers): logged once a second, with the count of
+	 * the others. Each rate_limited refusal stays one line (sipedge(8)).
+	 * An ACK refused here is logged like any request. */
+	reject(c, msg, &(struct rejection){ .event = EV_INBOUND_REJECTED,
+		.reason = reason, .status = status, .ms_code = code, .domain = domain,
+		.srv_targets = srv_targets, .hdrs = hdrs, .flood = backlog,
+		.log_acks = true });
 }
 
 static void on_srv(void *arg, enum dns_status st, const struct dns_srv *srv,

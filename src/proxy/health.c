@@ -36,8 +36,9 @@ static void set_state(struct health *h, int i, bool up, const char *reason)
 	char lost[12];
 	snprintf(lost, sizeof lost, "%d", h->n[i].lost);
 	log_event(up ? LOG_NOTICE : LOG_WARNING, up ? "node_up" : "node_down",
-		  "node", h->edge->conf->internal.nodes[i].name,
-		  "reason", up ? NULL : reason, "lost_probes", up ? NULL : lost, NULL);
+		  LOG_STR("node", h->edge->conf->internal.nodes[i].name),
+		  LOG_STR("reason", up ? NULL : reason),
+		  LOG_STR("lost_probes", up ? NULL : lost));
 }
 
 static void on_probe_done(struct txn *t, int status)

@@ -23,12 +23,13 @@
 #include "net/listener.h"
 #include "net/netctx.h"
 #include "util/log.h"
-#include "daemon/metrics.h"
+#include "util/counters.h"
 #include "proxy/outbound.h"
 #include "core/pat.h"
 #include "core/policy.h"
 #include "proxy/proxy.h"
 #include "proxy/respond.h"
+#include "proxy/reject.h"
 #include "core/rewrite.h"
 #include "core/route.h"
 #include "core/share.h"
@@ -43,13 +44,9 @@
 static void answer_refused(struct conn *c, msg_t *msg, int status, const char *phrase,
 			   const char *event, const char *reason, const char *hdrs)
 {
-	sip_t const *sip = sip_object(msg);
-	metrics_rejection(c->edge->metrics, event, reason);
-	if (sip && sip->sip_request && respond_expected(sip))
-		metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
-				: METRIC_OUTBOUND, respond_method(sip), status, 0);
-	respond_reply(c, msg, status, phrase, hdrs);
-	msg_destroy(msg);
+	(void)phrase;
+	reject(c, msg, &(struct rejection){ .event = event_by_name(event),
+		.reason = reason, .status = status, .hdrs = hdrs, .logged = true });
 }
 
 /* Refuse a request: one log line, one response, message freed. */
@@ -57,20 +54,10 @@ static void refuse(struct conn *c, msg_t *msg, int status, const char *phrase,
 		   const char *event, const char *reason, int ms_code,
 		   const char *domain, const char *hdrs)
 {
-	sip_t const *sip = sip_object(msg);
-	char code[12], ms[12], names[512];
-	snprintf(code, sizeof code, "%d", status);
-	snprintf(ms, sizeof ms, "%d", ms_code);
-	certnames_join(&c->names, names, sizeof names);
-	/* An ACK gets no answer and usually acknowledges a refusal of ours
-	 * (RFC 3261 17.1.1.3): not a new event, only a debug line. */
-	bool ack = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack;
-	log_event(ack ? LOG_DEBUG : LOG_NOTICE, event, "reason", reason,
-		  "code", ms_code ? ms : NULL, "status", code,
-		  "domain", domain, "peer", c->peer,
-		  "cert_names", c->zone == ZONE_EXTERNAL ? names : NULL,
-		  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
-	answer_refused(c, msg, status, phrase, event, reason, hdrs);
+	(void)phrase;
+	reject(c, msg, &(struct rejection){ .event = event_by_name(event),
+		.reason = reason, .status = status, .ms_code = ms_code,
+		.domain = domain, .hdrs = hdrs });
 }
 
 /* More transactions open than limits.max_transactions: the next hop is
@@ -142,7 +129,7 @@ static void local_response(struct txn *t, int status, const char *hdrs)
 	if (!sip_object(t->fwd)->sip_to->a_tag)
 		respond_sign(t->edge, resp);
 	respond_send(up, resp);
-	metrics_request(t->edge->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip_object(t->fwd)), status, metrics_since(&t->started));
+	counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip_object(t->fwd)), status, counters_since(&t->started));
 	msg_destroy(resp);
 }
 
@@ -165,9 +152,12 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 	snprintf(secs, sizeof secs, "%d", t->method == sip_method_invite
 		 ? t->edge->conf->limits.invite_timeout
 		 : t->edge->conf->limits.transaction_timeout);
-	log_event(LOG_NOTICE, "transaction_timeout", "method", respond_method(f),
-		  "call_id", respond_call_id(f), "target", t->targets[t->cur_target].host,
-		  "seconds", secs, "status", "408", NULL);
+	log_event(LOG_NOTICE, "transaction_timeout",
+		  LOG_STR("method", respond_method(f)),
+		  LOG_STR("call_id", respond_call_id(f)),
+		  LOG_STR("target", t->targets[t->cur_target].host),
+		  LOG_STR("seconds", secs),
+		  LOG_STR("status", "408"));
 	local_response(t, 408, NULL);
 	if (t->method == sip_method_invite) {
 		/* Timer C: CANCEL downstream, and stay a while to ACK the 487
@@ -224,14 +214,19 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			char target[300], ms[12], hdrs[1024];
 			snprintf(target, sizeof target, "%.255s:%d", down->host, down->port);
 			snprintf(ms, sizeof ms, "%d", (int)fwd_fail_code(down->fail));
-			log_event(LOG_WARNING, "outbound_failed", "reason", "target_unreachable",
-				  "detail", down->reason, "code", ms, "status", "504",
-				  "domain", domain, "target", target,
-				  "call_id", respond_call_id(sip), "method", respond_method(sip), NULL);
+			log_event(LOG_WARNING, "outbound_failed",
+				  LOG_STR("reason", "target_unreachable"),
+				  LOG_STR("detail", down->reason),
+				  LOG_STR("code", ms),
+				  LOG_STR("status", "504"),
+				  LOG_STR("domain", domain),
+				  LOG_STR("target", target),
+				  LOG_STR("call_id", respond_call_id(sip)),
+				  LOG_STR("method", respond_method(sip)));
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
 				     e->conf->edge.fqdn, fwd_fail_code(down->fail), &a, true);
-			metrics_rejection(e->metrics, "outbound_failed", "target_unreachable");
-			if (respond_expected(sip)) metrics_request(e->metrics, METRIC_OUTBOUND, respond_method(sip), 504, 0);
+			counters_rejection("outbound_failed", "target_unreachable");
+			if (respond_expected(sip)) counters_request(COUNTER_OUTBOUND, respond_method(sip), 504, 0);
 			respond_reply(up, msg, 504, NULL, hdrs);
 			msg_destroy(msg);
 			return;
@@ -395,7 +390,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	respond_reply(c, msg, 200, NULL, NULL);
-	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, "CANCEL", 200, 0);
+	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200, 0);
 	msg_destroy(msg);
 	if (t->status < 200)
 		fwd_hop_request(t, "CANCEL", NULL);
@@ -448,11 +443,12 @@ static void answer_options(struct conn *c, msg_t *msg)
 					cf->federation.supported_extensions[i]);
 	if (cf->federation.nsupported_extensions && off < sizeof hdrs)
 		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
-	log_event(LOG_DEBUG, "options_answered", "peer", c->peer,
-		  "call_id", respond_call_id(sip_object(msg)), NULL);
-	metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND
-			: METRIC_OUTBOUND, "OPTIONS", 200, 0);
-	metrics_options_answered(c->edge->metrics);
+	log_event(LOG_DEBUG, "options_answered",
+		  LOG_STR("peer", c->peer),
+		  LOG_STR("call_id", respond_call_id(sip_object(msg))));
+	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
+	counters_options_answered();
 	respond_reply(c, msg, 200, NULL, hdrs);
 	msg_destroy(msg);
 }
@@ -480,8 +476,9 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		/* The ACK for a non-2xx the edge sent (relayed or its own, even
 		 * one that ended no transaction) ends here (RFC 3261 17.2.1). */
 		if ((t && t->status >= 300) || respond_own_ack(e, sip)) {
-			log_event(LOG_DEBUG, "ack_absorbed", "peer", c->peer,
-				  "call_id", respond_call_id(sip), NULL);
+			log_event(LOG_DEBUG, "ack_absorbed",
+				  LOG_STR("peer", c->peer),
+				  LOG_STR("call_id", respond_call_id(sip)));
 			msg_destroy(msg);
 			return;
 		}
@@ -530,7 +527,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 			   const char *reason)
 {
-	metrics_rejection(c->edge->metrics, "stray_response", reason);
+	counters_rejection("stray_response", reason);
 	time_t now = time(NULL);
 	struct conn_owner none = { 0 }, *o = conn_owner_get(c);
 	if (!o)
@@ -541,10 +538,13 @@ static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 		char code[12], supp[16];
 		snprintf(code, sizeof code, "%d", sip->sip_status->st_status);
 		snprintf(supp, sizeof supp, "%u", o->stray_suppressed);
-		log_event(LOG_INFO, "stray_response", "reason", reason, "peer", c->peer,
-			  "status", code, "call_id", respond_call_id(sip),
-			  "method", respond_method(sip),
-			  "suppressed", o->stray_suppressed ? supp : NULL, NULL);
+		log_event(LOG_INFO, "stray_response",
+			  LOG_STR("reason", reason),
+			  LOG_STR("peer", c->peer),
+			  LOG_STR("status", code),
+			  LOG_STR("call_id", respond_call_id(sip)),
+			  LOG_STR("method", respond_method(sip)),
+			  LOG_STR("suppressed", o->stray_suppressed ? supp : NULL));
 		o->stray_logged_at = now;
 		o->stray_suppressed = 0;
 	}
@@ -611,7 +611,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	int first_final = t->status < 200;
-	if (first_final && up) metrics_request(e->metrics, up->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, sip->sip_cseq->cs_method_name, status, metrics_since(&t->started));
+	if (first_final && up) counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, sip->sip_cseq->cs_method_name, status, counters_since(&t->started));
 	t->status = status;
 	if (t->method == sip_method_invite)
 		txn_enter(t, TXN_COMPLETED);
@@ -650,13 +650,15 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 	}
 	const char *bad = sipmsg_malformed(msg, sip);
 	if (bad) {
-		log_event(LOG_NOTICE, "message_rejected", "peer", c->peer,
-			  "reason", bad, "call_id", respond_call_id(sip),
-			  "method", respond_method(sip), NULL);
-		metrics_rejection(c->edge->metrics, "message_rejected", "malformed");
+		log_event(LOG_NOTICE, "message_rejected",
+			  LOG_STR("peer", c->peer),
+			  LOG_STR("reason", bad),
+			  LOG_STR("call_id", respond_call_id(sip)),
+			  LOG_STR("method", respond_method(sip)));
+		counters_rejection("message_rejected", "malformed");
 		if (sip && sip->sip_request && sip->sip_via &&
 		    sip->sip_request->rq_method != sip_method_ack) {
-			metrics_request(c->edge->metrics, c->zone == ZONE_EXTERNAL ? METRIC_INBOUND : METRIC_OUTBOUND, respond_method(sip), 400, 0);
+			counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip), 400, 0);
 			char hdrs[512];
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);
@@ -718,11 +720,13 @@ static void on_down_closed(struct txn *t, void *arg)
 	char hdrs[1024];
 	if (t->down_zone == ZONE_INTERNAL) {
 		/* The details name internal hosts: they go to the log only. */
-		log_event(LOG_WARNING, "node_unreachable", "node",
-			  t->node >= 0 ? cf->internal.nodes[t->node].name : "(removed)",
-			  "reason", conn_fail_slug(c->fail),
-			  "detail", c->fail_reason,
-			  "call_id", respond_call_id(f), "method", respond_method(f), "status", "503", NULL);
+		log_event(LOG_WARNING, "node_unreachable",
+			  LOG_STR("node", t->node >= 0 ? cf->internal.nodes[t->node].name : "(removed)"),
+			  LOG_STR("reason", conn_fail_slug(c->fail)),
+			  LOG_STR("detail", c->fail_reason),
+			  LOG_STR("call_id", respond_call_id(f)),
+			  LOG_STR("method", respond_method(f)),
+			  LOG_STR("status", "503"));
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 			     "internal server unavailable");
 		size_t off = strlen(hdrs);
@@ -744,11 +748,16 @@ static void on_down_closed(struct txn *t, void *arg)
 	fwd_targets_attrs(t->targets, t->ntargets, &a, fq);
 	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
 	snprintf(ms, sizeof ms, "%d", (int)code);
-	log_event(LOG_WARNING, "outbound_failed", "reason", conn_fail_slug(c->fail),
-		  "detail", c->fail_reason,
-		  "code", ms, "status", status == 503 ? "503" : "504",
-		  "domain", domain, "target", fqdn1, "peer", c->peer[0] ? c->peer : NULL,
-		  "call_id", respond_call_id(f), "method", respond_method(f), NULL);
+	log_event(LOG_WARNING, "outbound_failed",
+		  LOG_STR("reason", conn_fail_slug(c->fail)),
+		  LOG_STR("detail", c->fail_reason),
+		  LOG_STR("code", ms),
+		  LOG_STR("status", status == 503 ? "503" : "504"),
+		  LOG_STR("domain", domain),
+		  LOG_STR("target", fqdn1),
+		  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
+		  LOG_STR("call_id", respond_call_id(f)),
+		  LOG_STR("method", respond_method(f)));
 	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 		     code, &a, true);
 	local_response(t, status, hdrs);
@@ -772,8 +781,7 @@ static void proxy_conn_up(struct conn *c)
 
 static void proxy_tls_failure(struct conn *c, const char *slug)
 {
-	metrics_tls_failure(c->edge->metrics,
-			    c->zone == ZONE_EXTERNAL ? "external" : "internal", slug);
+	counters_tls_failure(c->zone == ZONE_EXTERNAL ? "external" : "internal", slug);
 }
 
 /* Register the proxy as the net layer's owner: the one place net calls up. */

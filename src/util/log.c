@@ -1,4 +1,5 @@
 /* log.c - syslog always, stderr as well in the foreground. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -77,23 +78,40 @@ static size_t append_kv(char *buf, size_t off, size_t len, const char *k,
 	return off;
 }
 
-void log_event(int level, const char *event, ...)
+/* One value as text; NULL when the pair is left out. */
+static const char *kv_text(const struct log_kv *kv, char *buf, size_t len)
+{
+	switch (kv->kind) {
+	case LOG_K_STR:
+		return kv->s;
+	case LOG_K_INT:
+		snprintf(buf, len, "%lld", kv->i);
+		return buf;
+	case LOG_K_COUNT:
+		if (!kv->u)
+			return NULL;
+		snprintf(buf, len, "%llu", kv->u);
+		return buf;
+	case LOG_K_ID:
+		if (!kv->u)
+			return NULL;
+		snprintf(buf, len, "%c%llu", kv->tag, kv->u);
+		return buf;
+	}
+	return NULL;
+}
+
+void log_event_kv(int level, const char *event, const struct log_kv *const kv[])
 {
 	if (!log_enabled(level))
 		return;
-	char line[4096];
+	char line[4096], num[32];
 	size_t off = (size_t)snprintf(line, sizeof line, "event=%s", event);
-	va_list ap;
-	va_start(ap, event);
-	for (;;) {
-		const char *k = va_arg(ap, const char *);
-		if (!k)
-			break;
-		const char *v = va_arg(ap, const char *);
+	for (; *kv; kv++) {
+		const char *v = kv_text(*kv, num, sizeof num);
 		if (v)
-			off = append_kv(line, off, sizeof line, k, v);
+			off = append_kv(line, off, sizeof line, (*kv)->key, v);
 	}
-	va_end(ap);
 	emit(level, line);
 }
 
@@ -129,8 +147,6 @@ void log_limit_reached(const char *limit, const char *peer)
 	unsigned dropped;
 	if (!log_flood_allow("limit_reached", limit, &dropped))
 		return;
-	char n[16];
-	snprintf(n, sizeof n, "%u", dropped);
-	log_event(LOG_WARNING, "limit_reached", "limit", limit, "peer", peer,
-		  "suppressed", dropped ? n : NULL, NULL);
+	log_event(LOG_WARNING, "limit_reached", LOG_STR("limit", limit), LOG_STR("peer", peer),
+		  LOG_COUNT("suppressed", dropped));
 }

@@ -1,13 +1,12 @@
 /* log.h - syslog (always) plus stderr (foreground), one line per event.
  *
  * Event lines are an interface documented in sipedge(8):
- *   event=<name> id=<conn or txn id> key=value ...
+ *   event=<name> key=value ... [conn=c<id>] [txn=t<id>]
  * Values containing spaces or quotes are quoted by log_kv_*.
  */
 #ifndef SIPEDGE_LOG_H
 #define SIPEDGE_LOG_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <syslog.h>
 
@@ -21,11 +20,44 @@ void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Build one event line: log_event(LOG_NOTICE, "inbound_rejected",
- *   "peer", peer, "code", "403", NULL). Pairs of key, value; NULL values
- * are skipped; values are quoted when they contain spaces, '"' or '='.
+ * One event line, typed: every value goes through a LOG_* constructor, so
+ * a value of the wrong type, or a bare "key", "value" pair, does not
+ * compile. The macro appends the end marker itself.
+ *
+ *   log_event(LOG_NOTICE, "inbound_rejected", LOG_STR("reason", slug),
+ *             LOG_INT("status", 403), LOG_COUNT("suppressed", dropped),
+ *             LOG_CONN(c->id), LOG_TXN(t ? t->id : 0));
+ *
+ * prints event=inbound_rejected reason=... status=403 conn=c7 txn=t12.
+ * Left out: a NULL string, a count of 0, an id of 0. Strings are quoted
+ * when empty or when they contain spaces, tabs, '"' or '='.
  */
-void log_event(int level, const char *event, ...);
+enum log_kind { LOG_K_STR, LOG_K_INT, LOG_K_COUNT, LOG_K_ID };
+
+struct log_kv {
+	const char *key;
+	enum log_kind kind;
+	const char *s;                  /* LOG_K_STR */
+	long long i;                    /* LOG_K_INT */
+	unsigned long long u;           /* LOG_K_COUNT, LOG_K_ID */
+	char tag;                       /* LOG_K_ID: printed before the number */
+};
+
+#define LOG_STR(k, v) (&(const struct log_kv){ .key = (k), .kind = LOG_K_STR, .s = (v) })
+#define LOG_INT(k, v) (&(const struct log_kv){ .key = (k), .kind = LOG_K_INT, .i = (v) })
+#define LOG_COUNT(k, v) (&(const struct log_kv){ .key = (k), .kind = LOG_K_COUNT, .u = (v) })
+#define LOG_ID(k, t, v) \
+	(&(const struct log_kv){ .key = (k), .kind = LOG_K_ID, .tag = (t), .u = (v) })
+/* The session ids every line about a connection or transaction carries. */
+#define LOG_CONN(id) LOG_ID("conn", 'c', (id))
+#define LOG_TXN(id) LOG_ID("txn", 't', (id))
+
+/* The end marker the log_event() macro appends: not written by callers. */
+#define LOG_END ((const struct log_kv *)0)
+
+void log_event_kv(int level, const char *event, const struct log_kv *const kv[]);
+#define log_event(level, event, ...) \
+	log_event_kv((level), (event), (const struct log_kv *const[]){ __VA_ARGS__, LOG_END })
 
 /* May an event driven by outside traffic be logged now? At most once a
  * second per (event, reason); *suppressed gets how many were not logged
