@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # layering.sh - the source tree's dependency rules, read from #include lines.
 #
-#   src/util    depends on nothing of ours
+#   src/util    depends on nothing of ours (README.md, "How it works")
 #   src/core    util only, and never util/log.h or util/counters.h: pure
 #               decisions, no libevent, c-ares, syslog, libconfig or systemd
 #   src/net     util and core; calls up only through registered callbacks

@@ -130,6 +130,7 @@ static void edge_free(struct edge *e)
 	health_stop(e);
 	if (e->net)
 		listeners_close(e->net, &e->listeners);
+	fwd_refresh_view(e);      /* DNS waiters below may still rewrite */
 	/* The resolver first: its waiters (connections still resolving,
 	 * requests waiting for SRV) must run while what they point at is
 	 * alive, and give back their DNS shares. */

@@ -256,6 +256,8 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct conn *c = arg;
+	if (c->state == CONN_CLOSED)   /* closed while a callback held it */
+		return;
 	bool in_tls = c->state == CONN_TLS_HANDSHAKING;
 	if (c->outbound && (in_tls || c->state == CONN_TCP_CONNECTING)) {
 		c->fail = in_tls ? CFAIL_TLS : CFAIL_CONNECT;

@@ -569,7 +569,11 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		/* Only the connection the request went out on may answer it:
 		 * a branch seen elsewhere proves nothing about the sender. */
 		: t->down_conn != c->id ? "wrong_connection"
-		: t->status >= 200 && !(t->method == sip_method_invite && status < 300)
+		/* After a final only an INVITE's further 2xx may follow
+		 * (forking, RFC 3261 16.7): a late provisional would re-arm
+		 * Timer C on an answered call. */
+		: t->status >= 200 && (status < 200 ||
+				       !(t->method == sip_method_invite && status < 300))
 		? "already_answered" : NULL;
 	if (stray) {
 		stray_response(c, msg, sip, stray);

@@ -166,7 +166,8 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 
 /* The legal transitions, by from-state (bit `to` set = legal). Retrying
  * the next target after a provisional returns to TRYING; a COMPLETED
- * INVITE re-enters itself on each further 2xx (the linger restarts). */
+ * INVITE re-enters itself on each further 2xx (the linger restarts); a
+ * 2xx after Timer C is still relayed (RFC 3261 16.7) and completes it. */
 #define B(s) (1u << (s))
 static const unsigned legal[TXN_NSTATES] = {
 	[TXN_TRYING] = B(TXN_PROCEEDING) | B(TXN_COMPLETED) | B(TXN_TIMED_OUT) |
@@ -174,7 +175,7 @@ static const unsigned legal[TXN_NSTATES] = {
 	[TXN_PROCEEDING] = B(TXN_TRYING) | B(TXN_COMPLETED) | B(TXN_TIMED_OUT) |
 			   B(TXN_TERMINATED),
 	[TXN_COMPLETED] = B(TXN_TERMINATED),
-	[TXN_TIMED_OUT] = B(TXN_TERMINATED),
+	[TXN_TIMED_OUT] = B(TXN_COMPLETED) | B(TXN_TERMINATED),
 	[TXN_TERMINATED] = 0,
 };
 #undef B

@@ -608,6 +608,42 @@ START_TEST(response_only_from_its_connection)
 }
 END_TEST
 
+/* After an INVITE's final, only further 2xx (forking) are relayed: a late
+ * provisional is stray, and neither re-arms Timer C on an answered call
+ * nor moves the transaction back (a partner streaming 180s after its 200
+ * would otherwise hold the transaction and its share). */
+START_TEST(provisional_after_final_dropped)
+{
+	struct conn *n = node_conn();
+	n->node = 0;
+	deliver(n, NODE_OUT("INVITE", "To: <sip:bob@partner.test>\r\n"));
+	struct conn *ext = conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5061, -1);
+	msg_t *req = sent(ext);
+	ck_assert_ptr_nonnull(req);
+	struct txn *t = txn_by_branch(&e, sip_object(req)->sip_via->v_branch);
+	ck_assert_ptr_nonnull(t);
+	char *ok = response_to(req, 200, ""), *ring = response_to(req, 180, "");
+	deliver(ext, ok);
+	msg_t *m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, 200);
+	msg_destroy(m);
+	ck_assert_int_eq(t->state, TXN_COMPLETED);
+	deliver(ext, ring);
+	ck_assert_ptr_null(sent(n));                  /* not relayed */
+	ck_assert_int_eq(t->state, TXN_COMPLETED);
+	ck_assert_int_eq(t->status, 200);
+	deliver(ext, ok);                             /* a 2xx retransmission is */
+	m = sent(n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(sip_object(m)->sip_status->st_status, 200);
+	msg_destroy(m);
+	free(ok);
+	free(ring);
+	msg_destroy(req);
+}
+END_TEST
+
 /* Branches: the RFC 3261 cookie, our mark, 96 random bits; all distinct,
  * and no two consecutive ones share a long prefix after the mark (no
  * counter, no per-process constant). */
@@ -1076,6 +1112,7 @@ int main(void)
 	tcase_add_test(tc, cancel_and_487);
 	tcase_add_test(tc, hidden_vias_restored_in_order);
 	tcase_add_test(tc, response_only_from_its_connection);
+	tcase_add_test(tc, provisional_after_final_dropped);
 	tcase_add_test(tc, branches_unpredictable);
 	tcase_add_test(tc, unprovable_identity_headers_removed);
 	tcase_add_test(tc, trust_header_removed_from_responses);

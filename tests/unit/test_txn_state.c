@@ -33,7 +33,7 @@ static const struct {
 	{ C, O, false, "Timer C is off once a final came" },
 	{ O, X, true, "linger over" },
 	{ O, O, false, "no change" },
-	{ O, C, false, "the callee's 487 is ACKed, not relayed" },
+	{ O, C, true, "a 2xx after Timer C is relayed (RFC 3261 16.7); a 487 is only ACKed" },
 	{ O, T, false, "no resend after Timer C" },
 	{ O, P, false, "no provisional after Timer C" },
 	{ X, T, false, "terminated is final" },
