@@ -405,7 +405,8 @@ void conn_close(struct conn *c, enum conn_fail why, const char *reason)
 			  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
 			  LOG_STR("target", c->target[0] ? c->target : NULL),
 			  LOG_STR("reason", c->fail_reason),
-			  LOG_STR("suppressed", dropped ? n : NULL));
+			  LOG_STR("suppressed", dropped ? n : NULL),
+			  LOG_CONN(c->id));
 	}
 	/* The owner answers what waited on c and frees its c->owner. */
 	if (c->net->on.on_closed)
@@ -560,7 +561,8 @@ void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa
 			log_event(LOG_WARNING, "connection_refused",
 				  LOG_STR("zone", "internal"),
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "not a configured node"));
+				  LOG_STR("reason", "not a configured node"),
+				  LOG_CONN(c->id));
 			evutil_closesocket(fd);
 			conn_drop(c);
 			return;

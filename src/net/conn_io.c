@@ -60,13 +60,14 @@ static bool dispatch(struct conn *c)
 		case FRAME_ERROR:
 			log_event(LOG_NOTICE, "message_rejected",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "unparseable stream"));
+				  LOG_STR("reason", "unparseable stream"), LOG_CONN(c->id));
 			conn_close(c, CFAIL_CLOSED, "parse_error");
 			break;
 		case FRAME_TOOLARGE:
 			log_event(LOG_NOTICE, "message_rejected",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("reason", "message exceeds limits.max_message_size"));
+				  LOG_STR("reason", "message exceeds limits.max_message_size"),
+				  LOG_CONN(c->id));
 			conn_close(c, CFAIL_CLOSED, "too_large");
 			break;
 		case FRAME_NONE:
@@ -106,7 +107,8 @@ static void on_header_timeout(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	log_event(LOG_NOTICE, "message_rejected",
 		  LOG_STR("peer", c->peer),
-		  LOG_STR("reason", "message not completed within limits.header_timeout"));
+		  LOG_STR("reason", "message not completed within limits.header_timeout"),
+		  LOG_CONN(c->id));
 	conn_close(c, CFAIL_CLOSED, "header_timeout");
 }
 
@@ -133,7 +135,8 @@ static void log_handshake_failure(struct conn *c, const char *slug,
 		  LOG_STR("reason", slug),
 		  LOG_STR("detail", detail),
 		  LOG_STR("hint", *hint ? hint : NULL),
-		  LOG_STR("suppressed", dropped ? n : NULL));
+		  LOG_STR("suppressed", dropped ? n : NULL),
+		  LOG_CONN(c->id));
 }
 
 

@@ -28,7 +28,9 @@ struct health {
 	struct event *timer;
 };
 
-static void set_state(struct health *h, int i, bool up, const char *reason)
+/* txn_id: the probe that decided, 0 if none did (a lost connection). */
+static void set_state(struct health *h, int i, bool up, const char *reason,
+		      uint64_t txn_id)
 {
 	if (h->n[i].up == up)
 		return;
@@ -38,7 +40,7 @@ static void set_state(struct health *h, int i, bool up, const char *reason)
 	log_event(up ? LOG_NOTICE : LOG_WARNING, up ? "node_up" : "node_down",
 		  LOG_STR("node", h->edge->conf->internal.nodes[i].name),
 		  LOG_STR("reason", up ? NULL : reason),
-		  LOG_STR("lost_probes", up ? NULL : lost));
+		  LOG_STR("lost_probes", up ? NULL : lost), LOG_TXN(txn_id));
 }
 
 static void on_probe_done(struct txn *t, int status)
@@ -48,14 +50,14 @@ static void on_probe_done(struct txn *t, int status)
 	h->n[i].probe = NULL;
 	if (status > 0) {        /* any answer means the node is alive */
 		h->n[i].lost = 0;
-		set_state(h, i, true, NULL);
+		set_state(h, i, true, NULL, t->id);
 		return;
 	}
 	h->n[i].lost++;
 	if (status < 0)
-		set_state(h, i, false, "connection failed");
+		set_state(h, i, false, "connection failed", t->id);
 	else if (h->n[i].lost >= h->edge->conf->internal.health.failures)
-		set_state(h, i, false, "no answer to OPTIONS");
+		set_state(h, i, false, "no answer to OPTIONS", t->id);
 }
 
 static msg_t *probe_msg(const struct conf *c, const struct conf_node *n)
@@ -164,7 +166,7 @@ static void conn_lost(void *arg, int node, enum conn_fail why, const char *reaso
 	if (why == CFAIL_CONNECT || why == CFAIL_TLS || why == CFAIL_CERT_NAME ||
 	    why == CFAIL_DNS) {
 		h->n[node].lost++;
-		set_state(h, node, false, reason);
+		set_state(h, node, false, reason, 0);
 	} else if (why == CFAIL_CLOSED && h->n[node].up) {
 		probe(h, node);          /* find out now rather than at the tick */
 	}

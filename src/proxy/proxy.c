@@ -99,38 +99,15 @@ void proxy_refuse_text(struct conn *c, msg_t *msg, int status,
 
 static void on_txn_timeout(evutil_socket_t fd, short what, void *arg);
 
-static void local_response(struct txn *t, int status, const char *hdrs);
-
 /* Send t to its current target; what could not be sent is answered. */
 static void txn_send(struct txn *t)
 {
 	char hdrs[512];
 	int status = fwd_send(t, on_txn_timeout, hdrs, sizeof hdrs);
 	if (status) {
-		local_response(t, status, hdrs[0] ? hdrs : NULL);
+		respond_txn(t, status, hdrs[0] ? hdrs : NULL);
 		txn_free(t);
 	}
-}
-
-/* A response we make for a forwarded request, sent upstream. */
-static void local_response(struct txn *t, int status, const char *hdrs)
-{
-	struct conn *up = conn_by_id(t->edge->net, t->up_conn);
-	if (!up || t->method == sip_method_ack)
-		return;
-	msg_t *resp = sipmsg_response(t->fwd, status, NULL, hdrs);
-	if (!resp)
-		return;
-	sip_t *rs = sip_object(resp);
-	rewrite_pop_via(resp, rs);
-	if (t->hidden_vias)
-		rewrite_restore_vias(resp, rs, t->hidden_vias);
-	rewrite_cross(&t->edge->rw, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
-	if (!sip_object(t->fwd)->sip_to->a_tag)
-		respond_sign(t->edge, resp);
-	respond_send(up, resp);
-	counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip_object(t->fwd)), status, counters_since(&t->started));
-	msg_destroy(resp);
 }
 
 static void on_linger_done(evutil_socket_t fd, short what, void *arg)
@@ -157,8 +134,9 @@ static void on_txn_timeout(evutil_socket_t fd, short what, void *arg)
 		  LOG_STR("call_id", respond_call_id(f)),
 		  LOG_STR("target", t->targets[t->cur_target].host),
 		  LOG_STR("seconds", secs),
-		  LOG_STR("status", "408"));
-	local_response(t, 408, NULL);
+		  LOG_STR("status", "408"),
+		  LOG_CONN(t->up_conn), LOG_TXN(t->id));
+	respond_txn(t, 408, NULL);
 	if (t->method == sip_method_invite) {
 		/* Timer C: CANCEL downstream, and stay a while to ACK the 487
 		 * (or other final) the callee answers it with (RFC 3261 16.8). */
@@ -211,24 +189,16 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 			struct diag_attrs a = { .domain = domain, .tls_target = down->host };
 			fwd_targets_attrs(targets, ntargets, &a, fq);
 			/* Same diagnostics as the failure it remembers. */
-			char target[300], ms[12], hdrs[1024];
+			char target[300], hdrs[1024];
 			snprintf(target, sizeof target, "%.255s:%d", down->host, down->port);
-			snprintf(ms, sizeof ms, "%d", (int)fwd_fail_code(down->fail));
-			log_event(LOG_WARNING, "outbound_failed",
-				  LOG_STR("reason", "target_unreachable"),
-				  LOG_STR("detail", down->reason),
-				  LOG_STR("code", ms),
-				  LOG_STR("status", "504"),
-				  LOG_STR("domain", domain),
-				  LOG_STR("target", target),
-				  LOG_STR("call_id", respond_call_id(sip)),
-				  LOG_STR("method", respond_method(sip)));
+			enum diag_code code = fwd_fail_code(down->fail);
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
-				     e->conf->edge.fqdn, fwd_fail_code(down->fail), &a, true);
-			counters_rejection("outbound_failed", "target_unreachable");
-			if (respond_expected(sip)) counters_request(COUNTER_OUTBOUND, respond_method(sip), 504, 0);
-			respond_reply(up, msg, 504, NULL, hdrs);
-			msg_destroy(msg);
+				     e->conf->edge.fqdn, code, &a, true);
+			reject(up, msg, &(struct rejection){ .event = EV_OUTBOUND_FAILED,
+				.reason = "target_unreachable", .detail = down->reason,
+				.ms_code = (int)code, .status = 504, .domain = domain,
+				.target = target, .hdrs = hdrs, .level = LOG_WARNING,
+				.undelivered = true, .log_acks = true });
 			return;
 		}
 	}
@@ -445,7 +415,7 @@ static void answer_options(struct conn *c, msg_t *msg)
 		snprintf(hdrs + off, sizeof hdrs - off, "\r\n");
 	log_event(LOG_DEBUG, "options_answered",
 		  LOG_STR("peer", c->peer),
-		  LOG_STR("call_id", respond_call_id(sip_object(msg))));
+		  LOG_STR("call_id", respond_call_id(sip_object(msg))), LOG_CONN(c->id));
 	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
 			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
 	counters_options_answered();
@@ -478,7 +448,8 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
 		if ((t && t->status >= 300) || respond_own_ack(e, sip)) {
 			log_event(LOG_DEBUG, "ack_absorbed",
 				  LOG_STR("peer", c->peer),
-				  LOG_STR("call_id", respond_call_id(sip)));
+				  LOG_STR("call_id", respond_call_id(sip)),
+				  LOG_CONN(c->id), LOG_TXN(t ? t->id : 0));
 			msg_destroy(msg);
 			return;
 		}
@@ -525,7 +496,7 @@ static void on_request(struct conn *c, msg_t *msg, sip_t *sip)
  * counted; logged at most once a second per connection, with how many
  * went unlogged since, so a flood cannot fill the log. */
 static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
-			   const char *reason)
+			   const char *reason, uint64_t txn_id)
 {
 	counters_rejection("stray_response", reason);
 	time_t now = time(NULL);
@@ -544,7 +515,8 @@ static void stray_response(struct conn *c, msg_t *msg, sip_t const *sip,
 			  LOG_STR("status", code),
 			  LOG_STR("call_id", respond_call_id(sip)),
 			  LOG_STR("method", respond_method(sip)),
-			  LOG_STR("suppressed", o->stray_suppressed ? supp : NULL));
+			  LOG_STR("suppressed", o->stray_suppressed ? supp : NULL),
+			  LOG_CONN(c->id), LOG_TXN(txn_id));
 		o->stray_logged_at = now;
 		o->stray_suppressed = 0;
 	}
@@ -576,7 +548,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 				       !(t->method == sip_method_invite && status < 300))
 		? "already_answered" : NULL;
 	if (stray) {
-		stray_response(c, msg, sip, stray);
+		stray_response(c, msg, sip, stray, t ? t->id : 0);
 		return;
 	}
 	/* Hop by hop: we sent our own 100, and answered the CANCEL ourselves. */
@@ -642,7 +614,7 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 		? classify_too_many_values(c->edge->conf, sip, &status) : NULL;
 	if (many) {
 		if (sip->sip_status) {
-			stray_response(c, msg, sip, many);
+			stray_response(c, msg, sip, many, 0);
 			return;
 		}
 		/* The refusal carries the sender's own Via only: echoing
@@ -654,27 +626,23 @@ void proxy_on_message(struct conn *c, msg_t *msg)
 	}
 	const char *bad = sipmsg_malformed(msg, sip);
 	if (bad) {
-		log_event(LOG_NOTICE, "message_rejected",
-			  LOG_STR("peer", c->peer),
-			  LOG_STR("reason", bad),
-			  LOG_STR("call_id", respond_call_id(sip)),
-			  LOG_STR("method", respond_method(sip)));
-		counters_rejection("message_rejected", "malformed");
-		if (sip && sip->sip_request && sip->sip_via &&
-		    sip->sip_request->rq_method != sip_method_ack) {
-			counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, respond_method(sip), 400, 0);
-			char hdrs[512];
+		bool answer = sip && sip->sip_request && sip->sip_via &&
+			sip->sip_request->rq_method != sip_method_ack;
+		char hdrs[512] = "";
+		if (answer)
 			diag_warning(hdrs, sizeof hdrs, c->edge->conf->federation.diagnostics,
 				     c->edge->conf->edge.fqdn, bad);
-			respond_reply(c, msg, 400, NULL, hdrs);
-		} else if (!sip || !sip->sip_status) {
-			/* A request we cannot even answer: the stream is not to
-			 * be trusted further (RFC 4475 badinv01). */
-			msg_destroy(msg);
+		/* A request we cannot even answer: the stream is not to be
+		 * trusted further (RFC 4475 badinv01). */
+		bool drop = !answer && (!sip || !sip->sip_status);
+		reject(c, msg, &(struct rejection){ .event = EV_MESSAGE_REJECTED,
+			.reason = bad, .count_as = "malformed", .status = answer ? 400 : 0,
+			.hdrs = hdrs, .log_acks = true,
+			.keys = REJECT_KEYS(LOG_STR("peer", c->peer), LOG_STR("reason", bad),
+				LOG_STR("call_id", respond_call_id(sip)),
+				LOG_STR("method", respond_method(sip))) });
+		if (drop)
 			conn_close(c, CFAIL_CLOSED, "parse_error");
-			return;
-		}
-		msg_destroy(msg);
 		return;
 	}
 	if (!sipmsg_version_ok(sip)) {
@@ -724,23 +692,25 @@ static void on_down_closed(struct txn *t, void *arg)
 	char hdrs[1024];
 	if (t->down_zone == ZONE_INTERNAL) {
 		/* The details name internal hosts: they go to the log only. */
-		log_event(LOG_WARNING, "node_unreachable",
-			  LOG_STR("node", t->node >= 0 ? cf->internal.nodes[t->node].name : "(removed)"),
-			  LOG_STR("reason", conn_fail_slug(c->fail)),
-			  LOG_STR("detail", c->fail_reason),
-			  LOG_STR("call_id", respond_call_id(f)),
-			  LOG_STR("method", respond_method(f)),
-			  LOG_STR("status", "503"));
 		diag_warning(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 			     "internal server unavailable");
 		size_t off = strlen(hdrs);
 		snprintf(hdrs + off, sizeof hdrs - off, "Retry-After: 30\r\n");
-		local_response(t, 503, hdrs);
+		reject(NULL, NULL, &(struct rejection){ .event = EV_NODE_UNREACHABLE,
+			.reason = conn_fail_slug(c->fail), .status = 503, .hdrs = hdrs,
+			.level = LOG_WARNING, .txn = t,
+			.keys = REJECT_KEYS(LOG_STR("node", t->node >= 0
+					? cf->internal.nodes[t->node].name : "(removed)"),
+				LOG_STR("reason", conn_fail_slug(c->fail)),
+				LOG_STR("detail", c->fail_reason),
+				LOG_STR("call_id", respond_call_id(f)),
+				LOG_STR("method", respond_method(f)),
+				LOG_STR("status", "503")) });
 		txn_free(t);
 		return;
 	}
 	enum diag_code code = fwd_fail_code(c->fail);
-	char domain[256], fqdn1[300], names[512], ms[12], fq[4][300];
+	char domain[256], fqdn1[300], names[512], fq[4][300];
 	sipmsg_host(f->sip_request->rq_url, domain, sizeof domain);
 	snprintf(fqdn1, sizeof fqdn1, "%s:%d", c->target, c->target_port);
 	certnames_join(&c->names, names, sizeof names);
@@ -750,21 +720,13 @@ static void on_down_closed(struct txn *t, void *arg)
 		.peer_server = code == DIAG_CERT_NAME && *names ? names : NULL,
 	};
 	fwd_targets_attrs(t->targets, t->ntargets, &a, fq);
-	int status = c->fail == CFAIL_CLOSED ? 503 : 504;
-	snprintf(ms, sizeof ms, "%d", (int)code);
-	log_event(LOG_WARNING, "outbound_failed",
-		  LOG_STR("reason", conn_fail_slug(c->fail)),
-		  LOG_STR("detail", c->fail_reason),
-		  LOG_STR("code", ms),
-		  LOG_STR("status", status == 503 ? "503" : "504"),
-		  LOG_STR("domain", domain),
-		  LOG_STR("target", fqdn1),
-		  LOG_STR("peer", c->peer[0] ? c->peer : NULL),
-		  LOG_STR("call_id", respond_call_id(f)),
-		  LOG_STR("method", respond_method(f)));
 	diag_headers(hdrs, sizeof hdrs, cf->federation.diagnostics, cf->edge.fqdn,
 		     code, &a, true);
-	local_response(t, status, hdrs);
+	reject(NULL, NULL, &(struct rejection){ .event = EV_OUTBOUND_FAILED,
+		.reason = conn_fail_slug(c->fail), .detail = c->fail_reason,
+		.ms_code = (int)code, .status = c->fail == CFAIL_CLOSED ? 503 : 504,
+		.domain = domain, .target = fqdn1, .hdrs = hdrs, .level = LOG_WARNING,
+		.undelivered = true, .peer_down = c->peer[0] ? c->peer : NULL, .txn = t });
 	txn_free(t);
 }
 

@@ -7,11 +7,14 @@
 #include "net/conn.h"
 #include "proxy/reject.h"
 #include "proxy/respond.h"
+#include "proxy/txn.h"
 #include "util/counters.h"
 #include "util/log.h"
 
+#define REJECT_MAX_KEYS 16
+
 static void log_rejection(const struct conn *c, sip_t const *sip,
-			  const struct rejection *r)
+			  const struct rejection *r, uint64_t conn_id, uint64_t txn_id)
 {
 	unsigned dropped = 0;
 	const char *ev = event_name(r->event);
@@ -19,29 +22,59 @@ static void log_rejection(const struct conn *c, sip_t const *sip,
 		return;
 	/* Every refusal is a notice, whatever else its event logs. */
 	bool ack = sip && sip->sip_request && sip->sip_request->rq_method == sip_method_ack;
-	int level = ack && !r->log_acks ? LOG_DEBUG : LOG_NOTICE;
+	int level = ack && !r->log_acks ? LOG_DEBUG : r->level ? r->level : LOG_NOTICE;
+	if (r->keys) {
+		const struct log_kv *kv[REJECT_MAX_KEYS + 3];
+		size_t n = 0;
+		for (; r->keys[n] && n < REJECT_MAX_KEYS; n++)
+			kv[n] = r->keys[n];
+		kv[n++] = LOG_CONN(conn_id);
+		kv[n++] = LOG_TXN(txn_id);
+		kv[n] = LOG_END;
+		log_event_kv(level, ev, kv);
+		return;
+	}
 	char names[512];
-	certnames_join(&c->names, names, sizeof names);
+	bool show_names = !r->undelivered && c->zone == ZONE_EXTERNAL;
+	if (show_names)
+		certnames_join(&c->names, names, sizeof names);
 	log_event(level, ev, LOG_STR("reason", r->reason),
+		  LOG_STR("detail", r->detail),
 		  r->ms_code ? LOG_INT("code", r->ms_code) : LOG_STR("code", NULL),
 		  LOG_INT("status", r->status), LOG_STR("domain", r->domain),
-		  LOG_STR("peer", c->peer),
-		  LOG_STR("cert_names", c->zone == ZONE_EXTERNAL ? names : NULL),
+		  LOG_STR("target", r->target),
+		  LOG_STR("peer", r->undelivered ? r->peer_down : c->peer),
+		  LOG_STR("cert_names", show_names ? names : NULL),
 		  LOG_STR("srv_targets", r->srv_targets),
 		  LOG_STR("call_id", respond_call_id(sip)),
 		  LOG_STR("method", respond_method(sip)),
-		  LOG_COUNT("suppressed", dropped));
+		  LOG_COUNT("suppressed", dropped),
+		  LOG_CONN(conn_id), LOG_TXN(txn_id));
+}
+
+/* A forwarded request not delivered: answered upstream from its txn. */
+static void reject_txn(const struct rejection *r)
+{
+	struct txn *t = r->txn;
+	if (!r->logged)
+		log_rejection(NULL, sip_object(t->fwd), r, t->up_conn, t->id);
+	respond_txn(t, r->status, r->hdrs);
 }
 
 void reject(struct conn *c, msg_t *msg, const struct rejection *r)
 {
+	if (r->txn) {
+		reject_txn(r);
+		return;
+	}
 	sip_t const *sip = sip_object(msg);
 	if (!r->logged)
-		log_rejection(c, sip, r);
-	counters_rejection(event_name(r->event), r->reason);
-	if (sip && sip->sip_request && respond_expected(sip))
+		log_rejection(c, sip, r, c->id, 0);
+	counters_rejection(event_name(r->event), r->count_as ? r->count_as : r->reason);
+	if (r->status && sip && sip->sip_request && respond_expected(sip))
 		counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND,
 				 respond_method(sip), r->status, 0);
-	respond_reply(c, msg, r->status, NULL, r->hdrs);
+	if (r->status)
+		respond_reply(c, msg, r->status, NULL, r->hdrs);
 	msg_destroy(msg);
 }

@@ -12,7 +12,10 @@
 #include "proxy/edge.h"
 #include "util/log.h"
 #include "proxy/respond.h"
+#include "core/rewrite.h"
 #include "core/sipmsg.h"
+#include "proxy/txn.h"
+#include "util/counters.h"
 
 void respond_send(struct conn *c, msg_t *msg)
 {
@@ -106,6 +109,27 @@ void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 		respond_send(c, resp);
 		msg_destroy(resp);
 	}
+}
+
+void respond_txn(struct txn *t, int status, const char *hdrs)
+{
+	struct conn *up = conn_by_id(t->edge->net, t->up_conn);
+	if (!up || t->method == sip_method_ack)
+		return;
+	msg_t *resp = sipmsg_response(t->fwd, status, NULL, hdrs);
+	if (!resp)
+		return;
+	sip_t *rs = sip_object(resp);
+	rewrite_pop_via(resp, rs);
+	if (t->hidden_vias)
+		rewrite_restore_vias(resp, rs, t->hidden_vias);
+	rewrite_cross(&t->edge->rw, resp, rs, up->zone);   /* the Call-ID as upstream knows it */
+	if (!sip_object(t->fwd)->sip_to->a_tag)
+		respond_sign(t->edge, resp);
+	respond_send(up, resp);
+	counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND,
+			 respond_method(sip_object(t->fwd)), status, counters_since(&t->started));
+	msg_destroy(resp);
 }
 
 const char *respond_call_id(sip_t const *sip)

@@ -8,6 +8,7 @@
 #include <sofia-sip/sip.h>
 
 struct conn;
+struct txn;
 
 /* Serialize and queue msg on c (msg stays the caller's). */
 void respond_send(struct conn *c, msg_t *msg);
@@ -16,6 +17,11 @@ void respond_send(struct conn *c, msg_t *msg);
  * no response). hdrs: extra "Name: value\r\n" lines or NULL. */
 void respond_reply(struct conn *c, msg_t *req, int status, const char *phrase,
 		   const char *hdrs);
+
+/* A response the edge makes for forwarded txn t (from the request as
+ * forwarded), sent on t's upstream connection if it is still there, and
+ * counted in sipedge_requests_total; none for an ACK. */
+void respond_txn(struct txn *t, int status, const char *hdrs);
 
 /* BENOTIFY (Microsoft) is a NOTIFY that expects no response; ACK neither. */
 int respond_expected(sip_t const *sip);

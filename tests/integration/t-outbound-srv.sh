@@ -151,6 +151,8 @@ se_eq "down.test: Warning 399" "399 edge.test \"$WHY_1046\"" "$(hdr "$id" Warnin
 SE_LOG_MARK=$mark1
 se_wait_log "down.test: logged outbound_failed reason=connect_failed code=1046 status=504" \
 	"event=outbound_failed reason=connect_failed detail=\"connect to $NETRE\\.25:5061: Connection refused\" code=1046 status=504 domain=down\\.test target=sip2\\.down\\.test:5061 .*call_id=$id "
+se_wait_log "down.test: the undelivered request's line ends with its conn= and txn=" \
+	"event=outbound_failed reason=connect_failed .*call_id=$id method=[A-Z]+ conn=c[0-9]+ txn=t[0-9]+\$"
 se_log_lines "event=connection_closed .*target=sip\\.down\\.test reason=\"connect to" >/dev/null
 se_eq "down.test: sip.down.test was tried too" 0 $?
 SE_LOG_MARK=$mark2

@@ -43,7 +43,7 @@ dns_fails() {
 	se_check "$1: answered within ${limit} ms (took $ms ms)" [ "$ms" -le "$limit" ]
 	ELAPSED_MS=$ms
 	se_wait_log "$1: logged reason=dns_failed code=1008 status=504" \
-		" event=inbound_rejected reason=dns_failed code=1008 status=504 domain=partner\\.test peer=$NETRE\\.21:[0-9]+ cert_names=sip\\.partner\\.test( srv_targets=\"\")? call_id=$id method=MESSAGE\$"
+		" event=inbound_rejected reason=dns_failed code=1008 status=504 domain=partner\\.test peer=$NETRE\\.21:[0-9]+ cert_names=sip\\.partner\\.test( srv_targets=\"\")? call_id=$id method=MESSAGE conn=c[0-9]+\$"
 	se_eq "$1: did not reach the node" 0 "$(se_count "$RUN/node.msg" --call-id $id)"
 }
 

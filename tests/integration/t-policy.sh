@@ -81,7 +81,7 @@ expect_refused() {
 		--expect-header "ms-diagnostics: ^$code;reason=\"$why\";source=\"edge\\.test\"\$" \
 		--expect-header "Warning: ^399 edge\\.test \"$why\"\$"
 	se_wait_log "$desc: logged reason=$slug code=$code status=$st" \
-		" event=inbound_rejected reason=$slug code=$code status=$st domain=$dom peer=$NETRE\\.21:[0-9]+ cert_names=$(re "$names")$srv call_id=$(re "$ID") method=MESSAGE\$"
+		" event=inbound_rejected reason=$slug code=$code status=$st domain=$dom peer=$NETRE\\.21:[0-9]+ cert_names=$(re "$names")$srv call_id=$(re "$ID") method=MESSAGE conn=c[0-9]+\$"
 	se_eq "$desc: one log line" 1 \
 		"$(se_log_lines "event=inbound_rejected" "call_id=$(re "$ID")( |\$)" | wc -l)"
 	se_eq "$desc: did not reach the node" 0 "$(se_count "$RUN/node.msg" --call-id "$ID")"

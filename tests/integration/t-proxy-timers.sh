@@ -57,7 +57,7 @@ se_match "408: its (top) Via is the peer's own, with its branch" \
 	"$(se_inspect "$RUN/peer.out" --call-id $id --status 408 --values Via | head -n 1)"
 se_has "the silent node did receive the MESSAGE" "$RUN/silent.rec" --method MESSAGE --call-id $id
 se_wait_log "log: transaction_timeout, method MESSAGE, status 408" \
-	'event=transaction_timeout' 'method=MESSAGE' "call_id=$id" "seconds=$TT" 'status=408'
+	'event=transaction_timeout' 'method=MESSAGE' "call_id=$id" "seconds=$TT" 'status=408 conn=c[0-9]+ txn=t[0-9]+$'
 
 # ---- handshake_timeout: TCP connection to the TLS listener, nothing sent
 se_log_mark

@@ -221,7 +221,8 @@ EOF
 			"$(se_inspect "$out" --cseq-method $m --status 200 --index -1 --header X-Answered-By)"
 	done
 	se_wait_log "1a: stray logged with reason=wrong_connection (injector .23)" \
-		'event=stray_response' 'reason=wrong_connection' "peer=$NETRE\\.23:"
+		'event=stray_response' 'reason=wrong_connection' "peer=$NETRE\\.23:" \
+		' conn=c[0-9]+ txn=t[0-9]+$'
 	se_wait_log "1a: stray logged with reason=wrong_connection (injector .24)" \
 		'event=stray_response' 'reason=wrong_connection' "peer=$NETRE\\.24:"
 	se_wait_log "1a: stray logged with reason=no_transaction (.27)" \
