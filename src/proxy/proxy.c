@@ -2,9 +2,8 @@
  * request path (CANCEL, ACK, OPTIONS for the edge, inbound and outbound
  * stages, proxy_forward), the response path back along the txn, Timer C
  * and linger, refusals and local answers. Decisions come from core
- * (classify, nexthop, route, policy); sending from forward.c. Until the
- * counters move to util (issue 15, move 3) this is the proxy file that
- * counts, beside federation.c. */
+ * (classify, nexthop, route, policy); sending from forward.c; refusals
+ * go through reject.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -587,7 +586,10 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	int first_final = t->status < 200;
-	if (first_final && up) counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, sip->sip_cseq->cs_method_name, status, counters_since(&t->started));
+	if (first_final && up)
+		counters_request(up->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+			       : COUNTER_OUTBOUND, sip->sip_cseq->cs_method_name,
+			       status, counters_since(&t->started));
 	t->status = status;
 	if (t->method == sip_method_invite)
 		txn_enter(t, TXN_COMPLETED);
