@@ -249,9 +249,9 @@ int main(int argc, char **argv)
 	/* edge.workers: from here on this runs in each worker; the main
 	 * process supervises them (workers.c) and returns here only to exit. */
 	int nworkers = workers_count(conf), windex = -1;
-	struct rate_table *shared_rates = NULL;
+	struct workers_shared shared = { 0 };
 	if (nworkers > 1) {
-		if (!workers_run(nworkers, &windex, &shared_rates, &rc))
+		if (!workers_run(nworkers, &windex, &shared, &rc))
 			goto out;
 		rc = 1;
 		log_set_worker(windex);
@@ -260,7 +260,7 @@ int main(int argc, char **argv)
 	e->base = event_base_new();
 	if (!e->base || !(e->net = netctx_new(e->base, conf, &e->next_id)) ||
 	    !(e->txns = txn_table_new()) ||
-	    !(e->rates = shared_rates ? shared_rates : rate_table_new(4096)) ||
+	    !(e->rates = shared.rates ? shared.rates : rate_table_new(4096)) ||
 	    !(e->shares = shares_new())) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
@@ -288,6 +288,9 @@ int main(int argc, char **argv)
 	e->net->tls = e->tls;
 	e->net->dns = e->dns;
 	e->net->reuseport = nworkers > 1;
+	e->shared_up = shared.node_up;      /* NULL with one worker */
+	e->shared_up_n = shared.node_up_n;
+	e->health_prober = windex <= 0;
 	proxy_attach(e);
 	if (!listeners_open(e->net, &e->listeners))
 		goto out;

@@ -20,6 +20,7 @@
 
 #define MAX_WORKERS 64
 #define RATE_SLOTS 4096
+#define NODE_SLOTS 1024    /* internal.nodes shared health covers */
 #define STOP_SECS 15       /* SIGTERM drains 5 s at most; then SIGKILL */
 #define RESTART_GAP_MS 1000 /* a worker that keeps dying restarts at most once a second */
 
@@ -112,7 +113,7 @@ static void describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
 }
 
-bool workers_run(int n, int *index, struct rate_table **rates, int *rc)
+bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 {
 	static struct sup s;
 	int fds[2];
@@ -125,11 +126,17 @@ bool workers_run(int n, int *index, struct rate_table **rates, int *rc)
 	size_t rbytes = rate_table_bytes(RATE_SLOTS);
 	void *rmem = mmap(NULL, rbytes, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!counters_share((size_t)n) || rmem == MAP_FAILED ||
-	    !(*rates = rate_table_place(rmem, RATE_SLOTS)) || pipe2(fds, O_CLOEXEC) < 0) {
+	void *umem = mmap(NULL, NODE_SLOTS * sizeof(bool), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!counters_share((size_t)n) || rmem == MAP_FAILED || umem == MAP_FAILED ||
+	    !(sh->rates = rate_table_place(rmem, RATE_SLOTS)) || pipe2(fds, O_CLOEXEC) < 0) {
 		log_msg(LOG_ERR, "workers: cannot make the shared tables: %s", strerror(errno));
 		return false;
 	}
+	sh->node_up = umem;
+	sh->node_up_n = NODE_SLOTS;
+	for (size_t i = 0; i < NODE_SLOTS; i++)
+		sh->node_up[i] = true;
 	s.pipe_r = fds[0];
 	s.pipe_w = fds[1];
 	fcntl(s.pipe_r, F_SETFL, O_NONBLOCK);

@@ -18,10 +18,17 @@ struct rate_table;
  * CPUs (1..64). */
 int workers_count(const struct conf *c);
 
+/* What the workers share, mapped before the fork (counters aside). */
+struct workers_shared {
+	struct rate_table *rates;   /* one bucket table for the whole edge */
+	bool *node_up;              /* node health: worker 0 writes, all read */
+	size_t node_up_n;
+};
+
 /* Forks n (> 1) workers and supervises them. Returns true in a worker,
- * with *index its slot (0..n-1) and *rates the shared rate table; false
- * in the supervisor once every worker is gone, with *rc its exit code. */
-bool workers_run(int n, int *index, struct rate_table **rates, int *rc);
+ * with *index its slot (0..n-1) and *sh the shared tables; false in the
+ * supervisor once every worker is gone, with *rc its exit code. */
+bool workers_run(int n, int *index, struct workers_shared *sh, int *rc);
 
 /* A worker tells the supervisor it has started (after its READY point). */
 void workers_ready(void);

@@ -3,8 +3,8 @@
 # Traffic over many partner connections is answered (200) and spread over
 # both workers; /metrics (one endpoint) sums the counters of both; two
 # SIGHUPs under load lose nothing; a rate cap holds for the whole edge, not
-# per worker; a killed worker is restarted with a log line; SIGTERM stops
-# every worker. Helper: tests/tools/reload_peers.py (held connections).
+# per worker; node health is probed by worker 0 only and read by both; a
+# killed worker is restarted with a log line; SIGTERM stops every worker. Helper: tests/tools/reload_peers.py (held connections).
 . "$(dirname "$0")/lib.sh"
 se_init 47
 se_need sipp ss
@@ -21,10 +21,17 @@ MPORT=9161
 URL=http://$NET.1:$MPORT/metrics
 SENT=0          # MESSAGEs the partner sent, each answered by the node
 
-# conf [RATE] : two workers, metrics on; RATE caps the partner's entry
+# conf [RATE [HEALTH]] : two workers, metrics on; RATE caps the partner's
+# entry, HEALTH is internal.health
 conf() {
-	local rate=${1:+ rate = $1;}
-	se_write_conf 'edge={ fqdn = "edge.test"; workers = 2; }' \
+	local rate=${1:+ rate = $1;} health=${2:-interval = 0;}
+	se_write_conf "internal={
+  domains = [ \"example.test\" ];
+  nodes = ( { name = \"imp1\"; address = \"$NET.11\"; transport = \"tcp\";
+              ports = ( { internal = 5062; public = 5061; } ); routing = true; priority = 1; } );
+  health = { $health };
+}" \
+		 'edge={ fqdn = "edge.test"; workers = 2; }' \
 		"admin={ metrics_address = \"$NET.1\"; metrics_port = $MPORT; }" \
 		"federation={ allowed = ( { domain = \"partner.test\"; peer = \"sip.partner.test\"; port = 5061;$rate } );
   static_routes = ( { pattern = \".test.partner.*\"; next_hop = \"sip.partner.test\"; port = 5061; } ); }"
@@ -133,6 +140,29 @@ note "burst: $OUT in $ms ms"
 se_check "rate 10 is global: 8..$max of $N pass ($ok200), not one cap per worker" \
 	[ "${ok200:-0}" -ge 8 -a "${ok200:-99}" -le "$max" ]
 se_match "the rest is refused, not lost" "sent=$N ok=$ok200 other=$((N - ok200)) noanswer=0 closed=0" "$OUT"
+
+# ---------------------------------------------------------------- shared health
+# internal.health on: worker 0 probes the node and writes the shared state;
+# worker 1 does not probe, it reads. The node dies: one node_down (worker 0),
+# and requests on connections of both workers get refused at once.
+conf "" "interval = 1; timeout = 1; failures = 1;"
+se_log_mark
+kill -HUP "$DAEMON_PID"
+se_eq "reload with internal.health on: both workers" 2 "$(wait_lines 'event=reload result=ok' 2)"
+round
+se_eq "health on, node up: MESSAGE over each connection gets 200" \
+	"sent=$N ok=$N other=0 noanswer=0 closed=0" "$OUT"
+se_log_mark
+se_kill "$NODE_PID" 5
+se_eq "the node stops: one node_down, from worker 0" 1 "$(wait_lines 'event=node_down node=imp1 .*worker=0' 1)"
+sleep 1.5
+se_eq "worker 1 neither probes nor decides on its own" 0 \
+	"$(se_log_lines 'event=node_(down|up) .*worker=1' | wc -l)"
+round
+se_match "both workers refuse every request while the shared state says down" \
+	"^sent=$N ok=0 other=$N noanswer=0 closed=0" "$OUT"
+
+se_node_uas node-uas.xml        # the node again, for what follows
 
 # ---------------------------------------------------------------- a worker dies
 conf
