@@ -63,6 +63,7 @@ struct sup {
 /* Returns 0 in the parent (pid recorded), 1 in the new worker, -1 on error. */
 static int spawn(struct sup *s, int i)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERR, "workers: cannot fork worker %d: %s", i, strerror(errno));
@@ -71,7 +72,7 @@ static int spawn(struct sup *s, int i)
 	if (pid == 0) {
 		/* Stop with the supervisor, even when it is killed. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
+		if (getppid() != parent)     /* it died before prctl() */
 			_exit(1);
 		close(s->pipe_r);
 		ready_fd = s->pipe_w;
