@@ -7,6 +7,8 @@
  * second name can refill a busy bucket, and memory is fixed.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +29,9 @@ struct bucket {
 struct rate_table {
 	size_t n;
 	uint64_t salt;
+	bool placed;               /* memory is the caller's (rate_table_place) */
+	bool locked;               /* shared by processes: take lock */
+	pthread_mutex_t lock;
 	struct bucket b[];
 };
 
@@ -40,9 +45,34 @@ struct rate_table *rate_table_new(size_t slots)
 	return t;
 }
 
+size_t rate_table_bytes(size_t slots)
+{
+	return sizeof(struct rate_table) + slots * sizeof(struct bucket);
+}
+
+struct rate_table *rate_table_place(void *mem, size_t slots)
+{
+	struct rate_table *t = mem;
+	pthread_mutexattr_t a;
+	memset(t, 0, rate_table_bytes(slots));
+	t->n = slots;
+	t->placed = true;
+	RAND_bytes((unsigned char *)&t->salt, sizeof t->salt);
+	/* Robust: a worker that dies holding it does not stop the others. */
+	if (pthread_mutexattr_init(&a) != 0)
+		return NULL;
+	bool ok = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
+		  pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0 &&
+		  pthread_mutex_init(&t->lock, &a) == 0;
+	pthread_mutexattr_destroy(&a);
+	t->locked = ok;
+	return ok ? t : NULL;
+}
+
 void rate_table_free(struct rate_table *t)
 {
-	free(t);
+	if (t && !t->placed)
+		free(t);
 }
 
 static size_t slot_of(const struct rate_table *t, const char *k)
@@ -77,11 +107,9 @@ static bool reusable(struct bucket *b, uint64_t now_ms)
 	return b->millitokens >= (int64_t)b->rate * 1000;
 }
 
-bool rate_allow(struct rate_table *t, const char *key, int rate,
-		uint64_t now_ms)
+static bool allow(struct rate_table *t, const char *key, int rate,
+		  uint64_t now_ms)
 {
-	if (rate <= 0 || !t || t->n == 0)
-		return true;
 	size_t len = strlen(key);
 	if (len >= RATE_KEY_MAX)
 		len = RATE_KEY_MAX - 1;   /* keys are configured or proven names */
@@ -114,4 +142,21 @@ bool rate_allow(struct rate_table *t, const char *key, int rate,
 		return false;
 	b->millitokens -= 1000;
 	return true;
+}
+
+bool rate_allow(struct rate_table *t, const char *key, int rate,
+		uint64_t now_ms)
+{
+	if (rate <= 0 || !t || t->n == 0)
+		return true;
+	if (!t->locked)
+		return allow(t, key, rate, now_ms);
+	int rc = pthread_mutex_lock(&t->lock);
+	if (rc == EOWNERDEAD)            /* a bucket may be half-updated: */
+		pthread_mutex_consistent(&t->lock);   /* at worst a token off */
+	else if (rc != 0)
+		return false;
+	bool ok = allow(t, key, rate, now_ms);
+	pthread_mutex_unlock(&t->lock);
+	return ok;
 }

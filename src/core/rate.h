@@ -18,6 +18,13 @@ struct rate_table;
 struct rate_table *rate_table_new(size_t slots);
 void rate_table_free(struct rate_table *t);
 
+/* A table in memory the caller owns (rate_table_bytes(slots) of it), such
+ * as a MAP_SHARED mapping made before the workers fork: every worker then
+ * draws from the same buckets, under a process-shared robust lock, so a
+ * cap holds for the whole edge. rate_table_free() leaves the memory. */
+size_t rate_table_bytes(size_t slots);
+struct rate_table *rate_table_place(void *mem, size_t slots);
+
 /* May one more request for key pass at now_ms, at `rate` per second
  * with bursts up to `rate`? rate <= 0 means unlimited. Keys compare
  * case-insensitively. */

@@ -78,6 +78,7 @@ struct conf {
 		char *fqdn;
 		char *public_address;   /* NULL = none */
 		char *secret_file;      /* "" = a key made at start */
+		int workers;            /* 0 = auto (online CPUs), else 1..64 */
 	} edge;
 
 	struct {

@@ -29,6 +29,7 @@ struct field {
 	bool required;
 	bool fixed;             /* not settable here; default always applies */
 	bool empty_ok;          /* for strings, "" is a meaningful value */
+	bool auto_ok;           /* K_INT: the string "auto" reads as 0 */
 	long long min, max;     /* K_INT */
 	long long idef;         /* default of K_INT, K_BOOL, K_ENUM */
 	const char *sdef;       /* default of string kinds; NULL = none */
@@ -84,6 +85,8 @@ static const struct field edge_fields[] = {
 	{ "public_address", K_IP, AT(struct conf, edge.public_address) },
 	{ "secret_file", K_PATH, AT(struct conf, edge.secret_file),
 	  .empty_ok = true, .sdef = "" },
+	{ "workers", K_INT, AT(struct conf, edge.workers), .min = 1, .max = 64,
+	  .idef = 0, .auto_ok = true },
 	{ 0 }
 };
 
@@ -349,7 +352,10 @@ static void err_type(struct ld *ld, config_setting_t *s, const char *name,
 	size_t n = 0;
 
 	if (k == K_INT) {
-		if (f->min == 0 && f->max == INT_MAX)
+		if (f->auto_ok)
+			conf_err(ld, s, "'%s' must be \"auto\" or an integer from %lld to %lld",
+			    name, f->min, f->max);
+		else if (f->min == 0 && f->max == INT_MAX)
 			conf_err(ld, s, "'%s' must be an integer of 0 or more", name);
 		else if (f->min == 1 && f->max == INT_MAX)
 			conf_err(ld, s, "'%s' must be a positive integer", name);
@@ -476,8 +482,10 @@ static void read_field(struct ld *ld, config_setting_t *s, const char *path,
 	case K_INT: {
 		long long v = s && is_int(s) ? config_setting_get_int64(s) :
 			      f->idef;
+		bool is_auto = s && f->auto_ok && t == CONFIG_TYPE_STRING &&
+			       strcmp(config_setting_get_string(s), "auto") == 0;
 
-		if (s && (!is_int(s) || v < f->min || v > f->max)) {
+		if (s && !is_auto && (!is_int(s) || v < f->min || v > f->max)) {
 			err_type(ld, s, f->key, f, K_INT);
 			v = f->idef;
 		}

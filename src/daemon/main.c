@@ -27,6 +27,8 @@
 #include "proxy/forward.h"
 #include "net/tls.h"
 #include "proxy/txn.h"
+#include "daemon/workers.h"
+#include "util/counters.h"
 
 #define DRAIN_SECS 5        /* how long SIGTERM waits for open transactions */
 
@@ -244,10 +246,22 @@ int main(int argc, char **argv)
 	int rc = 1;
 	if (!fit_fd_limit(conf))
 		goto out;
+	/* edge.workers: from here on this runs in each worker; the main
+	 * process supervises them (workers.c) and returns here only to exit. */
+	int nworkers = workers_count(conf), windex = -1;
+	struct workers_shared shared = { 0 };
+	if (nworkers > 1) {
+		if (!workers_run(nworkers, &windex, &shared, &rc))
+			goto out;
+		rc = 1;
+		log_set_worker(windex);
+		counters_use_slot((size_t)windex);
+	}
 	e->base = event_base_new();
 	if (!e->base || !(e->net = netctx_new(e->base, conf, &e->next_id)) ||
 	    !(e->txns = txn_table_new()) ||
-	    !(e->rates = rate_table_new(4096)) || !(e->shares = shares_new())) {
+	    !(e->rates = shared.rates ? shared.rates : rate_table_new(4096)) ||
+	    !(e->shares = shares_new())) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}
@@ -273,6 +287,10 @@ int main(int argc, char **argv)
 	}
 	e->net->tls = e->tls;
 	e->net->dns = e->dns;
+	e->net->reuseport = nworkers > 1;
+	e->shared_up = shared.node_up;      /* NULL with one worker */
+	e->shared_up_n = shared.node_up_n;
+	e->health_prober = windex <= 0;
 	proxy_attach(e);
 	if (!listeners_open(e->net, &e->listeners))
 		goto out;
@@ -282,7 +300,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	e->metrics = metrics_new(e);
-	if (!metrics_listen(e->metrics))
+	/* One endpoint: worker 0's, reading every worker's counters. */
+	if (windex <= 0 && !metrics_listen(e->metrics))
 		goto out;
 	/* Everything that needs root is done: ports bound, keys read. */
 	if (!privs_drop(conf))
@@ -300,6 +319,7 @@ int main(int argc, char **argv)
 		  LOG_STR("fqdn", conf->edge.fqdn),
 		  LOG_STR("listeners", listener_summary(e)));
 	sd_notify(0, "READY=1");
+	workers_ready();
 	notify_status(e);
 	start_ticks(e);
 	event_base_dispatch(e->base);

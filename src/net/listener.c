@@ -82,7 +82,8 @@ static bool open_one(struct netctx *n, struct listener **list, enum zone zone, e
 	*l = (struct listener){ .zone = zone, .transport = tr, .port = port, .net = n };
 	snprintf(l->address, sizeof l->address, "%s", addr);
 	l->ev = evconnlistener_new_bind(n->base, on_accept, l,
-		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+		(n->reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
 		1024, (struct sockaddr *)&ss, (int)len);
 	if (!l->ev) {
 		log_msg(LOG_ERR, "listen: cannot bind %s port %d (%s zone): %s", addr,

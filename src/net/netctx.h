@@ -44,6 +44,8 @@ struct netctx {
 	struct dns *dns;               /* the owner swaps it on reload */
 	uint64_t *next_id;             /* shared with the owner's own ids */
 	bool stopping;                 /* accept nothing more */
+	bool reuseport;                /* workers: each binds its own sockets
+					* to the same ports (SO_REUSEPORT) */
 	struct conn_handlers on;
 	void *owner;                   /* the owner's context, for handlers:
 					* copied to each conn as c->edge */

@@ -43,6 +43,12 @@ struct edge {
 	unsigned out_pending;         /* node requests waiting for an SRV lookup */
 	struct reach reach;           /* next hops that failed recently */
 	struct health *health;        /* node up/down state and probes */
+	/* edge.workers > 1: node up/down shared by every worker (a MAP_SHARED
+	 * array of shared_up_n); the worker with health_prober probes and
+	 * writes it, the others only read it. NULL: this process decides. */
+	bool *shared_up;
+	size_t shared_up_n;
+	bool health_prober;
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
 	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
 	/* What rewrite.c reads of the running edge: conf, key, listeners.

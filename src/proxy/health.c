@@ -25,6 +25,9 @@ struct health {
 	struct edge *edge;
 	struct node_health *n;
 	bool *up;                /* copy of n[].up for route_inbound_node() */
+	bool *shared;            /* workers: the shared array, or NULL */
+	bool reader;             /* up is the shared array, written by another
+				  * worker: no probes here */
 	struct event *timer;
 };
 
@@ -35,6 +38,8 @@ static void set_state(struct health *h, int i, bool up, const char *reason,
 	if (h->n[i].up == up)
 		return;
 	h->n[i].up = h->up[i] = up;
+	if (h->shared)
+		h->shared[i] = up;
 	char lost[12];
 	snprintf(lost, sizeof lost, "%d", h->n[i].lost);
 	log_event(up ? LOG_NOTICE : LOG_WARNING, up ? "node_up" : "node_down",
@@ -121,9 +126,19 @@ bool health_start(struct edge *e)
 	}
 	for (size_t i = 0; i < c->internal.nnodes; i++)
 		h->n[i].up = h->up[i] = true;     /* until a probe says otherwise */
+	if (e->shared_up && c->internal.nnodes <= e->shared_up_n) {
+		if (e->health_prober) {
+			h->shared = e->shared_up;
+			for (size_t i = 0; i < c->internal.nnodes; i++)
+				h->shared[i] = true;
+		} else {
+			h->reader = true;
+		}
+	}
 	e->health = h;
-	txn_watch_nodes(e, &(struct node_watch){ .up = h->up, .lost = conn_lost, .arg = h });
-	if (c->internal.health.interval > 0) {
+	txn_watch_nodes(e, &(struct node_watch){
+		.up = h->reader ? e->shared_up : h->up, .lost = conn_lost, .arg = h });
+	if (c->internal.health.interval > 0 && !h->reader) {
 		h->timer = event_new(e->base, -1, EV_PERSIST, on_tick, h);
 		struct timeval tv = { c->internal.health.interval, 0 };
 		event_add(h->timer, &tv);
@@ -152,7 +167,9 @@ void health_stop(struct edge *e)
 
 const bool *health_up(const struct edge *e)
 {
-	return e->health ? e->health->up : NULL;
+	if (!e->health)
+		return NULL;
+	return e->health->reader ? e->shared_up : e->health->up;
 }
 
 /* A connection to node closed or failed (the proxy tells the txn table,
@@ -161,7 +178,8 @@ static void conn_lost(void *arg, int node, enum conn_fail why, const char *reaso
 {
 	struct health *h = arg;
 	struct edge *e = h->edge;
-	if (node < 0 || e->stopping || e->conf->internal.health.interval <= 0)
+	if (node < 0 || e->stopping || e->conf->internal.health.interval <= 0 ||
+	    h->reader)
 		return;
 	if (why == CFAIL_CONNECT || why == CFAIL_TLS || why == CFAIL_CERT_NAME ||
 	    why == CFAIL_DNS) {

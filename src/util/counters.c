@@ -1,10 +1,17 @@
 /* counters.c - counting into bounded label sets (see counters.h). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/counters.h"
 
+/* This process counts into *cur: its own table, or with workers its slot
+ * of the shared mapping (counters_share(), counters_use_slot()). */
 static struct counters table;
+static struct counters *cur = &table;
+static struct counters *slots;       /* MAP_SHARED, nslots tables */
+static size_t nslots;
+static struct counters summed;       /* counters_get() with slots */
 
 static const char *const method_names[COUNTERS_METHODS] = {
 	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
@@ -53,10 +60,10 @@ void counters_request(enum counter_dir dir, const char *method, int status,
 		      double seconds)
 {
 	int d = dir == COUNTER_OUTBOUND ? 1 : 0;
-	table.requests[d][method_index(method)][status_index(status)]++;
+	cur->requests[d][method_index(method)][status_index(status)]++;
 	if (!(seconds > 0))          /* also NaN */
 		seconds = 0;
-	struct counter_histogram *h = &table.latency[d];
+	struct counter_histogram *h = &cur->latency[d];
 	size_t b = 0;
 	while (b < COUNTERS_BUCKETS && seconds > bucket_le[b])
 		b++;
@@ -76,10 +83,13 @@ static void pair_count(struct counter_pairs *t, const char *a, const char *b)
 			return;
 		}
 	if (t->n < COUNTERS_PAIR_MAX) {
-		struct counter_pair *p = &t->row[t->n++];
+		/* Filled before it is counted in n: the endpoint, maybe in
+		 * another worker, reads rows [0, n) while we write. */
+		struct counter_pair *p = &t->row[t->n];
 		memcpy(p->a, ka, sizeof ka);
 		memcpy(p->b, kb, sizeof kb);
 		p->n = 1;
+		__atomic_store_n(&t->n, t->n + 1, __ATOMIC_RELEASE);
 		return;
 	}
 	for (size_t i = 0; i < t->n; i++)
@@ -92,17 +102,17 @@ static void pair_count(struct counter_pairs *t, const char *a, const char *b)
 
 void counters_rejection(const char *event, const char *reason)
 {
-	pair_count(&table.rejections, event, reason);
+	pair_count(&cur->rejections, event, reason);
 }
 
 void counters_options_answered(void)
 {
-	table.options_answered++;
+	cur->options_answered++;
 }
 
 void counters_tls_failure(const char *zone, const char *reason)
 {
-	pair_count(&table.tls_failures, zone, reason);
+	pair_count(&cur->tls_failures, zone, reason);
 }
 
 double counters_since(const struct timespec *start)
@@ -116,9 +126,76 @@ double counters_since(const struct timespec *start)
 	return s > 0 ? s : 0;
 }
 
+/* Adds n of (a, b) to a summed table, by label. */
+static void pair_add(struct counter_pairs *t, const char *a, const char *b,
+		     unsigned long long n)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->row[i].a, a) == 0 && strcmp(t->row[i].b, b) == 0) {
+			t->row[i].n += n;
+			return;
+		}
+	if (t->n < COUNTERS_PAIR_MAX) {
+		struct counter_pair *p = &t->row[t->n++];
+		snprintf(p->a, sizeof p->a, "%s", a);
+		snprintf(p->b, sizeof p->b, "%s", b);
+		p->n = n;
+	} else {
+		t->overflow += n;
+	}
+}
+
+static void pairs_sum(struct counter_pairs *to, const struct counter_pairs *from)
+{
+	size_t n = __atomic_load_n(&from->n, __ATOMIC_ACQUIRE);
+	for (size_t i = 0; i < n && i < COUNTERS_PAIR_MAX; i++)
+		pair_add(to, from->row[i].a, from->row[i].b, from->row[i].n);
+	to->overflow += from->overflow;
+}
+
 const struct counters *counters_get(void)
 {
-	return &table;
+	if (!slots)
+		return cur;
+	/* Workers: each counts in its own slot (no lock, no shared line);
+	 * the endpoint sums them. A value read while a worker writes it is
+	 * that worker's count just before or just after. */
+	memset(&summed, 0, sizeof summed);
+	for (size_t w = 0; w < nslots; w++) {
+		const struct counters *k = &slots[w];
+		for (size_t d = 0; d < 2; d++) {
+			for (size_t m = 0; m < COUNTERS_METHODS; m++)
+				for (size_t st = 0; st < COUNTERS_STATUS; st++)
+					summed.requests[d][m][st] += k->requests[d][m][st];
+			for (size_t b = 0; b <= COUNTERS_BUCKETS; b++)
+				summed.latency[d].bucket[b] += k->latency[d].bucket[b];
+			summed.latency[d].count += k->latency[d].count;
+			summed.latency[d].sum += k->latency[d].sum;
+		}
+		pairs_sum(&summed.rejections, &k->rejections);
+		pairs_sum(&summed.tls_failures, &k->tls_failures);
+		summed.options_answered += k->options_answered;
+	}
+	return &summed;
+}
+
+bool counters_share(size_t n)
+{
+	if (n == 0 || slots)
+		return slots != NULL;
+	void *p = mmap(NULL, n * sizeof *slots, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	slots = p;                       /* zeroed by the kernel */
+	nslots = n;
+	return true;
+}
+
+void counters_use_slot(size_t i)
+{
+	if (slots && i < nslots)
+		cur = &slots[i];
 }
 
 const char *counters_dir_name(size_t d)
@@ -147,5 +224,5 @@ const char *counters_bucket_label(size_t i)
 
 void counters_reset(void)
 {
-	memset(&table, 0, sizeof table);
+	memset(cur, 0, sizeof *cur);
 }

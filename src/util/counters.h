@@ -1,9 +1,10 @@
 /* counters.h - the edge's counters and latency histograms.
  *
  * The proxy counts; the metrics endpoint (daemon/metrics.c) reads the
- * table and renders it. One table per process: the edge runs one event
- * loop, so counting needs no handle, no lock and no dependency (util
- * depends on nothing of ours). Label values come from fixed sets: a
+ * table and renders it. One table per process: each process runs one
+ * event loop, so counting needs no handle, no lock and no dependency (util
+ * depends on nothing of ours). With workers, each has its slot in a
+ * shared mapping and the endpoint reads the sum (counters_share()). Label values come from fixed sets: a
  * method outside the known list is "other", so peers cannot grow the
  * number of series:
  *   - method: the 16 methods the edge knows, else "other";
@@ -17,6 +18,7 @@
 #ifndef SIPEDGE_COUNTERS_H
 #define SIPEDGE_COUNTERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -77,6 +79,13 @@ const char *counters_method_name(size_t i);
 const char *counters_status_label(size_t i, char *buf, size_t len);
 /* The upper bound of latency bucket i as a label; "+Inf" for the last. */
 const char *counters_bucket_label(size_t i);
+
+/* Workers (edge.workers > 1): before forking, one table per worker in a
+ * MAP_SHARED mapping; each worker then counts in its slot only (a
+ * restarted worker keeps counting in the slot of the one it replaces),
+ * and counters_get() returns the sum over every slot. */
+bool counters_share(size_t n);
+void counters_use_slot(size_t i);
 
 /* Everything back to 0 (unit tests). */
 void counters_reset(void);

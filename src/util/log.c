@@ -8,6 +8,7 @@
 
 static int cur_level = LOG_INFO;
 static bool use_stderr;
+static int worker = -1;             /* log_set_worker(); -1: one process */
 
 void log_open(const char *ident, int facility, int level, bool to_stderr)
 {
@@ -20,6 +21,11 @@ void log_open(const char *ident, int facility, int level, bool to_stderr)
 void log_reopen(const char *ident, int facility, int level)
 {
 	log_open(ident, facility, level, use_stderr);
+}
+
+void log_set_worker(int index)
+{
+	worker = index;
 }
 
 void log_set_level(int level)
@@ -111,6 +117,10 @@ void log_event_kv(int level, const char *event, const struct log_kv *const kv[])
 		const char *v = kv_text(*kv, num, sizeof num);
 		if (v)
 			off = append_kv(line, off, sizeof line, (*kv)->key, v);
+	}
+	if (worker >= 0) {
+		snprintf(num, sizeof num, "%d", worker);
+		off = append_kv(line, off, sizeof line, "worker", num);
 	}
 	emit(level, line);
 }

@@ -55,6 +55,10 @@ struct log_kv {
 /* The end marker the log_event() macro appends: not written by callers. */
 #define LOG_END ((const struct log_kv *)0)
 
+/* With edge.workers > 1: every event line of this process ends with
+ * worker=<index> (0-based); the supervisor's own lines have none. */
+void log_set_worker(int index);
+
 void log_event_kv(int level, const char *event, const struct log_kv *const kv[]);
 #define log_event(level, event, ...) \
 	log_event_kv((level), (event), (const struct log_kv *const[]){ __VA_ARGS__, LOG_END })

@@ -218,6 +218,11 @@ se_write_conf() {
 	if [ -n "${g[federation]}" ] && [[ ${g[federation]} != *allowed_networks* ]]; then
 		g[federation]="{ allowed_networks = [ \"127.0.0.0/8\" ]; ${g[federation]#\{}"
 	fi
+	# One worker unless the test says otherwise: edge.workers defaults to
+	# "auto" (every CPU), and the tests were written for one process.
+	if [ -n "${g[edge]}" ] && [[ ${g[edge]} != *workers* ]]; then
+		g[edge]="{ workers = 1; ${g[edge]#\{}"
+	fi
 	# Started as root (CI), the daemon must be told whom to run as: it
 	# binds, then drops to nobody, as a root start in production does.
 	# SE_AS_ROOT=1 leaves that out (t-privs: the refusal).

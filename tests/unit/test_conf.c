@@ -91,6 +91,7 @@ START_TEST(test_good_minimal_defaults)
 	ck_assert_str_eq(c->path, FIXTURE("good-minimal.conf"));
 	ck_assert_str_eq(c->edge.fqdn, "edge.example.com");
 	ck_assert_ptr_null(c->edge.public_address);
+	ck_assert_int_eq(c->edge.workers, 0);            /* auto */
 
 	ck_assert_str_eq(c->log.ident, "sipedge");
 	ck_assert_int_eq(c->log.facility, LOG_DAEMON);
@@ -215,6 +216,7 @@ START_TEST(test_good_full_values)
 	const struct conf_static_route *r = c->federation.static_routes;
 
 	ck_assert_str_eq(c->edge.public_address, "203.0.113.10");
+	ck_assert_int_eq(c->edge.workers, 4);
 	ck_assert_str_eq(c->log.ident, "sipedge-test");
 	ck_assert_int_eq(c->log.facility, LOG_LOCAL3);
 	ck_assert_int_eq(c->log.level, LOG_DEBUG);
@@ -481,6 +483,17 @@ START_TEST(test_bad_range)
 	       "bad-range.conf:33: 'invite_timeout' must be a positive integer",
 	       "bad-range.conf:34: 'metrics_address' must be a numeric IPv4 or IPv6 address (such as 10.1.1.1 or ::1)",
 	       "bad-range.conf:34: 'metrics_port' must be an integer from 0 to 65535");
+}
+END_TEST
+
+START_TEST(test_bad_workers)
+{
+	EXPECT(FIXTURE("bad-workers.conf"),
+	       "bad-workers.conf:2: 'workers' must be \"auto\" or an integer from 1 to 64");
+	EXPECT(FIXTURE("bad-workers-many.conf"),
+	       "bad-workers-many.conf:3: 'workers' must be \"auto\" or an integer from 1 to 64");
+	EXPECT(FIXTURE("bad-workers-word.conf"),
+	       "bad-workers-word.conf:2: 'workers' must be \"auto\" or an integer from 1 to 64");
 }
 END_TEST
 
@@ -899,6 +912,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_bad_missing_fqdn);
 	tcase_add_test(t, test_bad_missing);
 	tcase_add_test(t, test_bad_range);
+	tcase_add_test(t, test_bad_workers);
 	tcase_add_test(t, test_bad_dup_node);
 	tcase_add_test(t, test_bad_dup_public_port);
 	tcase_add_test(t, test_bad_dup_internal_port);
