@@ -668,6 +668,11 @@ static void drop_leaking(msg_t *msg, sip_t *sip, const struct topo_tokens *tk)
 				topo_leaks(big, (size_t)n, tk);
 			free(big);
 		}
+		/* An untouched header goes out as it came (sipmsg_iovec), and
+		 * its bytes can say more than its parsed form prints (an
+		 * Accept-Contact value Sofia reads as parameters only). */
+		if (!leaks && h->sh_data && h->sh_len)
+			leaks = topo_leaks(h->sh_data, (size_t)h->sh_len, tk);
 		if (leaks)
 			msg_header_remove(msg, (msg_pub_t *)sip, h);
 	}
