@@ -10,45 +10,22 @@
 #include "core/nexthop.h"
 #include "core/sipmsg.h"
 
-static struct conf_portmap ports[] = { { 5062, 5061 } };
-static struct conf_node node = {
-	.name = "imp1", .address = "10.1.1.11", .tls_name = "10.1.1.11",
-	.transport = TRANSPORT_TCP, .ports = ports, .nports = 1, .routing = true,
-	.priority = 1,
-};
-static struct conf_listen listens[] = {
-	{ .zone = ZONE_EXTERNAL, .address = "192.0.2.10", .port = 5061, .transport = TRANSPORT_TLS },
-	{ .zone = ZONE_INTERNAL, .address = "10.1.1.1", .port = 5060, .transport = TRANSPORT_TCP },
-};
 static struct conf_static_route sr = { .pattern = ".test.static.*",
 				       .next_hop = "hop.static.test", .port = 5071 };
-static char *domains[] = { "example.test" };
 static char *blocked[] = { "blocked.test" };
 static char *exts[] = { "gruu", "path" };
-static struct conf_allowed partner = { .domain = "partner.test", .peer = "sip.partner.test",
-				       .port = 5061 };
 static struct conf cf;
 static msg_t *m;
 
 static void setup(void)
 {
-	memset(&cf, 0, sizeof cf);
-	cf.edge.fqdn = "edge.example.com";
-	cf.listen = listens;
-	cf.nlisten = 2;
-	cf.internal.domains = domains;
-	cf.internal.ndomains = 1;
-	cf.internal.nodes = &node;
-	cf.internal.nnodes = 1;
+	unit_edge_conf(&cf);
 	cf.federation.static_routes = &sr;
 	cf.federation.nstatic_routes = 1;
-	cf.federation.allowed = &partner;
-	cf.federation.nallowed = 1;
 	cf.federation.blocked = blocked;
 	cf.federation.nblocked = 1;
 	cf.federation.supported_extensions = exts;
 	cf.federation.nsupported_extensions = 2;
-	unit_default_limits(&cf);
 	m = NULL;
 }
 
