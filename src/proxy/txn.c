@@ -249,8 +249,7 @@ void txn_watch_nodes(struct edge *e, const struct node_watch *w)
 
 const bool *txn_nodes_up(const struct edge *e)
 {
-	const struct node_watch *w = &e->txns->watch;
-	return w->current ? w->current(w->arg) : w->up;
+	return e->txns->watch.up;
 }
 
 void txn_node_lost(struct edge *e, int node, enum conn_fail why, const char *reason)
