@@ -246,6 +246,21 @@ int main(int argc, char **argv)
 	int rc = 1;
 	if (!fit_fd_limit(conf))
 		goto out;
+	/* Before the privilege drop: the file may be readable by root only.
+	 * Before the fork: every worker (and every worker restarted later)
+	 * inherits the same key, so a Call-ID masked by one worker is
+	 * unmasked by any other, even when the key is random. */
+	char why[512];
+	if (!secret_load(conf->edge.secret_file, e->secret, why, sizeof why)) {
+		log_event(LOG_ERR, "startup_failed",
+			  LOG_STR("reason", "secret_file"),
+			  LOG_STR("detail", why));
+		goto out;
+	}
+	if (!*conf->edge.secret_file)
+		log_event(LOG_NOTICE, "secret_random",
+			  LOG_STR("detail", "edge.secret_file is not set: "
+				  "Call-IDs masked before a restart will not be restored"));
 	/* edge.workers: from here on this runs in each worker; the main
 	 * process supervises them (workers.c) and returns here only to exit. */
 	int nworkers = workers_count(conf), windex = -1;
@@ -265,18 +280,6 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}
-	/* Before the privilege drop: the file may be readable by root only. */
-	char why[512];
-	if (!secret_load(conf->edge.secret_file, e->secret, why, sizeof why)) {
-		log_event(LOG_ERR, "startup_failed",
-			  LOG_STR("reason", "secret_file"),
-			  LOG_STR("detail", why));
-		goto out;
-	}
-	if (!*conf->edge.secret_file)
-		log_event(LOG_NOTICE, "secret_random",
-			  LOG_STR("detail", "edge.secret_file is not set: "
-				  "Call-IDs masked before a restart will not be restored"));
 	if (!(e->tls = tls_ctxs_new(conf)))
 		goto out;
 	struct dns_options dopt;

@@ -19,7 +19,7 @@ PROBE=(--connect "$NET.1:5061" --bind "$NET.29" --cert "$PKI/partner.crt"
 CTL=$RUN/peers.sock
 MPORT=9161
 URL=http://$NET.1:$MPORT/metrics
-SENT=0          # MESSAGEs the partner sent, each answered by the node
+SENT=0          # requests the partner sent, each answered by the node
 
 # conf [RATE [HEALTH]] : two workers, metrics on; RATE caps the partner's
 # entry, HEALTH is internal.health
@@ -74,12 +74,57 @@ wait_lines() {
 }
 
 conf
-se_node_uas node-uas.xml
+se_start_dns
+se_serve partner "$NET.21:5061" --tls --cert "$PKI/partner.crt" --key "$PKI/partner.key" \
+	--ca "$PKI/ca.crt" --contact "sip:peer@sip.partner.test:5061;transport=tls" --timeout 600
+se_node_uas node-uas.xml "$NET.11" node -deadcall_wait 0
 se_start_daemon "$NET.1:5061" "$NET.2:5060" "$NET.1:$MPORT"
 se_wait_log "the supervisor logs workers_started workers=2" 'event=workers_started workers=2'
 se_eq "two worker processes" 2 "$(workers | wc -l)"
 se_eq "each worker logged its startup" "worker=0 worker=1" \
 	"$(grep -o 'event=startup .*worker=[0-9]*' "$RUN/sipedge.log" | grep -o 'worker=[0-9]*' | sort | tr '\n' ' ' | sed 's/ $//')"
+
+# ---------------------------------------------------------------- one mask key
+# No edge.secret_file: the key is random, made once by the supervisor before
+# the fork, so a Call-ID one worker masked is unmasked by the other. The
+# node's INVITE (Call-ID naming its address: masked) goes out; the partner
+# then sends in-dialog MESSAGEs over new connections (spread over both
+# workers): each reaches the node with the original Call-ID.
+PREC=$RUN/partner.rec NOUT=$RUN/imp1-uac.out
+orig="wk-$$@$NET.11"
+se_send "the node's INVITE gets 200" --connect "$NET.2:5060" --bind "$NET.11" --out "$NOUT" \
+	"$SCEN/topo-node-invite.sip" --var NODE="$NET.11" --var EDGE_INT="$NET.2" \
+	--var CALLID="$orig" --expect 200 --timeout 5
+sel=(--method INVITE --index -1)
+masked=$(se_inspect "$PREC" "${sel[@]}" --header Call-ID)
+se_match "INVITE at partner: Call-ID masked" '^semask-[A-Za-z0-9_-]{40,}$' "$masked"
+in_ruri=$(se_inspect "$PREC" "${sel[@]}" --values Contact | head -n 1 | sed -E 's/^[^<]*<([^>]*)>.*$/\1/')
+in_route=$(se_inspect "$PREC" "${sel[@]}" --values Record-Route | awk 'NR > 1 { printf ", " } { printf "%s", $0 }')
+in_from=$(se_inspect "$NOUT" --call-id "$orig" --status 200 --cseq-method INVITE --index -1 --header To)
+in_to=$(se_inspect "$PREC" "${sel[@]}" --header From)
+M=8
+se_log_mark
+for c in $(seq 2 $((M + 1))); do
+	timeout 20 "${PEER[@]}" send --timeout 5 --out "$RUN/peer.out" "${PARTNER[@]}" \
+		"$SCEN/pat-in-dialog.sip" --var METHOD=MESSAGE --var CALLID="$masked" --var CSEQ="$c" \
+		--var RURI="$in_ruri" --var ROUTE="$in_route" --var FROM="$in_from" --var TO="$in_to" \
+		--expect 200 >>"$RUN/mask.out" 2>&1
+done
+i=30
+while [ $i -gt 0 ] && [ "$(se_count "$RUN/node.msg" --received --method MESSAGE --call-id "$orig")" -lt "$M" ]; do
+	sleep 0.1; i=$((i - 1))
+done
+se_eq "$M in-dialog MESSAGEs over new connections: all reach the node with the original Call-ID" \
+	"$M" "$(se_count "$RUN/node.msg" --received --method MESSAGE --call-id "$orig")"
+se_eq "none reaches the node with the masked Call-ID" 0 \
+	"$(se_count "$RUN/node.msg" --received --method MESSAGE --call-id "$masked")"
+n=50
+while [ "$n" -gt 0 ] && [ "$(se_log_lines 'event=connection_closed .*zone=external' | wc -l)" -lt "$M" ]; do
+	sleep 0.1; n=$((n - 1))
+done
+se_eq "the $M connections were spread over both workers" 2 \
+	"$(se_log_lines 'event=connection_closed .*zone=external' | grep -o 'worker=[01]' | sort -u | wc -l)"
+SENT=$M         # inbound requests so far, for /metrics below
 
 # ---------------------------------------------------------------- traffic
 se_bg peers "${RP[@]}" hold "${PROBE[@]:4}" --connect "$NET.1:5061" "${BINDS[@]}" \
