@@ -251,6 +251,10 @@ se_start_daemon() {
 		      --errors-for-leak-kinds=definite,possible)
 		t=60
 	fi
+	# Emptied here, not only by the child's redirection: the wait below
+	# must never see the previous instance's event=startup (a restart
+	# whose child has not run yet).
+	: >"$RUN/sipedge.log"
 	"${wrap[@]}" "$SIPEDGE" -f -c "$RUN/edge.conf" </dev/null >"$RUN/sipedge.log" 2>&1 &
 	DAEMON_PID=$!
 	[ "${SE_VERBOSE:-0}" = 1 ] && { tail -f "$RUN/sipedge.log" --pid=$DAEMON_PID >&2 & }
