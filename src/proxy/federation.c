@@ -306,13 +306,21 @@ enum fed_result federation_inbound(struct conn *c, msg_t *msg, int arg,
 				   fed_resume_fn resume)
 {
 	struct edge *e = c->edge;
-	struct fed_job *job = calloc(1, sizeof *job);
+	/* Not zeroed: the name arrays (several KB) are written before they
+	 * are read, and clearing them was a tenth of a message's cost. */
+	struct fed_job *job = malloc(sizeof *job);
 	if (!job) {
 		refuse(c, msg, NULL, 503, 0, "out_of_memory", NULL);
 		return FED_REFUSED;
 	}
-	*job = (struct fed_job){ .edge = e, .conn_id = c->id, .msg = msg,
-				 .arg = arg, .resume = resume };
+	job->edge = e;
+	job->conn_id = c->id;
+	job->msg = msg;
+	job->arg = arg;
+	job->resume = resume;
+	job->n = job->next = job->ntargets = 0;
+	job->srv = SRV_UNKNOWN;
+	job->share[0] = '\0';
 	enum fed_result r;
 	const char *bad = identities(sip_object(msg), job);
 	if (bad) {
