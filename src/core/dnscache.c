@@ -259,3 +259,27 @@ int dnscache_answer_ttl(const unsigned char *msg, size_t len)
 	}
 	return an ? (int)min : 0;
 }
+
+/* "partner.test" names itself and every name below it. */
+static bool under(const char *name, const char *domain, size_t dlen)
+{
+	size_t n = strlen(name);
+	return n >= dlen && strcmp(name + n - dlen, domain) == 0 &&
+	       (n == dlen || name[n - dlen - 1] == '.');
+}
+
+size_t dnscache_flush(struct dnscache *c, const char *domain)
+{
+	char key[256];
+	if (domain && !normalize(domain, key))
+		return 0;
+	size_t dlen = domain ? strlen(key) : 0, n = 0;
+	for (struct entry *e = c->newest, *older; e; e = older) {
+		older = e->older;
+		if (domain && !under(e->name, key, dlen))
+			continue;
+		drop(c, find(c, e->type, e->name, e->hash));
+		n++;
+	}
+	return n;
+}

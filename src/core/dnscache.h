@@ -66,4 +66,9 @@ bool dnscache_put_negative(struct dnscache *c, enum dnscache_type t,
  * message is malformed: such an answer is used but not cached. */
 int dnscache_answer_ttl(const unsigned char *msg, size_t len);
 
+/* Drop every entry (domain NULL) or those for domain and the names under
+ * it (its SRV name, its targets): an operator's "dns flush". Walks the
+ * whole cache; never on a message path. Returns the entries dropped. */
+size_t dnscache_flush(struct dnscache *c, const char *domain);
+
 #endif

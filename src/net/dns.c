@@ -655,6 +655,11 @@ void dns_get_stats(const struct dns *d, struct dns_stats *out)
 	*out = d->st;
 }
 
+size_t dns_flush(struct dns *d, const char *domain)
+{
+	return d->cache ? dnscache_flush(d->cache, domain) : 0;
+}
+
 const char *dns_strerror(enum dns_status st)
 {
 	switch (st) {

@@ -71,6 +71,10 @@ bool dns_srv_cached(struct dns *d, const char *name);
 
 void dns_get_stats(const struct dns *d, struct dns_stats *out);
 
+/* Forget cached answers: all (domain NULL) or domain and names under it.
+ * Lookups in flight finish and are cached as usual. */
+size_t dns_flush(struct dns *d, const char *domain);
+
 const char *dns_strerror(enum dns_status st);
 
 #endif

@@ -319,6 +319,39 @@ START_TEST(answer_ttl_never_reads_past_the_end)
 }
 END_TEST
 
+/* An operator's "dns flush": a domain and the names under it, or all. */
+START_TEST(flush_by_domain_or_all)
+{
+	static const struct { const char *name; bool srv; bool gone; } rows[] = {
+		{ "_sipfederationtls._tcp.partner.test", true, true },
+		{ "sip.partner.test", false, true },
+		{ "Partner.Test.", false, true },          /* the domain itself */
+		{ "notpartner.test", false, false },       /* a suffix, not a label */
+		{ "partner.test.example", false, false },
+		{ "_sipfederationtls._tcp.other.test", true, false },
+	};
+	struct sockaddr_storage a = addr4("192.0.2.7");
+	size_t n = sizeof rows / sizeof rows[0];
+	for (size_t i = 0; i < n; i++)
+		ck_assert(rows[i].srv
+			  ? dnscache_put(c, DNSCACHE_SRV, rows[i].name, srv1, 2, 100, 1000)
+			  : dnscache_put(c, DNSCACHE_ADDR, rows[i].name, &a, 1, 100, 1000));
+	ck_assert_uint_eq(dnscache_flush(c, "PARTNER.test."), 3);
+	struct dnscache_answer out;
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg((dnscache_lookup(c, rows[i].srv ? DNSCACHE_SRV : DNSCACHE_ADDR,
+					      rows[i].name, 1001, &out) == DNSCACHE_MISS) ==
+			      rows[i].gone, "row %zu (%s)", i, rows[i].name);
+	ck_assert_uint_eq(dnscache_flush(c, ""), 0);       /* not a name */
+	ck_assert_uint_eq(dnscache_flush(c, NULL), 3);
+	ck_assert_uint_eq(dnscache_flush(c, NULL), 0);
+	/* still usable after */
+	ck_assert(dnscache_put(c, DNSCACHE_ADDR, "sip.partner.test", &a, 1, 100, 1000));
+	ck_assert_int_eq(dnscache_lookup(c, DNSCACHE_ADDR, "sip.partner.test", 1001, &out),
+			 DNSCACHE_HIT);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dnscache");
@@ -336,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, lookup_results_over_time);
 	tcase_add_test(tc, answer_ttl_is_the_smallest);
 	tcase_add_test(tc, answer_ttl_never_reads_past_the_end);
+	tcase_add_test(tc, flush_by_domain_or_all);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
