@@ -164,6 +164,7 @@ struct conf {
 		int metrics_port;       /* 0 = off */
 		char *user;             /* "" = stay */
 		char *group;
+		char *control_socket;   /* sipedge-ctl; "" = off */
 	} admin;
 };
 

@@ -306,6 +306,8 @@ static const struct field admin_fields[] = {
 	  .sdef = "" },
 	{ "group", K_STR, AT(struct conf, admin.group), .empty_ok = true,
 	  .sdef = "" },
+	{ "control_socket", K_STR, AT(struct conf, admin.control_socket),
+	  .empty_ok = true, .sdef = "/run/sipedge/control.sock" },
 	{ 0 }
 };
 

@@ -577,6 +577,12 @@ void conf_check_accounts(struct ld *ld, const struct conf *c)
 	if (g && *g && !(u && *u))
 		conf_err(ld, config_lookup(ld->cfg, "admin.group"),
 		    "'group' without 'user': set the user to run as too");
+	/* A Unix socket path, with room for a worker's ".N". */
+	const char *cs = c->admin.control_socket;
+	if (cs && *cs && (cs[0] != '/' || strlen(cs) > 100))
+		conf_err(ld, conf_nearest(ld->cfg, "admin.control_socket"),
+			 "control_socket: an absolute path of at most 100 characters, "
+			 "or \"\" for none");
 }
 
 /*

@@ -15,11 +15,13 @@
 #include "net/dns.h"
 #include "proxy/edge.h"
 #include "proxy/health.h"
+#include "proxy/partners.h"
 #include "proxy/proxy.h"
 #include "net/listener.h"
 #include "daemon/privs.h"
 #include "util/log.h"
 #include "daemon/metrics.h"
+#include "daemon/control.h"
 #include "daemon/reload.h"
 #include "core/rate.h"
 #include "core/share.h"
@@ -85,8 +87,10 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig; (void)what;
 	struct edge *e = arg;
-	if (!e->stopping)
-		reload(e);
+	if (!e->stopping) {
+		e->reload_ok = reload(e);
+		e->reload_at = time(NULL);
+	}
 }
 
 /* STATUS= for systemctl status, and the watchdog ping when asked for. */
@@ -129,6 +133,8 @@ static char *listener_summary(const struct edge *e)
 
 static void edge_free(struct edge *e)
 {
+	control_free(e->control);
+	e->control = NULL;
 	health_stop(e);
 	if (e->net)
 		listeners_close(e->net, &e->listeners);
@@ -143,6 +149,7 @@ static void edge_free(struct edge *e)
 	netctx_free(e->net);
 	rate_table_free(e->rates);
 	shares_free(e->shares);
+	partners_free(e->partners);
 	tls_ctxs_free(e->tls);
 	if (e->sig_term) event_free(e->sig_term);
 	if (e->sig_int) event_free(e->sig_int);
@@ -276,7 +283,8 @@ int main(int argc, char **argv)
 	if (!e->base || !(e->net = netctx_new(e->base, conf, &e->next_id)) ||
 	    !(e->txns = txn_table_new()) ||
 	    !(e->rates = shared.rates ? shared.rates : rate_table_new(4096)) ||
-	    !(e->shares = shares_new())) {
+	    !(e->shares = shares_new()) ||
+	    !(e->partners = partners_new(PARTNERS_MAX))) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;
 	}
@@ -306,6 +314,12 @@ int main(int argc, char **argv)
 	/* One endpoint: worker 0's, reading every worker's counters. */
 	if (windex <= 0 && !metrics_listen(e->metrics))
 		goto out;
+	/* The control socket too is made as root: its group is admin.group. */
+	if (!(e->control = control_open(e, windex, nworkers, why, sizeof why)) && *why) {
+		log_event(LOG_ERR, "startup_failed", LOG_STR("reason", "control_socket"),
+			  LOG_STR("detail", why));
+		goto out;
+	}
 	/* Everything that needs root is done: ports bound, keys read. */
 	if (!privs_drop(conf))
 		goto out;
@@ -321,6 +335,8 @@ int main(int argc, char **argv)
 		  LOG_STR("config", conf->path),
 		  LOG_STR("fqdn", conf->edge.fqdn),
 		  LOG_STR("listeners", listener_summary(e)));
+	control_start(e->control);
+	e->started_at = time(NULL);
 	sd_notify(0, "READY=1");
 	workers_ready();
 	notify_status(e);

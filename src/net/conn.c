@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <event2/buffer.h>
@@ -177,6 +178,7 @@ struct conn *conn_new(struct netctx *n, enum zone zone, enum transport tr)
 	struct conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
+	c->opened = time(NULL);
 	c->fr = framer_new((size_t)n->conf->limits.max_message_size);
 	c->pending = evbuffer_new();
 	if (!c->fr || !c->pending || (conn_ht_is_full(&t->ht) &&

@@ -90,6 +90,8 @@ struct conn {
 	bool out_paused;                   /* output above max_output_buffer:
 					    * not reading from the peer */
 	struct event *stall_timer;         /* paused too long: close */
+	time_t opened;                     /* for sipedge-ctl connections */
+	uint64_t bytes_in, bytes_out;      /* SIP bytes read and queued */
 	struct conn *prev, *next;
 	/* Index for conn_to(): what this connection can be reused for. */
 	char key[300];                     /* "" = not reusable */

@@ -94,6 +94,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			used += v[i].iov_len;
 		}
 		evbuffer_drain(in, used);
+		c->bytes_in += used;
 		completed |= dispatch(c);
 	}
 	if (c->state == CONN_UP)
@@ -388,6 +389,7 @@ bool conn_congested(const struct conn *c)
 
 void conn_send(struct conn *c, const char *data, size_t len)
 {
+	c->bytes_out += len;
 	if (c->state == CONN_UP) {
 		bufferevent_write(c->bev, data, len);
 		check_output(c, evbuffer_get_length(bufferevent_get_output(c->bev)));

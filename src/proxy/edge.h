@@ -10,11 +10,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "core/types.h"
 #include "core/reach.h"
 #include "core/rewrite.h"
+#include "proxy/tap.h"
 
 /* listeners_update() binds at most this many. */
 #define EDGE_MAX_OWN 1024
@@ -27,6 +29,8 @@ struct listener;
 struct rate_table;
 struct health;
 struct metrics;
+struct partners;
+struct control;
 
 struct edge {
 	struct event_base *base;
@@ -50,12 +54,18 @@ struct edge {
 	size_t shared_up_n;
 	bool health_prober;
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
+	struct control *control;      /* the daemon's control socket, or NULL */
 	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
 	/* What rewrite.c reads of the running edge: conf, key, listeners.
 	 * fwd_refresh_view() rebuilds it whenever one of them changes, so no
 	 * message pays for it. */
 	struct rewrite_ctx rw;
 	struct own_addr own[EDGE_MAX_OWN];
+	struct tap tap;            /* live traces (sipedge-ctl trace) */
+	struct partners *partners; /* per partner domain: counts, last verdict */
+	time_t started_at;         /* for sipedge-ctl status */
+	time_t reload_at;          /* last SIGHUP handled, 0: none yet */
+	bool reload_ok;            /* its result */
 	uint64_t next_id;          /* ids for connections and transactions */
 	bool stopping;
 	struct event *sig_term, *sig_int, *sig_hup;

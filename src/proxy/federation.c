@@ -115,6 +115,34 @@ void conn_owner_free(struct conn *c)
 	c->owner = NULL;
 }
 
+size_t federation_verdicts(const struct conn *c, char *buf, size_t len)
+{
+	const struct conn_owner *o = c->owner;
+	size_t at = 0;
+	if (len)
+		buf[0] = '\0';
+	for (unsigned i = 0; o && i < o->nverdicts && at < len; i++) {
+		const struct verdict *v = &o->verdicts[i];
+		int n = snprintf(buf + at, len - at, "%s%s:%s", at ? "," : "", v->domain,
+				 v->accepted ? "accepted" : v->reason ? v->reason : "refused");
+		if (n < 0 || (size_t)n >= len - at) {
+			buf[at] = '\0';      /* whole entries only */
+			break;
+		}
+		at += (size_t)n;
+	}
+	return o ? o->nverdicts : 0;
+}
+
+bool federation_proved(const struct conn *c, const char *domain)
+{
+	const struct conn_owner *o = c->owner;
+	for (unsigned i = 0; o && i < o->nverdicts; i++)
+		if (strcasecmp(o->verdicts[i].domain, domain) == 0)
+			return true;
+	return false;
+}
+
 static struct verdict *verdict_find(struct conn *c, const char *d)
 {
 	struct conn_owner *o = c->owner;

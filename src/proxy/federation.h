@@ -4,6 +4,8 @@
 #ifndef SIPEDGE_FEDERATION_H
 #define SIPEDGE_FEDERATION_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 #include <sofia-sip/msg.h>
 
@@ -21,6 +23,12 @@ struct conn_owner {
 };
 struct conn_owner *conn_owner_get(struct conn *c);   /* NULL: out of memory */
 void conn_owner_free(struct conn *c);
+
+/* "domain:accepted,domain:REASON" of what c's peer was judged on (whole
+ * entries that fit in buf); returns how many verdicts c holds. */
+size_t federation_verdicts(const struct conn *c, char *buf, size_t len);
+/* Was c's peer judged (either way) for domain? */
+bool federation_proved(const struct conn *c, const char *domain);
 
 /* Forget what c's peer proved (reload: the lists may have changed). */
 void federation_forget(struct conn *c);

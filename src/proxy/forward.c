@@ -81,6 +81,16 @@ int fwd_send(struct txn *t, void (*on_timeout)(evutil_socket_t, short, void *),
 		return 503;
 	}
 	txn_set_down(t, c->id);
+	if (e->tap.watchers && t->kind == TXN_FORWARDED) {
+		char hop[300];
+		if (t->node >= 0)
+			snprintf(hop, sizeof hop, "node:%s", e->conf->internal.nodes[t->node].name);
+		else
+			snprintf(hop, sizeof hop, "%s:%d", t->targets[t->cur_target].host,
+				 t->targets[t->cur_target].port);
+		TAP(e, .kind = TAP_DECISION, .msg = t->fwd, .verdict = "forwarded",
+		    .next_hop = hop, .txn = t->id);
+	}
 	respond_send(c, t->fwd);
 	/* No other target to resend it to: keep only what answering,
 	 * cancelling and acknowledging need (SPEC section 1), not the body. */

@@ -24,6 +24,7 @@
 #include "util/log.h"
 #include "util/counters.h"
 #include "proxy/outbound.h"
+#include "proxy/partners.h"
 #include "core/pat.h"
 #include "core/policy.h"
 #include "proxy/proxy.h"
@@ -33,6 +34,7 @@
 #include "core/route.h"
 #include "core/share.h"
 #include "core/sipmsg.h"
+#include "proxy/tap.h"
 #include "proxy/txn.h"
 
 #define ACK_LINGER_SECS 5   /* keep an INVITE txn after a non-2xx final */
@@ -295,6 +297,9 @@ static void inbound_accepted(struct conn *c, msg_t *msg, int route_port)
 	sipmsg_remove_named(msg, sip, classify_untrusted_in_requests);
 	if (cf->federation.stamp_trust)
 		stamp_trust(cf, msg, sip);
+	char from[256];
+	partners_accepted(e->partners, sipmsg_host(sip->sip_from->a_url, from, sizeof from),
+			  PARTNER_IN);
 	const struct conf_node *n = &cf->internal.nodes[v.node];
 	struct txn_target tg = { .port = n->ports[0].internal };
 	snprintf(tg.host, sizeof tg.host, "%s", n->address);
@@ -313,6 +318,7 @@ static void inbound(struct conn *c, msg_t *msg, int route_port)
 static void outbound_decided(struct conn *c, msg_t *msg, const struct outbound_decision *d)
 {
 	if (d->status == 0) {
+		partners_accepted(c->edge->partners, d->domain, PARTNER_OUT);
 		proxy_forward(c, msg, ZONE_EXTERNAL, c->node, d->tg, d->ntargets);
 		return;
 	}
@@ -611,6 +617,7 @@ static void on_response(struct conn *c, msg_t *msg, sip_t *sip)
 void proxy_on_message(struct conn *c, msg_t *msg)
 {
 	sip_t *sip = sip_object(msg);
+	TAP(c->edge, .kind = TAP_IN, .conn = c, .msg = msg);
 	int status = 0;
 	const char *many = sip && (sip->sip_request || sip->sip_status)
 		? classify_too_many_values(c->edge->conf, sip, &status) : NULL;

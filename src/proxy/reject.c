@@ -5,7 +5,10 @@
 
 #include "core/certname.h"
 #include "net/conn.h"
+#include "proxy/edge.h"
+#include "proxy/partners.h"
 #include "proxy/reject.h"
+#include "proxy/tap.h"
 #include "proxy/respond.h"
 #include "proxy/txn.h"
 #include "util/counters.h"
@@ -58,6 +61,9 @@ static void reject_txn(const struct rejection *r)
 	struct txn *t = r->txn;
 	if (!r->logged)
 		log_rejection(NULL, sip_object(t->fwd), r, t->up_conn, t->id);
+	TAP(t->edge, .kind = TAP_DECISION, .msg = t->fwd, .verdict = "undelivered",
+	    .status = r->status, .reason = r->count_as ? r->count_as : r->reason,
+	    .domain = r->domain, .txn = t->id);
 	respond_txn(t, r->status, r->hdrs);
 }
 
@@ -71,6 +77,13 @@ void reject(struct conn *c, msg_t *msg, const struct rejection *r)
 	if (!r->logged)
 		log_rejection(c, sip, r, c->id, 0);
 	counters_rejection(event_name(r->event), r->count_as ? r->count_as : r->reason);
+	if (r->domain)
+		partners_refused(c->edge->partners, r->domain,
+				 c->zone == ZONE_EXTERNAL ? PARTNER_IN : PARTNER_OUT,
+				 r->count_as ? r->count_as : r->reason);
+	TAP(c->edge, .kind = TAP_DECISION, .conn = c, .msg = msg, .verdict = "refused",
+	    .status = r->status, .reason = r->count_as ? r->count_as : r->reason,
+	    .domain = r->domain);
 	if (r->status && sip && sip->sip_request && respond_expected(sip))
 		counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND,
 				 respond_method(sip), r->status, 0);

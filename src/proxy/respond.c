@@ -12,6 +12,7 @@
 #include "proxy/edge.h"
 #include "util/log.h"
 #include "proxy/respond.h"
+#include "proxy/tap.h"
 #include "core/rewrite.h"
 #include "core/sipmsg.h"
 #include "proxy/txn.h"
@@ -36,6 +37,7 @@ void respond_send(struct conn *c, msg_t *msg)
 			log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
 		free(text);
 	}
+	TAP(c->edge, .kind = TAP_OUT, .conn = c, .msg = msg);
 	for (isize_t i = 0; i < n; i++)
 		conn_send(c, vec[i].mv_base, vec[i].mv_len);
 	if (vec != small)

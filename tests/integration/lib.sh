@@ -154,6 +154,12 @@ se_init() {
 	fi
 	rm -rf "$RUN"
 	mkdir -p "$RUN" || exit 99
+	# A Unix socket path holds 107 bytes; a deep build tree gets one in /tmp.
+	SE_CTL=$RUN/control.sock
+	if [ ${#SE_CTL} -gt 90 ]; then
+		SE_CTL=/tmp/sipedge-ctl-$TEST-${NET##*.}.sock
+	fi
+	SIPEDGE_CTL=${SIPEDGE_CTL:-$top_builddir/tools/sipedge-ctl/sipedge-ctl}
 	trap se_done EXIT
 	trap 'not_ok "interrupted"; exit 1' INT TERM
 	note "$TEST: NET=$NET RUN=$RUN"
@@ -229,6 +235,13 @@ se_write_conf() {
 	if [ "$(id -u)" = 0 ] && [ "${SE_AS_ROOT:-0}" != 1 ] && [ -n "${g[admin]}" ] &&
 	   [[ ${g[admin]} != *user* ]]; then
 		g[admin]="{ user = \"nobody\"; group = \"nogroup\"; ${g[admin]#\{}"
+	fi
+	# Each test's daemon its own control socket ($SE_CTL, for sipedge-ctl
+	# -s): the default /run/sipedge/control.sock would be shared by every
+	# test running at once.
+	if [[ ${g[admin]} != *control_socket* ]]; then
+		[ -n "${g[admin]}" ] || g[admin]='{ }'
+		g[admin]="{ control_socket = \"$SE_CTL\"; ${g[admin]#\{}"
 	fi
 	for k in "${order[@]}"; do
 		[ -n "${g[$k]}" ] && printf '%s = %s;\n' "$k" "${g[$k]}"
