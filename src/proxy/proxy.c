@@ -359,7 +359,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	respond_reply(c, msg, 200, NULL, NULL);
-	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200, 0);
+	counters_answered(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200);
 	msg_destroy(msg);
 	if (t->status < 200)
 		fwd_hop_request(t, "CANCEL", NULL);
@@ -415,8 +415,8 @@ static void answer_options(struct conn *c, msg_t *msg)
 	log_event(LOG_DEBUG, "options_answered",
 		  LOG_STR("peer", c->peer),
 		  LOG_STR("call_id", respond_call_id(sip_object(msg))), LOG_CONN(c->id));
-	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
-			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
+	counters_answered(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+			  : COUNTER_OUTBOUND, "OPTIONS", 200);
 	counters_options_answered();
 	respond_reply(c, msg, 200, NULL, hdrs);
 	msg_destroy(msg);
