@@ -251,6 +251,42 @@ START_TEST(config_build_process)
 }
 END_TEST
 
+/* Workers: success only if every live worker's last load was good; the
+ * oldest good load; a dead worker's slot does not count. (Each test runs
+ * in its own fork: the shared slots do not leak into the others.) */
+START_TEST(config_workers)
+{
+	ck_assert(counters_share(3));
+	ck_assert_int_eq(counters_supervisor(), (int)getpid());
+	ck_assert_uint_eq(counters_nprocs(), 3);
+	counters_use_slot(0);
+	counters_proc_start((int)getpid(), 2000);
+	counters_use_slot(1);
+	counters_proc_start((int)getppid(), 1000);        /* alive: the runner */
+	counters_use_slot(2);
+	counters_proc_start(0x3ffffff0, 500);             /* no such pid */
+	counters_config_loaded(false, 600);
+	counters_use_slot(0);
+	char *t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 1000.000"));
+	free(t);
+	counters_use_slot(1);
+	counters_config_loaded(false, 3000);
+	t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 0"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 1000.000"));
+	free(t);
+	counters_config_loaded(true, 3000);
+	t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 2000.000"));
+	/* Supervisor and live workers: the supervisor is this process. */
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_resident_memory_bytes "));
+	free(t);
+}
+END_TEST
+
 START_TEST(since)
 {
 	struct timespec ts;
@@ -278,6 +314,7 @@ int main(void)
 	tcase_add_test(tc, since);
 	tcase_add_test(tc, long_latency_and_refusals);
 	tcase_add_test(tc, config_build_process);
+	tcase_add_test(tc, config_workers);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
