@@ -502,12 +502,11 @@ static void render_process(struct evbuffer *b)
 	header(b, "process_open_fds", "gauge",
 	       "Number of open file descriptors (the workers').");
 	evbuffer_add_printf(b, "process_open_fds %llu\n", fds);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		header(b, "process_max_fds", "gauge",
 		       "Maximum number of open file descriptors (per process).");
 		evbuffer_add_printf(b, "process_max_fds %llu\n",
-				    rl.rlim_cur == RLIM_INFINITY ? 0ULL
-				    : (unsigned long long)rl.rlim_cur);
+				    (unsigned long long)rl.rlim_cur);
 	}
 	header(b, "process_start_time_seconds", "gauge",
 	       "Start time of the process since unix epoch in seconds.");
