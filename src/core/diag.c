@@ -18,21 +18,48 @@ const char *diag_reason(enum diag_code code)
 	return "Unknown";
 }
 
-/* Quoted-string values must not carry '"' or CR/LF from peer data. */
+#define PEER_SERVER_MAX 200   /* the partner's names: a list cut at a name */
+
+/* Quoted-string values must not carry '"', '\\', CR/LF or any other control
+ * character from peer data (a partner writes its certificate's names):
+ * those are dropped, bytes outside ASCII become '?'. The value is cut
+ * where the closing quote and the header's CRLF would no longer fit. */
 static void put_attr(char *buf, size_t len, size_t *off, const char *k,
 		     const char *v)
 {
-	if (!v || *off >= len)
+	if (!v || *off >= len || len - *off < strlen(k) + 8)
 		return;
 	int n = snprintf(buf + *off, len - *off, ";%s=\"", k);
 	if (n < 0 || (size_t)n >= len - *off)
 		return;
 	*off += (size_t)n;
-	for (; *v && *off + 2 < len; v++)
-		if (*v != '"' && *v != '\r' && *v != '\n' && *v != '\\')
-			buf[(*off)++] = *v;
+	for (; *v && *off + 4 < len; v++) {
+		unsigned char ch = (unsigned char)*v;
+		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+			continue;
+		buf[(*off)++] = ch >= 0x80 ? '?' : (char)ch;
+	}
 	buf[(*off)++] = '"';
 	buf[*off] = '\0';
+}
+
+/* PeerServer: the names the partner's certificate carried, joined with
+ * ','; a long list keeps its first names whole and ends with ",...". */
+static void put_names(char *buf, size_t len, size_t *off, const char *k,
+		      const char *v)
+{
+	char cut[PEER_SERVER_MAX + 8];
+	if (v && strlen(v) > PEER_SERVER_MAX) {
+		size_t n = PEER_SERVER_MAX - 4;
+		while (n > 0 && v[n] != ',')
+			n--;
+		if (n == 0)                  /* one long name: cut it */
+			snprintf(cut, sizeof cut, "%.*s...", PEER_SERVER_MAX - 4, v);
+		else
+			snprintf(cut, sizeof cut, "%.*s,...", (int)n, v);
+		v = cut;
+	}
+	put_attr(buf, len, off, k, v);
 }
 
 static bool want_warning(enum diagnostics m)
@@ -70,10 +97,11 @@ const char *diag_headers(char *buf, size_t len, enum diagnostics mode,
 		for (int i = 0; i < 4; i++)
 			put_attr(buf, len, &off, fqdn_key[i], a->fqdn[i]);
 		put_attr(buf, len, &off, "tls-target", a->tls_target);
-		put_attr(buf, len, &off, "PeerServer", a->peer_server);
+		put_names(buf, len, &off, "PeerServer", a->peer_server);
 	}
 	put_attr(buf, len, &off, "source", edge_fqdn);
-	snprintf(buf + off, len - off, "\r\n");
+	if (off + 2 < len)
+		snprintf(buf + off, len - off, "\r\n");
 	return buf;
 }
 

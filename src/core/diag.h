@@ -29,7 +29,9 @@ struct diag_attrs {
 	const char *domain;
 	const char *fqdn[4];       /* fqdn1.. : "host:port" */
 	const char *tls_target;
-	const char *peer_server;
+	const char *peer_server;   /* names the peer's certificate carried
+				    * (1010), joined with ','; cut after
+				    * 200 bytes at a name, then ",..." */
 };
 
 /*

@@ -32,6 +32,15 @@ void reach_mark(struct reach *r, const char *host, int port, int fail,
 	e->until = now + hold;
 	e->fail = fail;
 	snprintf(e->reason, sizeof e->reason, "%s", reason ? reason : "");
+	e->names[0] = '\0';
+}
+
+void reach_set_names(struct reach *r, const char *host, int port,
+		     const char *names)
+{
+	struct reach_entry *e = find(r, host, port);
+	if (e)
+		snprintf(e->names, sizeof e->names, "%s", names ? names : "");
 }
 
 const struct reach_entry *reach_down(const struct reach *r, const char *host,

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
@@ -17,6 +18,7 @@
 #include "proxy/federation.h"
 #include "proxy/health.h"
 #include "net/listener.h"
+#include "util/counters.h"
 #include "util/log.h"
 #include "daemon/reload.h"
 #include "daemon/secret.h"
@@ -68,8 +70,17 @@ static void remap_txn(struct txn *t, void *arg)
 	t->node = remap_node(arg, t->node);
 }
 
+/* The result for sipedge_config_last_reload_* (daemon/metrics.c). */
+static void record(bool ok)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	counters_config_loaded(ok, (double)tv.tv_sec + (double)tv.tv_usec / 1e6);
+}
+
 static void failed(const char *why)
 {
+	record(false);
 	log_event(LOG_ERR, "reload",
 		  LOG_STR("result", "failed"),
 		  LOG_STR("error", why),
@@ -156,6 +167,7 @@ bool reload(struct edge *e)
 	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
 	tls_ctxs_free(ot);
 	conf_free(old);
+	record(true);
 	log_event(LOG_NOTICE, "reload",
 		  LOG_STR("result", "ok"),
 		  LOG_STR("config", nc->path));

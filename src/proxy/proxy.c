@@ -187,12 +187,15 @@ void proxy_forward(struct conn *up, msg_t *msg, enum zone toward, int node,
 		if (down) {
 			char domain[256], fq[4][300];
 			sipmsg_host(sip->sip_request->rq_url, domain, sizeof domain);
-			struct diag_attrs a = { .domain = domain, .tls_target = down->host };
+			enum diag_code code = fwd_fail_code(down->fail);
+			/* Same diagnostics as the failure it remembers, with
+			 * what the certificate named for a 1010. */
+			struct diag_attrs a = { .domain = domain, .tls_target = down->host,
+				.peer_server = code == DIAG_CERT_NAME && *down->names
+					       ? down->names : NULL };
 			fwd_targets_attrs(targets, ntargets, &a, fq);
-			/* Same diagnostics as the failure it remembers. */
 			char target[300], hdrs[1024];
 			snprintf(target, sizeof target, "%.255s:%d", down->host, down->port);
-			enum diag_code code = fwd_fail_code(down->fail);
 			diag_headers(hdrs, sizeof hdrs, e->conf->federation.diagnostics,
 				     e->conf->edge.fqdn, code, &a, true);
 			reject(up, msg, &(struct rejection){ .event = EV_OUTBOUND_FAILED,
@@ -365,7 +368,7 @@ static void on_cancel(struct conn *c, msg_t *msg, sip_t *sip)
 		return;
 	}
 	respond_reply(c, msg, 200, NULL, NULL);
-	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200, 0);
+	counters_answered(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND, "CANCEL", 200);
 	msg_destroy(msg);
 	if (t->status < 200)
 		fwd_hop_request(t, "CANCEL", NULL);
@@ -421,8 +424,8 @@ static void answer_options(struct conn *c, msg_t *msg)
 	log_event(LOG_DEBUG, "options_answered",
 		  LOG_STR("peer", c->peer),
 		  LOG_STR("call_id", respond_call_id(sip_object(msg))), LOG_CONN(c->id));
-	counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
-			: COUNTER_OUTBOUND, "OPTIONS", 200, 0);
+	counters_answered(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND
+			  : COUNTER_OUTBOUND, "OPTIONS", 200);
 	counters_options_answered();
 	respond_reply(c, msg, 200, NULL, hdrs);
 	msg_destroy(msg);
@@ -687,9 +690,15 @@ static void on_down_closed(struct txn *t, void *arg)
 		return;
 	}
 	if (t->down_zone == ZONE_EXTERNAL && c->fail != CFAIL_CLOSED &&
-	    c->fail != CFAIL_FORBIDDEN)
+	    c->fail != CFAIL_FORBIDDEN) {
 		reach_mark(&t->edge->reach, c->target, c->target_port, c->fail,
 			   c->fail_reason, time(NULL), cf->limits.unreachable_hold);
+		if (c->fail == CFAIL_CERT_NAME) {
+			char seen[256];
+			reach_set_names(&t->edge->reach, c->target, c->target_port,
+					certnames_join(&c->names, seen, sizeof seen));
+		}
+	}
 	/* Not delivered: the next target may do better. */
 	if (c->fail != CFAIL_CLOSED && t->cur_target + 1 < t->ntargets) {
 		t->cur_target++;

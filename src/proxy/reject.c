@@ -84,9 +84,11 @@ void reject(struct conn *c, msg_t *msg, const struct rejection *r)
 	TAP(c->edge, .kind = TAP_DECISION, .conn = c, .msg = msg, .verdict = "refused",
 	    .status = r->status, .reason = r->count_as ? r->count_as : r->reason,
 	    .domain = r->domain);
+	/* Counted as a request, not as a 0 s latency: the histogram times
+	 * what the edge relayed, a refusal is counted in rejections. */
 	if (r->status && sip && sip->sip_request && respond_expected(sip))
-		counters_request(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND,
-				 respond_method(sip), r->status, 0);
+		counters_answered(c->zone == ZONE_EXTERNAL ? COUNTER_INBOUND : COUNTER_OUTBOUND,
+				  respond_method(sip), r->status);
 	if (r->status)
 		respond_reply(c, msg, r->status, NULL, r->hdrs);
 	msg_destroy(msg);

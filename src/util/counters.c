@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "util/counters.h"
 
@@ -12,6 +13,7 @@ static struct counters *cur = &table;
 static struct counters *slots;       /* MAP_SHARED, nslots tables */
 static size_t nslots;
 static struct counters summed;       /* counters_get() with slots */
+static int supervisor;               /* the pid that made the slots */
 
 static const char *const method_names[COUNTERS_METHODS] = {
 	"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK",
@@ -30,10 +32,11 @@ static const char *const status_classes[COUNTERS_STATUS - COUNTERS_CODES] = {
 /* Upper bounds of the latency buckets, seconds (+Inf is implicit). */
 static const double bucket_le[COUNTERS_BUCKETS] = {
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+	30, 60, 120, 180,    /* timer B/F (32 s), Timer C (limits.invite_timeout) */
 };
 static const char *const bucket_label[COUNTERS_BUCKETS + 1] = {
 	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
-	"1", "2.5", "5", "10", "+Inf",
+	"1", "2.5", "5", "10", "30", "60", "120", "180", "+Inf",
 };
 
 static const char *const dir_names[] = { "inbound", "outbound" };
@@ -56,11 +59,17 @@ static size_t status_index(int status)
 	return COUNTERS_STATUS - 1;
 }
 
+void counters_answered(enum counter_dir dir, const char *method, int status)
+{
+	int d = dir == COUNTER_OUTBOUND ? 1 : 0;
+	cur->requests[d][method_index(method)][status_index(status)]++;
+}
+
 void counters_request(enum counter_dir dir, const char *method, int status,
 		      double seconds)
 {
 	int d = dir == COUNTER_OUTBOUND ? 1 : 0;
-	cur->requests[d][method_index(method)][status_index(status)]++;
+	counters_answered(dir, method, status);
 	if (!(seconds > 0))          /* also NaN */
 		seconds = 0;
 	struct counter_histogram *h = &cur->latency[d];
@@ -189,6 +198,7 @@ bool counters_share(size_t n)
 		return false;
 	slots = p;                       /* zeroed by the kernel */
 	nslots = n;
+	supervisor = (int)getpid();
 	return true;
 }
 
@@ -220,6 +230,44 @@ const char *counters_status_label(size_t i, char *buf, size_t len)
 const char *counters_bucket_label(size_t i)
 {
 	return i <= COUNTERS_BUCKETS ? bucket_label[i] : "+Inf";
+}
+
+/* The fields below are one aligned word each: the endpoint, maybe in
+ * another worker, reads the value before or after a store, never half. */
+void counters_proc_start(int pid, double now)
+{
+	cur->proc.pid = pid;
+	cur->proc.config_time = now;
+	cur->proc.config_ok = 1;
+}
+
+void counters_config_loaded(bool ok, double now)
+{
+	if (ok)
+		cur->proc.config_time = now;
+	cur->proc.config_ok = ok ? 1 : 0;
+}
+
+void counters_proc_fds(unsigned long long n)
+{
+	cur->proc.open_fds = n;
+}
+
+size_t counters_nprocs(void)
+{
+	return slots ? nslots : 1;
+}
+
+const struct counter_proc *counters_proc(size_t i)
+{
+	if (!slots)
+		return &cur->proc;
+	return i < nslots ? &slots[i].proc : NULL;
+}
+
+int counters_supervisor(void)
+{
+	return slots ? supervisor : 0;
 }
 
 void counters_reset(void)

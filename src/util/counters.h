@@ -27,7 +27,7 @@ enum counter_dir { COUNTER_INBOUND = 0, COUNTER_OUTBOUND = 1 };
 #define COUNTERS_METHODS 17        /* 16 known + "other" */
 #define COUNTERS_CODES 22          /* exact status codes */
 #define COUNTERS_STATUS (COUNTERS_CODES + 6)    /* + 2xx..6xx, "other" */
-#define COUNTERS_BUCKETS 13        /* latency bounds; +Inf is one more */
+#define COUNTERS_BUCKETS 17        /* latency bounds, 1 ms .. 180 s; +Inf is one more */
 #define COUNTERS_PAIR_MAX 64
 #define COUNTERS_LABEL_MAX 48
 
@@ -48,12 +48,22 @@ struct counter_histogram {
 	double sum;
 };
 
+/* What a process says about itself (with workers, each in its slot; not
+ * summed: the endpoint reads each slot with counters_proc()). */
+struct counter_proc {
+	int pid;                        /* 0: the slot was never used */
+	int config_ok;                  /* 1: last load good, 0: last reload failed */
+	double config_time;             /* Unix time of the last good load */
+	unsigned long long open_fds;    /* as last published (counters_proc_fds) */
+};
+
 struct counters {
 	unsigned long long requests[2][COUNTERS_METHODS][COUNTERS_STATUS];
 	struct counter_histogram latency[2];
 	struct counter_pairs rejections;
 	struct counter_pairs tls_failures;
 	unsigned long long options_answered;
+	struct counter_proc proc;
 };
 
 /* A request's final response passed the edge (relayed or made by it),
@@ -61,6 +71,10 @@ struct counters {
  *   counters_request(COUNTER_INBOUND, "MESSAGE", 200, counters_since(&t->started)); */
 void counters_request(enum counter_dir dir, const char *method, int status,
 		      double seconds);
+/* A request the edge answered itself at once, without a transaction (a
+ * refusal, its own OPTIONS or CANCEL answer): counted in requests, but not
+ * observed in the latency histogram (a refusal is not a 0 s answer). */
+void counters_answered(enum counter_dir dir, const char *method, int status);
 /* A refusal logged as event=<event> reason=<reason> (events.def slugs). */
 void counters_rejection(const char *event, const char *reason);
 /* An OPTIONS for the edge itself, answered by it. */
@@ -86,6 +100,19 @@ const char *counters_bucket_label(size_t i);
  * and counters_get() returns the sum over every slot. */
 bool counters_share(size_t n);
 void counters_use_slot(size_t i);
+
+/* This process: started (pid, configuration loaded at now, Unix time),
+ * a reload's result (the time moves only when ok), its open descriptors. */
+void counters_proc_start(int pid, double now);
+void counters_config_loaded(bool ok, double now);
+void counters_proc_fds(unsigned long long n);
+/* The processes' own records: one per worker slot, or this process's
+ * alone (counters_nprocs() == 1 without workers). */
+size_t counters_nprocs(void);
+const struct counter_proc *counters_proc(size_t i);
+/* The pid of the process that made the shared slots (the supervisor of
+ * edge.workers), or 0 without workers. */
+int counters_supervisor(void);
 
 /* Everything back to 0 (unit tests). */
 void counters_reset(void);

@@ -3,6 +3,11 @@
 # A few requests (answered by the node, refused inbound, refused outbound,
 # a failed TLS handshake) must show up in the right series, and
 # `promtool check metrics` (Debian package prometheus) must accept the page.
+# The reload gauges follow a failed and a good SIGHUP, certificate expiry
+# matches the test PKI, build info matches `sipedge -V`, refusals are not
+# observed in the latency histogram, and every metric name the alerting
+# rules (contrib/prometheus) and the dashboard (contrib/grafana) query is
+# one this scrape serves.
 . "$(dirname "$0")/lib.sh"
 se_init 17
 se_need sipp promtool
@@ -53,7 +58,8 @@ has() {
 
 # value SERIES : the value of one series (name{labels} exactly), or "none".
 value() {
-	awk -v s="$1" '$1 == s { print $2; f = 1 } END { if (!f) print "none" }' "$RUN/body"
+	awk -v s="$1 " 'index($0, s) == 1 { print substr($0, length(s) + 1); f = 1 }
+		END { if (!f) print "none" }' "$RUN/body"
 }
 
 # requests DIR : sum of sipedge_requests_total over one direction.
@@ -71,11 +77,41 @@ promtool_ok "promtool check metrics accepts the page at startup"
 has "histogram present with no observations" \
 	'sipedge_request_duration_seconds_count{direction="inbound"} 0'
 has "node imp1 up (health off: every node counts as up)" 'sipedge_node_up{node="imp1"} 1'
+has "last reload success is 1 after startup" 'sipedge_config_last_reload_success 1'
+T0=$(value sipedge_config_last_reload_timestamp_seconds)
+se_eq "reload timestamp is the startup time (within 60 s of now)" yes \
+	"$(awk -v t="$T0" -v n="$(date +%s)" 'BEGIN { print (t > n - 60 && t <= n + 1) ? "yes" : "no" }')"
+version=$("$SIPEDGE" -V | awk '{ print $2 }')
+se_match "build info names the version of sipedge -V ($version)" \
+	"^sipedge_build_info\\{version=\"$(re "$version")\",openssl=\"[^\"]+\",libevent=\"[^\"]+\"\\} 1\$" \
+	"$(grep '^sipedge_build_info' "$RUN/body")"
+# expiry CERT : notAfter of pki/CERT.crt as Unix time
+expiry() { date -u -d "$(openssl x509 -enddate -noout -in "$PKI/$1.crt" | cut -d= -f2)" +%s; }
+se_eq "edge certificate expiry is its notAfter" "$(expiry edge)" \
+	"$(value 'sipedge_certificate_expiry_timestamp_seconds{zone="external",subject="edge.test"}')"
+se_eq "CA certificate expiry is its notAfter" "$(expiry ca)" \
+	"$(value 'sipedge_certificate_expiry_timestamp_seconds{zone="external",subject="sipedge test federation CA"}')"
+se_match "open descriptors reported (> 0)" '^process_open_fds [1-9][0-9]*$' \
+	"$(grep '^process_open_fds ' "$RUN/body")"
+se_match "resident memory reported (> 0)" '^process_resident_memory_bytes [1-9][0-9]*$' \
+	"$(grep '^process_resident_memory_bytes ' "$RUN/body")"
+se_match "CPU seconds reported" '^process_cpu_seconds_total [0-9]+\.[0-9]+$' \
+	"$(grep '^process_cpu_seconds_total ' "$RUN/body")"
+se_match "descriptor limit reported" '^process_max_fds [1-9][0-9]*$' \
+	"$(grep '^process_max_fds ' "$RUN/body")"
+se_eq "process start time is the daemon's (within 60 s of now)" yes \
+	"$(awk -v t="$(value process_start_time_seconds)" -v n="$(date +%s)" \
+		'BEGIN { print (t > n - 60 && t <= n + 1) ? "yes" : "no" }')"
+se_eq "latency buckets go up to 180 s" 1 \
+	"$(grep -c '^sipedge_request_duration_seconds_bucket{direction="inbound",le="180"} ' "$RUN/body")"
 
 # ---- traffic
 id=m-ok-$$
 se_send "MESSAGE from partner gets 200 from the node" "${PARTNER[@]}" \
 	"$SCEN/message.sip" --var CALLID=$id --expect 200
+fetch /metrics
+lat_in=$(value 'sipedge_request_duration_seconds_count{direction="inbound"}')
+se_eq "the relayed MESSAGE is observed in the latency histogram" 1 "$lat_in"
 id=m-foreign-$$
 se_send "MESSAGE for a non-local domain gets 403" "${PARTNER[@]}" "$SCEN/message.sip" \
 	--var CALLID=$id --var RURI=sip:bob@elsewhere.test --expect 403
@@ -115,16 +151,55 @@ se_match "transactions reported" '^sipedge_transactions [0-9]+$' \
 has "node imp1 still up" 'sipedge_node_up{node="imp1"} 1'
 se_match "DNS counters reported" '^sipedge_dns_cache_hits_total [0-9]+$' \
 	"$(grep '^sipedge_dns_cache_hits_total ' "$RUN/body")"
-se_match "build info names the version" '^sipedge_build_info\{version="[^"]+"\} 1$' \
-	"$(grep '^sipedge_build_info' "$RUN/body")"
+# The refusals count as requests and rejections, not as 0 s latencies.
+se_eq "inbound: a refused request does not change the histogram count" "$lat_in" \
+	"$(value 'sipedge_request_duration_seconds_count{direction="inbound"}')"
+se_eq "outbound: the refused request is not observed" 0 \
+	"$(value 'sipedge_request_duration_seconds_count{direction="outbound"}')"
 for d in inbound outbound; do
-	n=$(requests $d)
-	se_eq "$d: histogram count equals the requests counted" "$n" \
-		"$(value "sipedge_request_duration_seconds_count{direction=\"$d\"}")"
-	se_eq "$d: +Inf bucket equals the count" "$n" \
+	se_eq "$d: +Inf bucket equals the count" \
+		"$(value "sipedge_request_duration_seconds_count{direction=\"$d\"}")" \
 		"$(value "sipedge_request_duration_seconds_bucket{direction=\"$d\",le=\"+Inf\"}")"
 done
 se_eq "2 inbound and 1 outbound requests counted" "2 1" "$(requests inbound) $(requests outbound)"
+
+# ---- reloads: a failed one shows as 0 (the log alone said so), a good one
+# sets 1 and moves the timestamp
+# sighup RESULT : SIGHUP, wait for the event=reload line with result=RESULT
+sighup() {
+	se_log_mark
+	kill -HUP "$DAEMON_PID"
+	se_wait_log "SIGHUP: reload $1" 'event=reload ' "result=$1" \
+		"$([ "$1" = ok ] && echo 'result=ok' || echo 'action=')"
+}
+cp "$RUN/edge.conf" "$RUN/edge.conf.good"
+printf 'no_such_group = { x = 1; };\n' >>"$RUN/edge.conf"
+sighup failed
+fetch /metrics
+has "last reload success is 0 after a failed reload" 'sipedge_config_last_reload_success 0'
+se_eq "a failed reload keeps the timestamp of the last good load" "$T0" \
+	"$(value sipedge_config_last_reload_timestamp_seconds)"
+sleep 1.1
+cp "$RUN/edge.conf.good" "$RUN/edge.conf"
+sighup ok
+fetch /metrics
+has "last reload success is 1 again after a good reload" 'sipedge_config_last_reload_success 1'
+T1=$(value sipedge_config_last_reload_timestamp_seconds)
+se_eq "the good reload moved the timestamp forward" yes \
+	"$(awk -v a="$T0" -v b="$T1" 'BEGIN { print (b > a + 1) ? "yes" : "no" }')"
+promtool_ok "promtool check metrics accepts the page after the reloads"
+
+# ---- every metric the rules and the dashboard query is served (a renamed
+# metric fails here, not silently on a dashboard)
+names=$(cat "$top_srcdir/contrib/prometheus/sipedge.rules.yml" \
+	"$top_srcdir/contrib/prometheus/sipedge.rules.test.yml" \
+	"$top_srcdir/contrib/grafana/sipedge.json" |
+	grep -oE '\b(sipedge|process)_[a-z0-9_]+' | LC_ALL=C sort -u)
+missing=
+for n in $names; do
+	grep -qE "^$n(\{| )" "$RUN/body" || missing+=" $n"
+done
+se_eq "the rules and the dashboard query only served metrics ($(echo $names | wc -w) names)" "" "${missing# }"
 
 # ---- anything but GET /metrics is 404
 fetch /other

@@ -1,4 +1,5 @@
 /* Counters, bounded label sets, escaping and the endpoint's bind. */
+#include "config.h"
 #include <check.h>
 #include "unit.h"
 #include <arpa/inet.h>
@@ -87,7 +88,7 @@ START_TEST(requests_and_histogram)
 	ck_assert_ptr_nonnull(m);
 	counters_request(COUNTER_INBOUND, "MESSAGE", 200, 0.0005);
 	counters_request(COUNTER_INBOUND, "MESSAGE", 200, 0.003);
-	counters_request(COUNTER_INBOUND, "FOO", 299, 20);       /* other, 2xx, +Inf */
+	counters_request(COUNTER_INBOUND, "FOO", 299, 200);      /* other, 2xx, +Inf */
 	counters_request(COUNTER_OUTBOUND, "invite", 42, -1);     /* other, other, 0 */
 	counters_request(COUNTER_OUTBOUND, "INVITE", 486, 0.25);  /* le is inclusive */
 	char *t = render_text(m);
@@ -107,7 +108,8 @@ START_TEST(requests_and_histogram)
 	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"outbound\",le=\"0.1\"} 1"));
 	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"outbound\",le=\"0.25\"} 2"));
 	ck_assert(has_line(t, "sipedge_request_duration_seconds_sum{direction=\"outbound\"} 0.25"));
-	ck_assert_uint_eq(count_prefix(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\""), 14);
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\",le=\"180\"} 2"));
+	ck_assert_uint_eq(count_prefix(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\""), 18);
 	ck_assert(has_line(t, "# TYPE sipedge_build_info gauge"));
 	/* No edge: no gauges read from it. */
 	ck_assert_ptr_null(strstr(t, "sipedge_connections"));
@@ -195,6 +197,96 @@ START_TEST(endpoint_bind)
 }
 END_TEST
 
+/* Buckets up to 180 s; a refusal counts as a request, not as a latency. */
+START_TEST(long_latency_and_refusals)
+{
+	counters_reset();
+	counters_request(COUNTER_INBOUND, "INVITE", 200, 45);     /* le 60 */
+	counters_request(COUNTER_INBOUND, "INVITE", 408, 179.5);  /* le 180 */
+	counters_answered(COUNTER_INBOUND, "MESSAGE", 403);
+	char *t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\",le=\"30\"} 0"));
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\",le=\"60\"} 1"));
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\",le=\"120\"} 1"));
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_bucket{direction=\"inbound\",le=\"180\"} 2"));
+	ck_assert(has_line(t, "sipedge_request_duration_seconds_count{direction=\"inbound\"} 2"));
+	ck_assert(has_line(t, "sipedge_requests_total{direction=\"inbound\",method=\"MESSAGE\",status=\"403\"} 1"));
+	free(t);
+}
+END_TEST
+
+/* Reload state, build info and process metrics. */
+START_TEST(config_build_process)
+{
+	counters_reset();
+	char *t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 0"));   /* never loaded */
+	free(t);
+	struct metrics *m = metrics_new(NULL);
+	const struct counter_proc *p = counters_proc(0);
+	ck_assert_int_eq(p->pid, (int)getpid());
+	ck_assert(p->config_time > 1e9);
+	t = render_text(m);
+	ck_assert(has_line(t, "# TYPE sipedge_config_last_reload_success gauge"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	free(t);
+	counters_config_loaded(false, 5e9);
+	ck_assert(p->config_time < 5e9);                 /* a failure keeps the time */
+	t = render_text(m);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 0"));
+	free(t);
+	counters_config_loaded(true, 5e9);
+	t = render_text(m);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 5000000000.000"));
+	ck_assert_ptr_nonnull(strstr(t, "\nsipedge_build_info{version=\"" PACKAGE_VERSION "\",openssl=\""));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_open_fds "));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_resident_memory_bytes "));
+	ck_assert_ptr_nonnull(strstr(t, "\n# TYPE process_cpu_seconds_total counter\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_max_fds "));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_start_time_seconds "));
+	ck_assert_ptr_null(strstr(t, "process_open_fds 0\n"));
+	free(t);
+	metrics_free(m);
+}
+END_TEST
+
+/* Workers: success only if every live worker's last load was good; the
+ * oldest good load; a dead worker's slot does not count. (Each test runs
+ * in its own fork: the shared slots do not leak into the others.) */
+START_TEST(config_workers)
+{
+	ck_assert(counters_share(3));
+	ck_assert_int_eq(counters_supervisor(), (int)getpid());
+	ck_assert_uint_eq(counters_nprocs(), 3);
+	counters_use_slot(0);
+	counters_proc_start((int)getpid(), 2000);
+	counters_use_slot(1);
+	counters_proc_start((int)getppid(), 1000);        /* alive: the runner */
+	counters_use_slot(2);
+	counters_proc_start(0x3ffffff0, 500);             /* no such pid */
+	counters_config_loaded(false, 600);
+	counters_use_slot(0);
+	char *t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 1000.000"));
+	free(t);
+	counters_use_slot(1);
+	counters_config_loaded(false, 3000);
+	t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 0"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 1000.000"));
+	free(t);
+	counters_config_loaded(true, 3000);
+	t = render_text(NULL);
+	ck_assert(has_line(t, "sipedge_config_last_reload_success 1"));
+	ck_assert(has_line(t, "sipedge_config_last_reload_timestamp_seconds 2000.000"));
+	/* Supervisor and live workers: the supervisor is this process. */
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_resident_memory_bytes "));
+	free(t);
+}
+END_TEST
+
 START_TEST(since)
 {
 	struct timespec ts;
@@ -220,6 +312,9 @@ int main(void)
 	tcase_add_test(tc, gauges_and_escaping);
 	tcase_add_test(tc, endpoint_bind);
 	tcase_add_test(tc, since);
+	tcase_add_test(tc, long_latency_and_refusals);
+	tcase_add_test(tc, config_build_process);
+	tcase_add_test(tc, config_workers);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/conf.h"
+#include "core/diag.h"
 #include "core/pat.h"
 #include "core/reach.h"
 #include "core/route.h"
@@ -190,6 +191,60 @@ START_TEST(srv_weighted_distribution)
 }
 END_TEST
 
+/* A held 1010 keeps the names the certificate carried (PeerServer);
+ * a new failure of the same hop forgets them. */
+START_TEST(unreachable_names)
+{
+	static struct reach r;
+	memset(&r, 0, sizeof r);
+	reach_mark(&r, "a.test", 5061, 3, "certificate does not name a.test", 100, 30);
+	reach_set_names(&r, "A.test", 5061, "wrong.test,other.test");
+	ck_assert_str_eq(reach_down(&r, "a.test", 5061, 101)->names, "wrong.test,other.test");
+	reach_set_names(&r, "b.test", 5061, "x");                  /* not held: nothing */
+	ck_assert_ptr_null(reach_down(&r, "b.test", 5061, 101));
+	reach_mark(&r, "a.test", 5061, 2, "refused", 110, 30);
+	ck_assert_str_eq(reach_down(&r, "a.test", 5061, 111)->names, "");
+}
+END_TEST
+
+/* PeerServer comes from a partner's certificate: no quote, backslash,
+ * CR, LF or control character reaches the header, a long list is cut at
+ * a name, and the header always ends with CRLF. */
+START_TEST(diag_peer_server_quoted)
+{
+	char buf[1024];
+	struct diag_attrs a = { .domain = "partner.test", .tls_target = "sip.partner.test",
+				.peer_server = "bad\"name\r\nX-Evil: 1\t\x01\x7f\\,caf\xc3\xa9.test" };
+	diag_headers(buf, sizeof buf, DIAG_MS, "edge.test", DIAG_CERT_NAME, &a, true);
+	ck_assert_str_eq(buf, "ms-diagnostics: 1010;reason=\"Certificate trust with another server "
+			 "could not be established\";domain=\"partner.test\";tls-target=\"sip.partner.test\";"
+			 "PeerServer=\"badnameX-Evil: 1,caf??.test\";source=\"edge.test\"\r\n");
+
+	char names[600] = "";
+	for (int i = 0; i < 30; i++)
+		snprintf(names + strlen(names), sizeof names - strlen(names),
+			 "%sname%02d.partner.test", i ? "," : "", i);
+	a.peer_server = names;
+	diag_headers(buf, sizeof buf, DIAG_MS, "edge.test", DIAG_CERT_NAME, &a, true);
+	const char *p = strstr(buf, "PeerServer=\"");
+	ck_assert_ptr_nonnull(p);
+	const char *q = strchr(p + 12, '"');
+	ck_assert_ptr_nonnull(q);
+	ck_assert_uint_le((size_t)(q - p - 12), 200);
+	ck_assert(strncmp(q - 4, ",...", 4) == 0);
+	ck_assert(strncmp(q - 5, "t", 1) == 0);                   /* whole names */
+	ck_assert_ptr_nonnull(strstr(buf, "\";source=\"edge.test\"\r\n"));
+
+	/* A buffer too small for every attribute still ends the header. */
+	char small[160];
+	diag_headers(small, sizeof small, DIAG_MS, "edge.test", DIAG_CERT_NAME, &a, true);
+	size_t n = strlen(small);
+	ck_assert_uint_ge(n, 2);
+	ck_assert_str_eq(small + n - 2, "\r\n");
+	ck_assert_ptr_null(strchr(small, '\n') == small + n - 1 ? NULL : strchr(small, '\n'));
+}
+END_TEST
+
 START_TEST(unreachable_memory)
 {
 	static struct reach r;
@@ -229,6 +284,8 @@ int main(void)
 	tcase_add_test(tc, srv_priority_order);
 	tcase_add_test(tc, srv_weighted_distribution);
 	tcase_add_test(tc, unreachable_memory);
+	tcase_add_test(tc, unreachable_names);
+	tcase_add_test(tc, diag_peer_server_quoted);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
