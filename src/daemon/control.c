@@ -280,8 +280,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	ctl->sessions = s;
 	ctl->nsessions++;
 	bufferevent_setcb(s->bev, on_read, on_written, on_event, s);
-	struct timeval tv = { CTL_READ_TIMEOUT, 0 };
-	bufferevent_set_timeouts(s->bev, &tv, NULL);
+	/* The command within 10 s; whatever is written, taken within 30 s
+	 * (a client that stops reading does not hold a session for good). */
+	struct timeval rtv = { CTL_READ_TIMEOUT, 0 }, wtv = { CTL_WRITE_TIMEOUT, 0 };
+	bufferevent_set_timeouts(s->bev, &rtv, &wtv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	evbuffer_add_printf(bufferevent_get_output(s->bev),
 			    "# sipedge %s worker=%d workers=%d\n", PACKAGE_VERSION,

@@ -300,8 +300,10 @@ void cmd_trace(struct session *s, const char *arg, long long count)
 	s->want = count > 0 ? (uint64_t)count : TRACE_MAX_COUNT;
 	s->tracing = true;
 	s->ctl->edge->tap.watchers++;
-	/* The client's EOF ends it: keep reading, without a deadline. */
-	bufferevent_set_timeouts(s->bev, NULL, NULL);
+	/* The client's EOF ends it: keep reading, without a deadline; a
+	 * reader stuck for 30 s (nothing of the queue taken) is closed. */
+	struct timeval wtv = { CTL_WRITE_TIMEOUT, 0 };
+	bufferevent_set_timeouts(s->bev, NULL, &wtv);
 	ctl_log_command(s, "trace", s->filter, count > 0 ? "count" : NULL, count);
 	struct rec r;
 	rec_begin(&r, s);

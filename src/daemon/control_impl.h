@@ -47,6 +47,7 @@
 #define CTL_MAX_LINE 1024
 #define CTL_MAX_ARGS 8
 #define CTL_READ_TIMEOUT 10          /* seconds to send the command */
+#define CTL_WRITE_TIMEOUT 30         /* seconds a reader may take nothing */
 #define TRACE_MAX_QUEUED (256 * 1024) /* a slow reader loses records */
 #define TRACE_MAX_TEXT (16 * 1024)   /* of one message's text */
 #define TRACE_MAX_COUNT 1000000

@@ -37,9 +37,9 @@ void respond_send(struct conn *c, msg_t *msg)
 			log_msg(LOG_DEBUG, "sip_trace to=%s\n%.*s", c->peer, (int)len, text);
 		free(text);
 	}
-	TAP(c->edge, .kind = TAP_OUT, .conn = c, .msg = msg);
 	for (isize_t i = 0; i < n; i++)
 		conn_send(c, vec[i].mv_base, vec[i].mv_len);
+	TAP(c->edge, .kind = TAP_OUT, .conn = c, .msg = msg);
 	if (vec != small)
 		free(vec);
 }
