@@ -128,6 +128,24 @@ se_eq "--to: its request URI" "MESSAGE sip:alice@example.test SIP/2.0" \
 se_eq "--to: text/plain" "text/plain;charset=utf-8" \
 	"$(se_inspect "$NODE_REC" --method MESSAGE --header Content-Type)"
 
+# the exchanges and a refusal under valgrind
+if command -v valgrind >/dev/null 2>&1; then
+	for c in partner untrusted; do
+		timeout 120 valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite,possible "$CHECK" \
+			--dns "$NET.53:$DNS_PORT" --ca "$PKI/ca.crt" --timeout 5 $(me $c) \
+			--to alice@example.test example.test \
+			>"$RUN/valgrind-$c.out" 2>"$RUN/valgrind-$c.err"
+		RC=$?
+		want=0
+		[ $c = partner ] || want=1      # its FAIL
+		se_eq "valgrind, --cert $c --to: exit $want, no memory errors or leaks" "$want" "$RC"
+		sed 's/^/#   /' "$RUN/valgrind-$c.err"
+	done
+else
+	note "valgrind not installed: memory check skipped"
+fi
+
 node --respond-method OPTIONS=405 --respond-method MESSAGE=480
 chk noopt example.test $(me partner) --to alice@example.test --timeout 5
 se_eq "405 to OPTIONS, 480 to MESSAGE: exit 1" 1 "$RC"
@@ -156,6 +174,15 @@ has "--self: name line" \
 	"PASS  name           $E: certificate names sip.example.test (names: sip.example.test)"
 has "--self: chain through the configured ca_file" \
 	"PASS  chain          $E: issued through 2 certificate(s) up to \"CN=sipedge test federation CA,O=sipedge tests\", trusted by $RUN/pki/ca.crt"
+
+if command -v valgrind >/dev/null 2>&1; then
+	timeout 120 valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,possible "$CHECK" \
+		--dns "$NET.53:$DNS_PORT" --self "$RUN/edge.conf" \
+		>"$RUN/valgrind-self.out" 2>"$RUN/valgrind-self.err"
+	se_eq "valgrind, --self: no memory errors or leaks" 0 "$?"
+	sed 's/^/#   /' "$RUN/valgrind-self.err"
+fi
 
 # ------------------------------------------------------------ 6. --self, broken
 # sip.partner.test serving partner.test (SRV on 5061) and tac.test (SRV to
