@@ -13,7 +13,8 @@
 #   5. --self on the partner's own edge.conf: every line PASS
 #   6. --self on a broken setup: SRV target in a subdomain, SRV on the wrong
 #      port, certificate without clientAuth -> those FAIL lines
-#   7. usage errors exit 2
+#   7. a partner whose answer carries terminal escapes: printed escaped
+#   8. usage errors exit 2
 . "$(dirname "$0")/lib.sh"
 CHECK=${SIPEDGE_CHECK:-$top_builddir/tools/sipedge-check/sipedge-check}
 [ -x "$CHECK" ] || { echo "SKIP: sipedge-check not built: $CHECK"; exit 77; }
@@ -211,7 +212,25 @@ se_eq "--self broken: exactly those FAILs" 4 "$(fails | wc -l)"
 se_daemon_alive
 se_stop_daemon
 
-# ------------------------------------------------------------ 7. usage
+# ------------------------------------------------------------ 7. hostile
+# A partner edge (sippeer, mutual TLS) whose answers carry terminal escapes
+# and an unknown code: printed escaped, never raw.
+SE_SEQ=$((SE_SEQ + 1))
+se_tls_peer hostile "$NET.21:5061" partner --respond 403 \
+	--respond-header $'ms-diagnostics: 9999;reason="\e[2J\e]0;owned\a";source="x"' \
+	--respond-header $'Warning: 399 sip.partner.test "\e[31mred"'
+P=sip.partner.test:5061
+chk hostile partner.test $(me edge) --timeout 3
+se_eq "hostile partner: exit 1" 1 "$RC"
+has "hostile partner: the unknown code and its text shown escaped, no bracket" \
+	"FAIL  options        $P: partner answers OPTIONS: 403 Forbidden — ms-diagnostics: 9999;reason=\"\\x1b[2J\\x1b]0;owned\\x07\";source=\"x\""
+se_nomatch "hostile partner: no raw control character reaches the output" \
+	$'[\x01-\x08\x0b-\x1f\x7f]' "$(cat "$RUN/chk-hostile.out")"
+se_match "hostile partner: it got our OPTIONS, From our certificate's domain" \
+	'^<sip:check@example\.test>;tag=[0-9a-f]+$' \
+	"$(se_inspect "$RUN/hostile.rec" --method OPTIONS --header From)"
+
+# ------------------------------------------------------------ 8. usage
 usage() {
 	timeout 10 "$CHECK" "$@" >"$RUN/usage.out" 2>&1
 	se_eq "usage error exits 2: sipedge-check $*" 2 "$?"
