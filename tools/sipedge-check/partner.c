@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <stdio.h>
@@ -243,6 +244,22 @@ static int ms_left(const struct timespec *t0, int total)
 	return left > 0 ? (int)left : 0;
 }
 
+/* After a non-blocking TLS call returned rc: wait, until total ms after
+ * t0, for what it wants; true to call it again. A partner that drips
+ * bytes cannot stretch the handshake past the deadline. */
+static bool tls_wait(SSL *ssl, int fd, int rc, const struct timespec *t0,
+		     int total)
+{
+	int e = SSL_get_error(ssl, rc);
+	short ev = e == SSL_ERROR_WANT_READ ? POLLIN
+		 : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+	int left = ms_left(t0, total);
+	if (!ev || left == 0)
+		return false;
+	struct pollfd p = { .fd = fd, .events = ev };
+	return poll(&p, 1, left) > 0;
+}
+
 /* Read until the final response, an error or the deadline. */
 static void await_answer(const struct checker *k, SSL *ssl, int fd,
 			 const char *callid, const char *method, struct answer *a)
@@ -270,7 +287,6 @@ static void await_answer(const struct checker *k, SSL *ssl, int fd,
 			if (poll(&p, 1, left) <= 0)
 				continue;       /* the deadline check above ends it */
 		}
-		set_io_timeout(fd, left);
 		ERR_clear_error();
 		errno = 0;
 		int n = SSL_read(ssl, buf, sizeof buf), sys = errno;
@@ -343,9 +359,16 @@ static void exchange(struct checker *k, const char *host,
 		goto out;
 	}
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_WILDCARDS);
-	ERR_clear_error();
-	errno = 0;
-	int rc = SSL_connect(ssl), sys = errno;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc, sys;
+	do {
+		ERR_clear_error();
+		errno = 0;
+		rc = SSL_connect(ssl);
+		sys = errno;
+	} while (rc != 1 && seen.alert < 0 && tls_wait(ssl, fd, rc, &t0, k->o.timeout_ms));
 	if (rc != 1) {
 		if (seen.alert >= 0 && refusal_alert(seen.alert)) {
 			a->refused = true;
@@ -371,8 +394,12 @@ static void exchange(struct checker *k, const char *host,
 		snprintf(a->err, sizeof a->err, "cannot build the %s request", method);
 		goto out;
 	}
-	ERR_clear_error();
-	int w = SSL_write(ssl, req, (int)len);
+	int w;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		ERR_clear_error();
+	while ((w = SSL_write(ssl, req, (int)len)) <= 0 && seen.alert < 0 &&
+	       tls_wait(ssl, fd, w, &t0, k->o.timeout_ms));
 	free(req);
 	if (w != (int)len) {
 		/* a TLS 1.3 refusal may arrive as we write: read it */
