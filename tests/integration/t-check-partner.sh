@@ -96,6 +96,13 @@ se_match "allowed: From our domain, with a tag" '^<sip:check@partner\.test>;tag=
 se_eq "allowed: the request URI" "OPTIONS sip:example.test SIP/2.0" \
 	"$(se_inspect "$NODE_REC" --method OPTIONS --start-line)"
 
+# --json: the partner checks are checks like the others
+chk json example.test $(me partner) --json --timeout 5
+se_eq "--json: exit 0" 0 "$RC"
+se_eq "--json: mtls and options last, options' message" \
+	"PASS mtls|PASS options|$E: partner answers OPTIONS: 200 OK" \
+	"$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["checks"]; print(*[x["status"]+" "+x["check"] for x in c[-2:]], c[-1]["message"], sep="|")' "$RUN/chk-json.out" 2>&1)"
+
 # --from
 chk from example.test $(me partner) --from boss@partner.test --timeout 5
 se_eq "--from: exit 0" 0 "$RC"
@@ -184,6 +191,16 @@ if command -v valgrind >/dev/null 2>&1; then
 	se_eq "valgrind, --self: no memory errors or leaks" 0 "$?"
 	sed 's/^/#   /' "$RUN/valgrind-self.err"
 fi
+
+chk self-missing --self "$RUN/no-such.conf"
+se_eq "--self on a missing file: exit 1" 1 "$RC"
+has "--self on a missing file: conf FAIL" \
+	"FAIL  conf           $RUN/no-such.conf: cannot read it: No such file or directory"
+printf 'edge = { fqdn = "sip.example.test" ;\n' >"$RUN/broken.conf"
+chk self-syntax --self "$RUN/broken.conf"
+se_eq "--self on a syntax error: exit 1" 1 "$RC"
+has_re "--self on a syntax error: conf FAIL with file and line" \
+	"FAIL  conf           $(re "$RUN/broken.conf"):[12]: .*"
 
 # ------------------------------------------------------------ 6. --self, broken
 # sip.partner.test serving partner.test (SRV on 5061) and tac.test (SRV to

@@ -12,6 +12,7 @@
  * the daemon's defaults (listener port 5061) and its rule that relative
  * file names are taken from the configuration file's directory.
  */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,13 @@ static bool read_conf(struct checker *k, struct self_conf *sc)
 	memset(sc, 0, sizeof *sc);
 	bool ok = false;
 	const char *s = NULL;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		report_add(&k->rep, CK_CONF, CHECK_FAIL, NULL, 0, "%s: cannot read it: %s",
+			   path, strerror(errno));
+		goto out;
+	}
+	fclose(f);
 	if (!config_read_file(&cfg, path)) {
 		report_add(&k->rep, CK_CONF, CHECK_FAIL, NULL, 0, "%s:%d: %s",
 			   config_error_file(&cfg) ? config_error_file(&cfg) : path,
