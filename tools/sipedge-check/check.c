@@ -7,7 +7,9 @@
  * DNS goes through the daemon's resolver module (src/net/dns.c) on a private
  * libevent loop, so the answers are the ones sipedge would act on. TCP
  * and TLS are plain blocking sockets with timeouts: this is a CLI tool.
- * The check presents no client certificate.
+ * These checks present no client certificate; with --cert/--key,
+ * partner.c then presents ours and asks the partner (OPTIONS, MESSAGE).
+ * --self (self.c) checks our own edge with the same steps.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -247,7 +249,7 @@ size_t check_srv(struct checker *k, struct dns_srv *out)
 
 /* 2. srv-domain: the target is <label>.<domain>, as Access Edges demand. */
 bool check_srv_domain(struct checker *k, const struct dns_srv *s,
-			     const char *target)
+		      const char *target)
 {
 	bool ok = policy_srv_target_counts(SRV_MATCH_EXACT, s->target, k->o.domain);
 	if (ok)
@@ -261,7 +263,7 @@ bool check_srv_domain(struct checker *k, const struct dns_srv *s,
 }
 
 const char *addr_str(const struct sockaddr_storage *sa, bool with_port,
-			    char *buf, size_t len)
+		     char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN], port[8];
 	socklen_t sl = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -280,7 +282,7 @@ const char *addr_str(const struct sockaddr_storage *sa, bool with_port,
 
 /* 3. address: A/AAAA of the target. */
 size_t check_address(struct checker *k, const struct dns_srv *s,
-			    const char *target, struct sockaddr_storage *out)
+		     const char *target, struct sockaddr_storage *out)
 {
 	struct addr_answer a = { 0 };
 	dns_resolve(k->dns, s->target, s->port, on_addr, &a);
@@ -321,7 +323,7 @@ void set_io_timeout(int fd, int ms)
 
 /* A connected blocking socket with I/O timeouts, or -1 with err set. */
 int connect_to(const struct sockaddr_storage *sa, int timeout_ms,
-		      char *err, size_t elen)
+	       char *err, size_t elen)
 {
 	socklen_t sl = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						 : sizeof(struct sockaddr_in);
@@ -361,7 +363,7 @@ int connect_to(const struct sockaddr_storage *sa, int timeout_ms,
 
 /* 4. connect: the addresses in order, as a peer tries them. */
 int check_connect(struct checker *k, const char *target,
-			 const struct sockaddr_storage *addr, size_t n)
+		  const struct sockaddr_storage *addr, size_t n)
 {
 	char failed[2048] = "", err[200], as[INET6_ADDRSTRLEN + 16];
 	for (size_t i = 0; i < n; i++) {
@@ -433,7 +435,7 @@ static void await_refusal(SSL *ssl, int fd, int timeout_ms)
 
 /* Why the handshake failed; sys is errno right after SSL_connect. */
 void tls_failure(char *buf, size_t len, SSL *ssl, int rc, int sys,
-			const struct tls_seen *seen, int timeout_ms)
+		 const struct tls_seen *seen, int timeout_ms)
 {
 	int e = SSL_get_error(ssl, rc);
 	unsigned long err = ERR_peek_last_error();
