@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -417,6 +418,151 @@ START_TEST(option_values)
 }
 END_TEST
 
+/* --self judges our own certificate with a 21-day WARN. */
+START_TEST(self_warn_days)
+{
+	X509 *x = leaf("DNS:sip.partner.test", NULL, -10 * DAY, 25 * DAY);
+	reset();
+	ck_assert(check_validity_days(&rep, T, x, NULL, NOW, SELF_WARN_DAYS));
+	ck_assert_str_eq(st(0), "PASS validity");
+	reset();
+	ck_assert(check_validity(&rep, T, x, NULL, NOW));
+	ck_assert_str_eq(st(0), "WARN validity");
+	X509_free(x);
+	x = leaf("DNS:sip.partner.test", NULL, -10 * DAY, 20 * DAY + 3600);
+	reset();
+	ck_assert(check_validity_days(&rep, T, x, NULL, NOW, SELF_WARN_DAYS));
+	ck_assert_str_eq(st(0), "WARN validity");
+	ck_assert_str_eq(msg(0), T ": certificate expires on 2027-02-04 09:00:00 UTC "
+			 "(20 days left): renew it");
+	X509_free(x);
+	reset();
+}
+END_TEST
+
+/* What the partner sends us reaches the terminal escaped and bounded. */
+START_TEST(partner_text)
+{
+	char b[64];
+	ck_assert_str_eq(escape_text("Forbidden", 100, b, sizeof b), "Forbidden");
+	ck_assert_str_eq(escape_text("\x1b[2J\r\nA\\B\x7f\xff", 100, b, sizeof b),
+			 "\\x1b[2J\\x0d\\x0aA\\\\B\\x7f\\xff");
+	/* n bounds the read: no NUL needed within it */
+	const char raw[4] = { 'a', 'b', 'c', 'd' };
+	ck_assert_str_eq(escape_text(raw, 3, b, sizeof b), "abc");
+	/* cut to fit, with "..." and never half an escape */
+	ck_assert_str_eq(escape_text("abcdefghij", 100, b, 8), "abcd...");
+	ck_assert_str_eq(escape_text("ab\x01\x02\x03", 100, b, 10), "ab\\x01...");
+	ck_assert_str_eq(escape_text("ab", 100, b, 3), "ab");
+	escape_text("abc", 100, b, 1);
+	ck_assert_str_eq(b, "");
+
+	/* every code of core/diag.h has a meaning for our side; others none */
+	static const int codes[] = { 1008, 1009, 1010, 1017, 1027, 1046, 1047 };
+	for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+		ck_assert_msg(diag_meaning(codes[i]) != NULL, "%d", codes[i]);
+	ck_assert_ptr_null(diag_meaning(1034));
+	ck_assert_ptr_null(diag_meaning(0));
+
+	ck_assert_int_eq(answer_status(200), CHECK_PASS);
+	ck_assert_int_eq(answer_status(202), CHECK_PASS);
+	ck_assert_int_eq(answer_status(405), CHECK_PASS);
+	ck_assert_int_eq(answer_status(501), CHECK_PASS);
+	ck_assert_int_eq(answer_status(403), CHECK_FAIL);
+	ck_assert_int_eq(answer_status(404), CHECK_FAIL);
+	ck_assert_int_eq(answer_status(480), CHECK_FAIL);
+	ck_assert_int_eq(answer_status(503), CHECK_FAIL);
+	ck_assert_int_eq(answer_status(302), CHECK_FAIL);
+}
+END_TEST
+
+/* --from's default: our domain from our certificate. */
+START_TEST(our_domain)
+{
+	char d[254];
+	X509 *x = leaf("DNS:sip.partner.test", NULL, -DAY, DAY);
+	ck_assert(cert_domain(x, d, sizeof d));
+	ck_assert_str_eq(d, "partner.test");
+	X509_free(x);
+	x = leaf("DNS:*.wild.test,DNS:Edge.Example.COM", NULL, -DAY, DAY);
+	ck_assert(cert_domain(x, d, sizeof d));
+	ck_assert_str_eq(d, "example.com");
+	X509_free(x);
+	x = leaf("DNS:example.com", NULL, -DAY, DAY);
+	ck_assert(cert_domain(x, d, sizeof d));
+	ck_assert_str_eq(d, "example.com");
+	ck_assert(!cert_domain(x, d, 5));
+	X509_free(x);
+	x = leaf(NULL, NULL, -DAY, DAY);       /* the CN, sip.partner.test */
+	ck_assert(cert_domain(x, d, sizeof d));
+	ck_assert_str_eq(d, "partner.test");
+	X509_free(x);
+	x = leaf("DNS:*.wild.test", NULL, -DAY, DAY);
+	ck_assert(!cert_domain(x, d, sizeof d));
+	X509_free(x);
+}
+END_TEST
+
+static int parse(struct opts *o, const char *const *args)
+{
+	char *argv[16];
+	int argc = 0;
+	argv[argc++] = (char *)"sipedge-check";
+	for (; *args && argc < 15; args++)
+		argv[argc++] = (char *)*args;
+	argv[argc] = NULL;
+	optind = 0;             /* glibc: start over */
+	opterr = 0;
+	FILE *keep = stderr;
+	stderr = fopen("/dev/null", "w");
+	int rc = opts_parse(argc, argv, o);
+	fclose(stderr);
+	stderr = keep;
+	return rc;
+}
+
+/* --cert/--key/--from/--to/--self on the command line. */
+START_TEST(partner_options)
+{
+	static const struct { const char *in; bool ok; } aors[] = {
+		{ "alice@example.test", true }, { "sip:alice@example.test", true },
+		{ "a.b-c_d@x", true }, { "alice", false }, { "@example.test", false },
+		{ "a b@example.test", false }, { "a;x@example.test", false },
+		{ "alice@bad domain", false }, { "a\r\nb@example.test", false },
+		{ "a@b@example.test", false }, { "alice@", false },
+	};
+	for (size_t i = 0; i < sizeof aors / sizeof *aors; i++)
+		ck_assert_msg(opts_valid_aor(aors[i].in) == aors[i].ok, "%s", aors[i].in);
+
+	struct opts o;
+	ck_assert_int_eq(parse(&o, (const char *[]){ "example.test", NULL }), 0);
+	ck_assert_int_eq(o.answer_ms, 10000);
+	ck_assert_ptr_null(o.cert);
+	ck_assert_int_eq(parse(&o, (const char *[]){ "--cert", "c", "--key", "k",
+		"--from", "me@ours.test", "--to", "bob@example.test", "--timeout", "3",
+		"example.test", NULL }), 0);
+	ck_assert_str_eq(o.cert, "c");
+	ck_assert_str_eq(o.key, "k");
+	ck_assert_str_eq(o.from, "me@ours.test");
+	ck_assert_str_eq(o.to, "bob@example.test");
+	ck_assert_int_eq(o.answer_ms, 3000);
+	ck_assert_int_eq(parse(&o, (const char *[]){ "--self", "edge.conf", NULL }), 0);
+	ck_assert_str_eq(o.self, "edge.conf");
+
+	static const char *const bad[][8] = {
+		{ "--cert", "c", "example.test" },
+		{ "--key", "k", "example.test" },
+		{ "--to", "bob@example.test", "example.test" },
+		{ "--cert", "c", "--key", "k", "--to", "bob", "example.test" },
+		{ "--self", "edge.conf", "example.test" },
+		{ "--self", "edge.conf", "--cert", "c", "--key", "k" },
+		{ "--self" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(parse(&o, bad[i]) == 2, "case %zu", i);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("checks");
@@ -430,6 +576,10 @@ int main(void)
 	tcase_add_test(tc, chains);
 	tcase_add_test(tc, output);
 	tcase_add_test(tc, option_values);
+	tcase_add_test(tc, self_warn_days);
+	tcase_add_test(tc, partner_text);
+	tcase_add_test(tc, our_domain);
+	tcase_add_test(tc, partner_options);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

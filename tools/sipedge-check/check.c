@@ -7,7 +7,9 @@
  * DNS goes through the daemon's resolver module (src/net/dns.c) on a private
  * libevent loop, so the answers are the ones sipedge would act on. TCP
  * and TLS are plain blocking sockets with timeouts: this is a CLI tool.
- * The check presents no client certificate.
+ * These checks present no client certificate; with --cert/--key,
+ * partner.c then presents ours and asks the partner (OPTIONS, MESSAGE).
+ * --self (self.c) checks our own edge with the same steps.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "checker.h"
 #include "checks.h"
 #include "opts.h"
 #include "core/diag.h"
@@ -38,25 +41,7 @@
 #include "util/log.h"
 #include "core/policy.h"
 
-#define MUTUAL_TLS_WAIT_MS 2000 /* TLS 1.3: how long a refusal may take */
-
-
-struct checker {
-	struct opts o;
-	struct report rep;
-	struct event_base *base;
-	struct dns *dns;
-	SSL_CTX *ssl;
-	char trust[300];        /* "the system CA store" or "FILE" */
-};
-
-/* What the TLS callbacks saw during one handshake. */
-struct tls_seen {
-	bool cert_requested;
-	int alert;              /* fatal alert received (SSL info value), -1 none */
-};
-
-static int seen_idx = -1;
+int seen_idx = -1;
 
 /* ------------------------------------------------------------ DNS */
 
@@ -97,7 +82,7 @@ static void on_addr(void *arg, enum dns_status st,
 }
 
 /* dns.c answers every request (by its own deadline at the latest). */
-static void wait_dns(struct checker *k, bool *done, enum dns_status *st)
+void wait_dns(struct checker *k, bool *done, enum dns_status *st)
 {
 	while (!*done)
 		if (event_base_loop(k->base, EVLOOP_ONCE) != 0) {
@@ -211,7 +196,7 @@ static const char *dns_servers_desc(const struct checker *k, char *buf, size_t l
 }
 
 /* "host:port" of an SRV record: the target of every per-target result. */
-static const char *srv_hostport(const struct dns_srv *s, char *buf, size_t len)
+const char *srv_hostport(const struct dns_srv *s, char *buf, size_t len)
 {
 	snprintf(buf, len, "%.*s:%d", (int)sizeof s->target - 1, s->target, s->port);
 	return buf;
@@ -229,7 +214,7 @@ static int srv_order(const void *a, const void *b)
 }
 
 /* 1. srv: the records, sorted the way a peer tries them; 0 = FAIL. */
-static size_t check_srv(struct checker *k, struct dns_srv *out)
+size_t check_srv(struct checker *k, struct dns_srv *out)
 {
 	char name[400], servers[MAX_DNS_SERVERS * 64];
 	struct srv_answer a = { 0 };
@@ -263,8 +248,8 @@ static size_t check_srv(struct checker *k, struct dns_srv *out)
 }
 
 /* 2. srv-domain: the target is <label>.<domain>, as Access Edges demand. */
-static bool check_srv_domain(struct checker *k, const struct dns_srv *s,
-			     const char *target)
+bool check_srv_domain(struct checker *k, const struct dns_srv *s,
+		      const char *target)
 {
 	bool ok = policy_srv_target_counts(SRV_MATCH_EXACT, s->target, k->o.domain);
 	if (ok)
@@ -277,8 +262,8 @@ static bool check_srv_domain(struct checker *k, const struct dns_srv *s,
 	return ok;
 }
 
-static const char *addr_str(const struct sockaddr_storage *sa, bool with_port,
-			    char *buf, size_t len)
+const char *addr_str(const struct sockaddr_storage *sa, bool with_port,
+		     char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN], port[8];
 	socklen_t sl = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
@@ -296,8 +281,8 @@ static const char *addr_str(const struct sockaddr_storage *sa, bool with_port,
 }
 
 /* 3. address: A/AAAA of the target. */
-static size_t check_address(struct checker *k, const struct dns_srv *s,
-			    const char *target, struct sockaddr_storage *out)
+size_t check_address(struct checker *k, const struct dns_srv *s,
+		     const char *target, struct sockaddr_storage *out)
 {
 	struct addr_answer a = { 0 };
 	dns_resolve(k->dns, s->target, s->port, on_addr, &a);
@@ -322,14 +307,14 @@ static size_t check_address(struct checker *k, const struct dns_srv *s,
 
 /* ------------------------------------------------------------ TCP */
 
-static long ms_since(const struct timespec *t0)
+long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static void set_io_timeout(int fd, int ms)
+void set_io_timeout(int fd, int ms)
 {
 	struct timeval tv = { ms / 1000, ms % 1000 * 1000 };
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -337,8 +322,8 @@ static void set_io_timeout(int fd, int ms)
 }
 
 /* A connected blocking socket with I/O timeouts, or -1 with err set. */
-static int connect_to(const struct sockaddr_storage *sa, int timeout_ms,
-		      char *err, size_t elen)
+int connect_to(const struct sockaddr_storage *sa, int timeout_ms,
+	       char *err, size_t elen)
 {
 	socklen_t sl = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						 : sizeof(struct sockaddr_in);
@@ -377,8 +362,8 @@ static int connect_to(const struct sockaddr_storage *sa, int timeout_ms,
 }
 
 /* 4. connect: the addresses in order, as a peer tries them. */
-static int check_connect(struct checker *k, const char *target,
-			 const struct sockaddr_storage *addr, size_t n)
+int check_connect(struct checker *k, const char *target,
+		  const struct sockaddr_storage *addr, size_t n)
 {
 	char failed[2048] = "", err[200], as[INET6_ADDRSTRLEN + 16];
 	for (size_t i = 0; i < n; i++) {
@@ -413,7 +398,7 @@ static int on_cert_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
 	return 0;               /* send none */
 }
 
-static void on_info(const SSL *ssl, int where, int ret)
+void on_info(const SSL *ssl, int where, int ret)
 {
 	struct tls_seen *seen = SSL_get_ex_data(ssl, seen_idx);
 	if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL)
@@ -421,7 +406,7 @@ static void on_info(const SSL *ssl, int where, int ret)
 }
 
 /* OpenSSL 3.0 has no text for the TLS 1.3 alerts. */
-static const char *alert_name(int alert)
+const char *alert_name(int alert)
 {
 	switch (alert & 0xff) {
 	case SSL_AD_CERTIFICATE_REQUIRED: return "certificate required";
@@ -431,7 +416,7 @@ static const char *alert_name(int alert)
 	}
 }
 
-static bool client_cert_refusal(int alert)
+bool client_cert_refusal(int alert)
 {
 	int d = alert & 0xff;
 	return d == SSL_AD_CERTIFICATE_REQUIRED || d == SSL_AD_HANDSHAKE_FAILURE ||
@@ -449,8 +434,8 @@ static void await_refusal(SSL *ssl, int fd, int timeout_ms)
 }
 
 /* Why the handshake failed; sys is errno right after SSL_connect. */
-static void tls_failure(char *buf, size_t len, SSL *ssl, int rc, int sys,
-			const struct tls_seen *seen, int timeout_ms)
+void tls_failure(char *buf, size_t len, SSL *ssl, int rc, int sys,
+		 const struct tls_seen *seen, int timeout_ms)
 {
 	int e = SSL_get_error(ssl, rc);
 	unsigned long err = ERR_peek_last_error();
@@ -481,7 +466,7 @@ static void tls_failure(char *buf, size_t len, SSL *ssl, int rc, int sys,
 /* 5. tls: handshake with SNI = host, no client certificate. Returns the
  * SSL when a server certificate arrived (even if the server then refused
  * us for want of a client certificate), else NULL. */
-static SSL *check_tls(struct checker *k, const char *target, const char *host, int fd)
+SSL *check_tls(struct checker *k, const char *target, const char *host, int fd)
 {
 	struct tls_seen seen = { .alert = -1 };
 	SSL *ssl = SSL_new(k->ssl);
@@ -523,43 +508,63 @@ static SSL *check_tls(struct checker *k, const char *target, const char *host, i
 }
 
 /* 6-10 on the certificate the server sent. */
-static void check_certificate(struct checker *k, const char *target,
-			      const char *host, SSL *ssl)
+bool check_certificate(struct checker *k, const char *target,
+		       const char *host, SSL *ssl)
 {
 	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	STACK_OF(X509) *presented = SSL_get_peer_cert_chain(ssl);
 	STACK_OF(X509) *chain = NULL;
-	check_chain(&k->rep, target, SSL_CTX_get_cert_store(k->ssl), k->trust,
-		    leaf, presented, &chain);
-	check_name(&k->rep, target, host, leaf);
+	bool ok = check_chain(&k->rep, target, SSL_CTX_get_cert_store(k->ssl),
+			      k->trust, leaf, presented, &chain);
+	ok &= check_name(&k->rep, target, host, leaf);
 	check_validity(&k->rep, target, leaf, chain, time(NULL));
 	check_eku(&k->rep, target, leaf);
 	check_key(&k->rep, target, leaf, presented);
 	sk_X509_pop_free(chain, X509_free);
+	return ok;
 }
 
-/* 3-10 for one SRV target that passed srv-domain. */
-static void check_target(struct checker *k, const struct dns_srv *s,
-			 const char *target)
+/* 3-10 for one SRV target that passed srv-domain; with --cert, the
+ * partner checks on the first target whose certificate we trust.
+ * Returns true once the partner checks ran. */
+static bool check_target(struct checker *k, const struct dns_srv *s,
+			 const char *target, bool partner_done)
 {
 	struct sockaddr_storage addr[DNS_MAX_ADDRS];
 	size_t n = check_address(k, s, target, addr);
 	if (n == 0)
-		return;
+		return false;
 	int fd = check_connect(k, target, addr, n);
 	if (fd < 0)
-		return;
+		return false;
+	/* now: a server that refuses us below may reset the connection */
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof peer;
+	bool have_peer = getpeername(fd, (struct sockaddr *)&peer, &pl) == 0;
+	bool trusted = false;
 	SSL *ssl = check_tls(k, target, s->target, fd);
 	if (ssl) {
-		check_certificate(k, target, s->target, ssl);
+		trusted = check_certificate(k, target, s->target, ssl);
 		SSL_free(ssl);  /* no close_notify: the server may have refused us */
 	}
 	close(fd);
+	if (!k->o.cert || partner_done || !ssl || !have_peer)
+		return false;
+	if (!trusted) {
+		report_add(&k->rep, CK_MTLS, CHECK_FAIL, target, 0,
+			   "%s: OPTIONS not sent: this target's certificate is not "
+			   "trusted (see above); an edge would not talk to it either",
+			   target);
+		return false;
+	}
+	/* the address that answered the connect check */
+	check_partner(k, target, s->target, &peer);
+	return true;
 }
 
 /* ------------------------------------------------------------ setup */
 
-static SSL_CTX *make_ssl_ctx(const struct opts *o, char *trust, size_t tlen)
+SSL_CTX *make_ssl_ctx(const struct opts *o, char *trust, size_t tlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
@@ -592,11 +597,32 @@ static SSL_CTX *make_ssl_ctx(const struct opts *o, char *trust, size_t tlen)
 	return ctx;
 }
 
-static struct dns *make_dns(struct event_base *base, const struct opts *o)
+struct dns *make_dns(struct event_base *base, const struct opts *o)
 {
 	struct dns_options d;
 	opts_dns(o, &d);
 	return dns_new(base, &d);
+}
+
+/* DOMAIN: every check in order; the exit status. */
+static int check_domain(struct checker *k)
+{
+	struct dns_srv srv[DNS_MAX_SRV];
+	size_t n = check_srv(k, srv);
+	bool good[DNS_MAX_SRV];
+	char target[DNS_MAX_SRV][300];
+	for (size_t i = 0; i < n; i++) {
+		srv_hostport(&srv[i], target[i], sizeof target[i]);
+		good[i] = check_srv_domain(k, &srv[i], target[i]);
+	}
+	bool partner_done = false;
+	for (size_t i = 0; i < n; i++)
+		if (good[i])
+			partner_done |= check_target(k, &srv[i], target[i], partner_done);
+	if (k->o.cert && !partner_done && !k->rep.nfail)
+		report_add(&k->rep, CK_MTLS, CHECK_FAIL, NULL, 0,
+			   "%s: no SRV target to send OPTIONS to", k->o.domain);
+	return k->rep.nfail ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -622,23 +648,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	k.rep.live = k.o.json ? NULL : stdout;
-
-	struct dns_srv srv[DNS_MAX_SRV];
-	size_t n = check_srv(&k, srv);
-	bool good[DNS_MAX_SRV];
-	char target[DNS_MAX_SRV][300];
-	for (size_t i = 0; i < n; i++) {
-		srv_hostport(&srv[i], target[i], sizeof target[i]);
-		good[i] = check_srv_domain(&k, &srv[i], target[i]);
+	if (k.o.cert && (rc = partner_setup(&k)) != 0) {
+		dns_free(k.dns);
+		event_base_free(k.base);
+		SSL_CTX_free(k.ssl);
+		return rc;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (good[i])
-			check_target(&k, &srv[i], target[i]);
-
+	rc = k.o.self ? check_self(&k) : check_domain(&k);
 	if (k.o.json)
 		report_json(&k.rep, k.o.domain, stdout);
-	rc = k.rep.nfail ? 1 : 0;
 	report_free(&k.rep);
+	partner_free(&k);
 	dns_free(k.dns);
 	event_base_free(k.base);
 	SSL_CTX_free(k.ssl);

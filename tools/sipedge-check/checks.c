@@ -290,7 +290,8 @@ bool check_name(struct report *r, const char *target, const char *host,
 /* One certificate's dates: adds a FAIL or WARN (never a PASS); returns
  * the status it added, CHECK_PASS when it added nothing. */
 static enum check_status judge_dates(struct report *r, const char *target,
-				     X509 *x, const char *what, time_t now)
+				     X509 *x, const char *what, time_t now,
+				     int warn_days)
 {
 	char when[64], nowbuf[64];
 	const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
@@ -309,7 +310,7 @@ static enum check_status judge_dates(struct report *r, const char *target,
 		return CHECK_FAIL;
 	}
 	int left = days_until(na, now);
-	if (left < CHECK_WARN_DAYS) {
+	if (left < warn_days) {
 		report_add(r, CK_VALIDITY, CHECK_WARN, target, 0,
 			   "%s: %s expires on %s (%d days left): renew it",
 			   target, what, fmt_time(na, when, sizeof when), left);
@@ -321,8 +322,14 @@ static enum check_status judge_dates(struct report *r, const char *target,
 bool check_validity(struct report *r, const char *target, X509 *leaf,
 		    STACK_OF(X509) *chain, time_t now)
 {
+	return check_validity_days(r, target, leaf, chain, now, CHECK_WARN_DAYS);
+}
+
+bool check_validity_days(struct report *r, const char *target, X509 *leaf,
+			 STACK_OF(X509) *chain, time_t now, int warn_days)
+{
 	bool fail = false, said = false;
-	enum check_status st = judge_dates(r, target, leaf, "certificate", now);
+	enum check_status st = judge_dates(r, target, leaf, "certificate", now, warn_days);
 	fail |= st == CHECK_FAIL;
 	said |= st != CHECK_PASS;
 	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
@@ -332,7 +339,7 @@ bool check_validity(struct report *r, const char *target, X509 *leaf,
 		char subj[512], what[600];
 		snprintf(what, sizeof what, "CA certificate \"%s\"",
 			 cert_subject(x, subj, sizeof subj));
-		st = judge_dates(r, target, x, what, now);
+		st = judge_dates(r, target, x, what, now, warn_days);
 		fail |= st == CHECK_FAIL;
 		said |= st != CHECK_PASS;
 	}
@@ -490,5 +497,101 @@ bool check_key(struct report *r, const char *target, X509 *leaf,
 		report_add(r, CK_KEY, CHECK_PASS, target, 0, "%s: %s, signed with %s",
 			   target, key_desc(pk, desc, sizeof desc),
 			   OBJ_nid2ln(X509_get_signature_nid(leaf)));
+	return ok;
+}
+
+/* ------------------------------------------------------------ partner */
+
+const char *escape_text(const char *s, size_t n, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (len == 0)
+		return buf;
+	for (size_t i = 0; i < n && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[5];
+		size_t el;
+		if (c == '\\') {
+			e[0] = e[1] = '\\';
+			el = 2;
+		} else if (c >= 0x20 && c < 0x7f) {
+			e[0] = (char)c;
+			el = 1;
+		} else {
+			e[0] = '\\'; e[1] = 'x'; e[2] = hex[c >> 4]; e[3] = hex[c & 15];
+			el = 4;
+		}
+		if (o + el + 1 > len) {         /* no room: end with "..." */
+			while (o > 0 && o + 4 > len)
+				o--;
+			if (o + 4 <= len) {
+				memcpy(buf + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		memcpy(buf + o, e, el);
+		o += el;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *diag_meaning(int code)
+{
+	switch (code) {
+	case DIAG_NO_SRV:
+		return "the partner could not find our _sipfederationtls._tcp SRV "
+		       "record (check it with sipedge-check --self)";
+	case DIAG_SRV_NOT_IN_DOMAIN:
+		return "the partner found our SRV record, but its target is not "
+		       "<label>.<our domain> or is not the name our certificate proves";
+	case DIAG_CERT_NAME:
+		return "the partner does not accept our certificate for our domain "
+		       "(untrusted CA, or it does not name our SRV target)";
+	case DIAG_NOT_LOCAL:
+		return "the partner does not serve the To domain, or does not route "
+		       "between our From domain and it";
+	case DIAG_NOT_FEDERATED:
+		return "the partner does not federate with our domain (not in its "
+		       "allowed list, or blocked): ask its administrator to add us";
+	case DIAG_CONNECT:
+		return "the partner's edge could not connect to the next hop "
+		       "(its internal server, or back to us)";
+	case DIAG_TLS:
+		return "the partner's edge could not complete TLS with the next hop "
+		       "(its internal server, or back to us)";
+	}
+	return NULL;
+}
+
+enum check_status answer_status(int status)
+{
+	if (status >= 200 && status < 300)
+		return CHECK_PASS;
+	if (status == 405 || status == 501)
+		return CHECK_PASS;
+	return CHECK_FAIL;
+}
+
+bool cert_domain(X509 *x, char *buf, size_t len)
+{
+	struct certnames cn;
+	certnames_from_x509(x, &cn);
+	const char *name = NULL;
+	for (size_t i = 0; i < cn.n && !name; i++)
+		if (cn.name[i][0] && cn.name[i][0] != '*')
+			name = cn.name[i];
+	bool ok = false;
+	if (name) {
+		const char *dot1 = strchr(name, '.');
+		const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+		const char *d = dot2 ? dot1 + 1 : name;
+		ok = strlen(d) < len;
+		if (ok)
+			snprintf(buf, len, "%s", d);
+	}
+	certnames_free(&cn);
 	return ok;
 }

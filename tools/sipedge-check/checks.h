@@ -29,8 +29,16 @@ enum check_status { CHECK_PASS = 0, CHECK_WARN, CHECK_FAIL };
 #define CK_VALIDITY     "validity"
 #define CK_EKU          "eku"
 #define CK_KEY          "key"
+/* --cert/--key: the partner's answer to us */
+#define CK_MTLS         "mtls"
+#define CK_OPTIONS      "options"
+#define CK_MESSAGE      "message"
+/* --self: our own edge */
+#define CK_CONF         "conf"
+#define CK_SRV_EDGE     "srv-edge"
 
 #define CHECK_WARN_DAYS 30      /* validity WARN below this many days */
+#define SELF_WARN_DAYS 21       /* --self: our own certificate */
 
 struct check_result {
 	const char *check;      /* one of CK_* */
@@ -81,12 +89,36 @@ bool check_name(struct report *r, const char *target, const char *host,
  * of chain (may be NULL); WARN when the leaf has < CHECK_WARN_DAYS left. */
 bool check_validity(struct report *r, const char *target, X509 *leaf,
 		    STACK_OF(X509) *chain, time_t now);
+/* The same with another WARN threshold. */
+bool check_validity_days(struct report *r, const char *target, X509 *leaf,
+			 STACK_OF(X509) *chain, time_t now, int warn_days);
 /* extendedKeyUsage has both serverAuth and clientAuth. */
 bool check_eku(struct report *r, const char *target, X509 *leaf);
 /* RSA >= 2048 bits, EC >= 256 bits, no MD5/SHA-1 signature on the leaf or
  * on any certificate of presented that is not self-signed. */
 bool check_key(struct report *r, const char *target, X509 *leaf,
 	       STACK_OF(X509) *presented);
+
+/* ----------------------------------------------- partner answers */
+
+/* Text from the partner made safe for a terminal: printable ASCII passes,
+ * a backslash and every other byte become \\ and \xNN; at most n bytes of
+ * s are read (s may lack a NUL within them) and the result is cut with
+ * "..." to fit len. Returns buf. */
+const char *escape_text(const char *s, size_t n, char *buf, size_t len);
+
+/* What a ms-diagnostics code in a partner's answer to us means for our
+ * side (the reason text itself is core/diag.c's); NULL if unknown. */
+const char *diag_meaning(int code);
+
+/* How a final response status to a probe is judged: 2xx PASS; 405/501
+ * PASS (reachable, accepted us, does not do the method); else FAIL. */
+enum check_status answer_status(int status);
+
+/* Our SIP domain as the certificate shows it: the first DNS name of the
+ * subjectAltName (else the CN) without its first label when it has three
+ * or more ("sip.example.com" -> "example.com"). False if it names none. */
+bool cert_domain(X509 *x, char *buf, size_t len);
 
 /* "CN=..., O=..." of a certificate's subject into buf. */
 const char *cert_subject(X509 *x, char *buf, size_t len);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "opts.h"
 
@@ -15,8 +16,13 @@ static int usage(FILE *out, int rc)
 	fprintf(out,
 		"usage: sipedge-check DOMAIN [--dns HOST[:PORT]]... [--ca FILE] [--json]\n"
 		"                     [--service _sipfederationtls._tcp] [--timeout SECONDS]\n"
+		"                     [--cert FILE --key FILE [--from USER@OURDOMAIN] [--to USER@DOMAIN]]\n"
+		"       sipedge-check --self EDGE.CONF [--dns HOST[:PORT]]... [--ca FILE] [--json]\n"
 		"Checks DOMAIN's SIP federation setup (DNS SRV, TCP, TLS, certificate) the\n"
-		"way a federated Access Edge sees it. Exit 0: no FAIL; 1: a FAIL; 2: usage.\n"
+		"way a federated Access Edge sees it; with --cert/--key also presents our\n"
+		"certificate to DOMAIN's edge and sends OPTIONS (and a MESSAGE with --to).\n"
+		"--self checks our own SRV records, address and certificate instead.\n"
+		"Exit 0: no FAIL; 1: a FAIL; 2: usage.\n"
 		"See sipedge-check(1).\n");
 	return rc;
 }
@@ -46,6 +52,21 @@ bool opts_valid_domain(const char *s, char *out, size_t len)
 	}
 	out[n] = '\0';
 	return label > 0;
+}
+
+bool opts_valid_aor(const char *s)
+{
+	if (strncasecmp(s, "sip:", 4) == 0)
+		s += 4;
+	const char *at = strchr(s, '@');
+	if (!at || at == s || at - s > 64)
+		return false;
+	for (const char *p = s; p < at; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f ||
+		    strchr("@;?<>\"\\:,", *p))
+			return false;
+	char d[254];
+	return opts_valid_domain(at + 1, d, sizeof d);
 }
 
 bool opts_valid_dns_server(const char *s)
@@ -95,12 +116,18 @@ int opts_parse(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "service", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "self", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof *o);
 	o->service = "_sipfederationtls._tcp";
 	o->timeout_ms = 5000;
+	o->answer_ms = ANSWER_TIMEOUT_MS;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end;
@@ -145,12 +172,50 @@ int opts_parse(int argc, char **argv, struct opts *o)
 			o->timeout_ms = (int)(t * 1000 + 0.5);
 			if (o->timeout_ms < 1)
 				o->timeout_ms = 1;
+			o->answer_ms = o->timeout_ms;
+			break;
+		case 'C':
+			o->cert = optarg;
+			break;
+		case 'K':
+			o->key = optarg;
+			break;
+		case 'F':
+		case 'T':
+			if (!opts_valid_aor(optarg)) {
+				fprintf(stderr, "sipedge-check: --%s %s: expected USER@DOMAIN\n",
+					opt == 'F' ? "from" : "to", optarg);
+				return 2;
+			}
+			if (opt == 'F')
+				o->from = optarg;
+			else
+				o->to = optarg;
+			break;
+		case 'S':
+			o->self = optarg;
 			break;
 		case 'h':
 			exit(usage(stdout, 0));
 		default:
 			return usage(stderr, 2);
 		}
+	}
+	if (o->self) {
+		if (optind != argc || o->cert || o->key || o->from || o->to) {
+			fprintf(stderr, "sipedge-check: --self takes no DOMAIN, "
+				"--cert, --key, --from or --to\n");
+			return usage(stderr, 2);
+		}
+		return 0;
+	}
+	if (!o->cert != !o->key) {
+		fprintf(stderr, "sipedge-check: --cert and --key go together\n");
+		return 2;
+	}
+	if ((o->from || o->to) && !o->cert) {
+		fprintf(stderr, "sipedge-check: --from and --to need --cert and --key\n");
+		return 2;
 	}
 	if (optind != argc - 1)
 		return usage(stderr, 2);

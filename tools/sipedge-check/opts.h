@@ -20,8 +20,16 @@ struct opts {
 	const char *ca;
 	const char *service;
 	bool json;
-	int timeout_ms;
+	int timeout_ms;         /* connect, TLS, each read */
+	int answer_ms;          /* the partner's final response (default 10 s) */
+	/* --cert/--key: the partner checks (present our certificate, OPTIONS) */
+	const char *cert, *key;
+	const char *from;       /* --from USER@DOMAIN, NULL: from the certificate */
+	const char *to;         /* --to USER@DOMAIN: also a MESSAGE */
+	const char *self;       /* --self CONF: our own edge instead of DOMAIN */
 };
+
+#define ANSWER_TIMEOUT_MS 10000
 
 /* Fills o from argv. 0 when the check should run; otherwise the exit
  * status (2), the reason already on stderr. --help exits 0 itself. */
@@ -33,6 +41,10 @@ void opts_dns(const struct opts *o, struct dns_options *out);
 /* A DNS name (a trailing dot allowed), written to out in lower case
  * without the dot. */
 bool opts_valid_domain(const char *s, char *out, size_t len);
+
+/* USER@DOMAIN (an optional "sip:" in front), a user without '@', ';',
+ * '?', spaces or control characters, a valid domain. */
+bool opts_valid_aor(const char *s);
 
 /* HOST[:PORT] with a numeric HOST ("[v6]:port" for IPv6 with a port). */
 bool opts_valid_dns_server(const char *s);
