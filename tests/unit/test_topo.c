@@ -756,6 +756,8 @@ static const char *const raw_rows[] = {
 	"X-Node: a\r\n 10.1.1.11\r\n",                        /* folded unknown */
 	"Diversion: <sip:x@fd00::12>\r\n",                    /* unknown */
 	"Allow: INVITE\r\nAllow: ACK, x10.1.1.11, 10.1.1.11\r\n",
+	"10.1.1.11: named after a node\r\n",                /* in the name */
+	"k: a\r\nContent-Encoding: b\r\nk: c;h=[fd00::12]\r\n",
 };
 
 START_TEST(hide_raw_headers)
