@@ -101,6 +101,20 @@ static bool names_listener(const struct rewrite_ctx *rc, url_t const *u)
 	return false;
 }
 
+/* A Request-URI is one token of the request line (RFC 3261 7.1, 25.1);
+ * a Route URI, inside its <>, can hold what Sofia reads and prints back
+ * (white space, a control character) but a request line cannot. */
+static bool fits_request_line(url_t const *u)
+{
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	const char *s = url_as_string(home, u);
+	bool fits = s && *s;
+	for (const char *p = s; fits && *p; p++)
+		fits = (unsigned char)*p > ' ' && *p != 0x7f;
+	su_home_deinit(home);
+	return fits;
+}
+
 int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 {
 	url_t *ruri = sip->sip_request->rq_url;
@@ -113,6 +127,8 @@ int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 	sip_route_t *last = sip->sip_route;
 	while (last->r_next)
 		last = last->r_next;
+	if (!fits_request_line(last->r_url))
+		return -1;
 	url_t *target = url_hdup(msg_home(msg), last->r_url);
 	if (!target)
 		return -1;
