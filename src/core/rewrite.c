@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sofia-sip/msg_header.h>
+#include <sofia-sip/msg_mclass.h>
 #include <sofia-sip/sip_extra.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/sip_status.h>
@@ -100,6 +101,20 @@ static bool names_listener(const struct rewrite_ctx *rc, url_t const *u)
 	return false;
 }
 
+/* A Request-URI is one token of the request line (RFC 3261 7.1, 25.1);
+ * a Route URI, inside its <>, can hold what Sofia reads and prints back
+ * (white space, a control character) but a request line cannot. */
+static bool fits_request_line(url_t const *u)
+{
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	const char *s = url_as_string(home, u);
+	bool fits = s && *s;
+	for (const char *p = s; fits && *p; p++)
+		fits = (unsigned char)*p > ' ' && *p != 0x7f;
+	su_home_deinit(home);
+	return fits;
+}
+
 int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 {
 	url_t *ruri = sip->sip_request->rq_url;
@@ -112,6 +127,8 @@ int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip)
 	sip_route_t *last = sip->sip_route;
 	while (last->r_next)
 		last = last->r_next;
+	if (!fits_request_line(last->r_url))
+		return -1;
 	url_t *target = url_hdup(msg_home(msg), last->r_url);
 	if (!target)
 		return -1;
@@ -301,6 +318,8 @@ static void set_host_port(su_home_t *home, url_t *u, const char *host, int port,
 
 enum url_fate { URL_KEPT, URL_MAPPED, URL_DROP };
 
+static void remove_header(msg_t *msg, sip_t *sip, msg_header_t *h);
+
 /*
  * Toward the outside: a SIP URI naming a node (address, tls_name or
  * names[]) becomes edge.fqdn:P, P the public port paired with its port or,
@@ -386,7 +405,7 @@ static void map_uris(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 			if (f == URL_MAPPED)
 				msg_fragment_clear_chain(h);
 			else if (f == URL_DROP)
-				msg_header_remove(msg, (msg_pub_t *)sip, h);
+				remove_header(msg, sip, h);
 			h = next;
 		}
 	}
@@ -539,6 +558,61 @@ static void map_callids(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 	}
 }
 
+/* ------------------------------------------------------------ removal */
+
+/* Is h in msg's fragment chain, what msg_prepare() and msg_iovec() send? */
+static bool chained(msg_t *msg, msg_header_t const *h)
+{
+	msg_header_t **head = msg_chain_head(msg);
+	for (msg_header_t const *x = head ? *head : NULL; x; x = x->sh_succ)
+		if (x == h)
+			return true;
+	return false;
+}
+
+/*
+ * Take h out of what msg sends, for good. msg_header_remove() finds h's
+ * list in sip by looking h's class up, by pointer, in the message class;
+ * when the message class does not hold that very class it returns -1 and
+ * leaves h where it is, to be sent. A message parsed with sipmsg_mclass()
+ * has such headers: its hash table holds copies of the token-list classes
+ * (keep_list_lines), while Sofia's compact-form table still names the
+ * stock ones (d Request-Disposition, e Content-Encoding, k Supported,
+ * u Allow-Events). Then h takes the class the message class lists under
+ * h's name (a copy: same layout, hash and slot) and goes again. Should h
+ * still be chained (cutting it out of the chain by hand would not do:
+ * msg_serialize() chains again what sip still holds), it stays, sent as
+ * no bytes at all, and the values that shared its line are printed anew.
+ */
+static const char sent_as_nothing[1] = "";
+
+static void remove_header(msg_t *msg, sip_t *sip, msg_header_t *h)
+{
+	if (h->sh_data == sent_as_nothing)
+		return;                 /* done already */
+	msg_header_remove(msg, (msg_pub_t *)sip, h);
+	if (!chained(msg, h))
+		return;
+	msg_hclass_t *hc = h->sh_class;
+	msg_href_t const *hr = hc && hc->hc_name && *hc->hc_name
+		? msg_find_hclass(msg_mclass(msg), hc->hc_name, NULL) : NULL;
+	if (hr && hr->hr_class && hr->hr_class != hc &&
+	    hr->hr_class->hc_hash == hc->hc_hash && hr->hr_class->hc_size == hc->hc_size) {
+		h->sh_class = hr->hr_class;
+		msg_header_remove(msg, (msg_pub_t *)sip, h);
+		if (!chained(msg, h))
+			return;
+	}
+	if (h->sh_data) {
+		const char *end = (const char *)h->sh_data + h->sh_len;
+		for (msg_header_t *x = h->sh_succ; x && x->sh_data == end && !x->sh_len;
+		     x = x->sh_succ)
+			x->sh_data = NULL;
+	}
+	h->sh_data = sent_as_nothing;
+	h->sh_len = 0;
+}
+
 /* ------------------------------------------------------------ free text */
 
 static void remove_named(msg_t *msg, sip_t *sip, const char *name)
@@ -547,7 +621,7 @@ static void remove_named(msg_t *msg, sip_t *sip, const char *name)
 	while (u) {
 		sip_unknown_t *next = u->un_next;
 		if (u->un_name && strcasecmp(u->un_name, name) == 0)
-			msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
+			remove_header(msg, sip, (msg_header_t *)u);
 		u = next;
 	}
 }
@@ -566,10 +640,10 @@ static void hide_free_text(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 		}
 	if (sip->sip_server && sip->sip_server->g_string &&
 	    topo_leaks(sip->sip_server->g_string, strlen(sip->sip_server->g_string), tk))
-		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_server);
+		remove_header(msg, sip, (msg_header_t *)sip->sip_server);
 	if (sip->sip_user_agent && sip->sip_user_agent->g_string &&
 	    topo_leaks(sip->sip_user_agent->g_string, strlen(sip->sip_user_agent->g_string), tk))
-		msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_user_agent);
+		remove_header(msg, sip, (msg_header_t *)sip->sip_user_agent);
 	/* A trust domain header (RFC 7315 4.6): never across the boundary. */
 	remove_named(msg, sip, "P-Charging-Vector");
 	for (sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next) {
@@ -674,7 +748,7 @@ static void drop_leaking(msg_t *msg, sip_t *sip, const struct topo_tokens *tk)
 		if (!leaks && h->sh_data && h->sh_len)
 			leaks = topo_leaks(h->sh_data, (size_t)h->sh_len, tk);
 		if (leaks)
-			msg_header_remove(msg, (msg_pub_t *)sip, h);
+			remove_header(msg, sip, h);
 	}
 }
 

@@ -62,7 +62,9 @@ int rewrite_pop_own_routes(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 /* A strict-routing previous hop (RFC 3261 16.4) put our own Record-Route
  * value in the Request-URI: the last Route becomes the Request-URI.
  * Returns the port of our external URI (0 for an internal one), or -1
- * when the Request-URI is not ours. */
+ * when the Request-URI is not ours, or the last Route cannot be a
+ * Request-URI (white space or a control character in it): then nothing
+ * changes. */
 int rewrite_strict_route(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip);
 
 bool rewrite_push_via(msg_t *msg, sip_t *sip, enum zone toward,

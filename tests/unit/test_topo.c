@@ -724,6 +724,110 @@ START_TEST(status_phrase)
 }
 END_TEST
 
+/* Whatever bytes leave, whatever path Sofia takes to print them: a
+ * header kept as received (compact forms, token lists merged or split,
+ * headers that fail to parse and go to sip_error, unknown ones, folded
+ * lines) is removed when it names an internal host. Each row is one or
+ * more header lines of a node's request going outside. */
+static const char *const raw_rows[] = {
+	/* fuzz_rewrite-content-encoding-leak.bin: compact e:, a class
+	 * msg_header_remove() did not find (the removal failed silently) */
+	"e: x:<sip:u@10.1.1.11:5062>\r\n",
+	"E:ror-Info: <sip:errors@10.1.1.11:5062>\r\n",
+	"e: gzip\r\ne: x;h=10.1.1.11\r\n",                    /* merged lines */
+	"Content-Encoding: gzip\r\ne: x;h=imp1.corp.internal\r\n",
+	"e: x;h=10%2E1%2E1%2E11\r\n",                         /* escaped */
+	"k: imp1.corp.internal\r\n",                          /* Supported */
+	"Supported: timer\r\nk: 100rel, 10.1.1.1\r\n",
+	"u: presence, x;id=10.1.1.11\r\n",                    /* Allow-Events */
+	"d: proxy, imp1.example.local\r\n",                   /* Request-Disposition */
+	"a: x <sip:alice@10.1.1.11:5062>\r\n",                /* Accept-Contact */
+	"j: *;x=\"10.1.1.11\"\r\n",                           /* Reject-Contact */
+	"s: from 10.1.1.11\r\n",                              /* Subject */
+	"o: presence;id=imp1.corp.internal\r\n",              /* Event */
+	"x: 1800;refresher=10.1.1.11\r\n",                    /* Session-Expires */
+	"y: imp1.corp.internal\r\n",                          /* Identity */
+	"r: <http://imp1.corp.internal/x>\r\n",               /* Refer-To */
+	"Expires: 10.1.1.11\r\n",                             /* fails: sip_error */
+	"Max-Forwards: 10.1.1.11\r\n",                        /* second: sip_error */
+	"c: text/x;h=10.1.1.11\r\n",                          /* second Content-Type */
+	"Accept: text/plain, application/x;h=10.1.1.11\r\n",  /* two values, one line */
+	"Supported: timer,\r\n imp1.corp.internal\r\n",       /* folded list */
+	"X-Node: a\r\n 10.1.1.11\r\n",                        /* folded unknown */
+	"Diversion: <sip:x@fd00::12>\r\n",                    /* unknown */
+	"Allow: INVITE\r\nAllow: ACK, x10.1.1.11, 10.1.1.11\r\n",
+	"10.1.1.11: named after a node\r\n",                /* in the name */
+	"k: a\r\nContent-Encoding: b\r\nk: c;h=[fd00::12]\r\n",
+};
+
+START_TEST(hide_raw_headers)
+{
+	const char *row = raw_rows[_i];
+	char text[2048];
+	snprintf(text, sizeof text, "MESSAGE sip:bob@partner.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS edge.example.com:5061;branch=z9hG4bKse9\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:alice@example.test>;tag=a\r\nTo: <sip:bob@partner.test>\r\n"
+		 "Call-ID: raw@example.test\r\nCSeq: 1 MESSAGE\r\n"
+		 "X-Before: kept\r\n%sX-After: kept\r\n"
+		 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi", row);
+	msg_t *m = parse(text);
+	rewrite_hide_topology(&rc, m, sip_object(m));
+	char *t = printed(m);
+	ck_assert_msg(!topo_leaks(t, strlen(t), &tk), "row %d (%s) leaks:\n%s", _i, row, t);
+	char v[64];
+	ck_assert_msg(line_of(t, "X-Before", v, sizeof v) && line_of(t, "X-After", v, sizeof v),
+		      "row %d: a clean header went:\n%s", _i, t);
+	msg_t *again = parse(t);               /* what is sent frames whole */
+	ck_assert_str_eq(sip_object(again)->sip_payload->pl_data, "hi");
+	msg_destroy(again);
+	free(t);
+	msg_destroy(m);
+}
+END_TEST
+
+/* A strict-routing hop's last Route becomes the Request-URI only when
+ * it can be one: white space Sofia reads inside <> would break the
+ * request line (fuzz_rewrite-strict-route-space.bin). */
+START_TEST(strict_route_request_line)
+{
+	static const struct { const char *route; int port; const char *ruri; } rows[] = {
+		{ "<sip:bob@partner.test;lr>", 5061, "sip:bob@partner.test;lr" },
+		{ "<sip:bob@partner.test;x=a b>", -1, NULL },
+		{ "<sip:bob@partner.test;x=a\tb>", -1, NULL },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char text[1024];
+		snprintf(text, sizeof text,
+			 "BYE sip:edge.example.com:5061;transport=tls;lr;sipedge=ext SIP/2.0\r\n"
+			 "Via: SIP/2.0/TCP 10.1.1.11:5062;branch=z9hG4bKs\r\n"
+			 "Route: %s\r\nMax-Forwards: 70\r\n"
+			 "From: <sip:alice@example.test>;tag=a\r\nTo: <sip:bob@partner.test>;tag=b\r\n"
+			 "Call-ID: s@example.test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+			 rows[i].route);
+		msg_t *m = parse(text);
+		sip_t *s = sip_object(m);
+		if (!s->sip_route) {            /* Sofia refused the Route: nothing to test */
+			msg_destroy(m);
+			continue;
+		}
+		ck_assert_int_eq(rewrite_strict_route(&rc, m, s), rows[i].port);
+		char *t = printed(m);
+		if (rows[i].ruri) {
+			char want[256];
+			snprintf(want, sizeof want, "BYE %s SIP/2.0\r\n", rows[i].ruri);
+			ck_assert_msg(strncmp(t, want, strlen(want)) == 0, "row %zu:\n%s", i, t);
+		} else {
+			ck_assert_msg(strncmp(t, "BYE sip:edge.example.com:5061;", 30) == 0,
+				      "row %zu:\n%s", i, t);
+		}
+		msg_destroy(parse(t));          /* frames whole */
+		free(t);
+		msg_destroy(m);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------ proxy core */
 
 static struct conn *node_conn(void)
@@ -897,6 +1001,9 @@ int main(void)
 	tcase_add_test(msgs, reveal_restores);
 	tcase_add_test(msgs, long_callid_hashed);
 	tcase_add_test(msgs, status_phrase);
+	tcase_add_test(msgs, strict_route_request_line);
+	tcase_add_loop_test(msgs, hide_raw_headers, 0,
+			    (int)(sizeof raw_rows / sizeof raw_rows[0]));
 	tcase_add_test(msgs, proxy_masks_and_restores);
 	tcase_add_test(msgs, local_response_to_node_restored);
 	suite_add_tcase(s, msgs);
