@@ -100,15 +100,27 @@ msg_hclass_t *sipmsg_cseq_class(void)
 static void keep_list_lines(msg_mclass_t *mc)
 {
 	static struct msg_hclass_s copies[64];
+	/* The compact forms (d, e, k, u are lists) have a table of their
+	 * own, Sofia's, shared and read-only: ours is a copy naming ours. */
+	static msg_href_t shorts[MC_SHORT_SIZE];
+	if (mc->mc_short) {
+		memcpy(shorts, mc->mc_short, sizeof shorts);
+		mc->mc_short = shorts;
+	}
 	size_t n = 0;
 	for (int i = 0; i < mc->mc_hash_size; i++) {
 		msg_href_t *hr = &mc->mc_hash[i];
 		if (!hr->hr_class || hr->hr_class->hc_kind != msg_kind_list ||
 		    n == sizeof copies / sizeof copies[0])
 			continue;
-		copies[n] = *hr->hr_class;
+		msg_hclass_t *stock = hr->hr_class;
+		copies[n] = *stock;
 		copies[n].hc_kind = msg_kind_apndlist;
-		hr->hr_class = &copies[n++];
+		hr->hr_class = &copies[n];
+		for (size_t k = 0; mc->mc_short == shorts && k < MC_SHORT_SIZE; k++)
+			if (shorts[k].hr_class == stock)
+				shorts[k].hr_class = &copies[n];
+		n++;
 	}
 }
 
@@ -172,11 +184,43 @@ static bool host_bad(url_t const *u)
 				"0123456789.-_") != n;
 }
 
+/* Sofia prints some URIs other than it read them ("1%3Bto@3D", no
+ * scheme: the %3B printed as ';', read back with host "1"): whatever
+ * does not read back with its scheme and host is refused. */
+static bool reads_back_other(url_t const *u)
+{
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	char *s = url_as_string(home, u);
+	url_t *v = s ? url_make(home, s) : NULL;
+	bool other = !v || v->url_type != u->url_type ||
+		     strcasecmp(v->url_scheme ? v->url_scheme : "",
+				u->url_scheme ? u->url_scheme : "") != 0 ||
+		     !v->url_host != !u->url_host ||
+		     (u->url_host && strcasecmp(v->url_host, u->url_host) != 0);
+	su_home_deinit(home);
+	return other;
+}
+
+/* Only an escape or an unknown scheme can print otherwise: the round trip
+ * (a print and a parse) is for those, not for every URI of every message. */
+static bool may_print_other(url_t const *u)
+{
+	if (u->url_type != url_sip && u->url_type != url_sips && u->url_type != url_tel)
+		return true;
+	const char *parts[] = { u->url_user, u->url_password, u->url_host, u->url_port,
+				u->url_path, u->url_params, u->url_headers };
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		if (parts[i] && strchr(parts[i], '%'))
+			return true;
+	return false;
+}
+
 static bool url_misprints(url_t const *u)
 {
 	if (!u)
 		return false;
-	return host_bad(u) || (u->url_path && !u->url_root) || has_ctl(u->url_user) ||
+	return host_bad(u) || (may_print_other(u) && reads_back_other(u)) ||
+	       (u->url_path && !u->url_root) || has_ctl(u->url_user) ||
 	       has_ctl(u->url_password) || has_ctl(u->url_host) ||
 	       has_ctl(u->url_port) || has_ctl(u->url_path) ||
 	       has_ctl(u->url_params) || has_ctl(u->url_headers);
