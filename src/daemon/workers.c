@@ -17,6 +17,7 @@
 #include "daemon/conf.h"
 #include "daemon/secret.h"
 #include "net/tls.h"
+#include "core/nodeview.h"
 #include "core/rate.h"
 #include "core/types.h"
 #include "util/counters.h"
@@ -235,7 +236,7 @@ bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
 	size_t rbytes = rate_table_bytes(RATE_SLOTS);
 	void *rmem = mmap(NULL, rbytes, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	void *umem = mmap(NULL, NODE_SLOTS * sizeof(bool), PROT_READ | PROT_WRITE,
+	void *umem = mmap(NULL, nodeview_bytes(NODE_SLOTS), PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	void *bmem = mmap(NULL, MAX_WORKERS * sizeof *beats, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -247,9 +248,7 @@ bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
 	}
 	beats = bmem;
 	sh->node_up = umem;
-	sh->node_up_n = NODE_SLOTS;
-	for (size_t i = 0; i < NODE_SLOTS; i++)
-		sh->node_up[i] = true;
+	sh->node_up_n = NODE_SLOTS;     /* gen 0: no list yet (zeroed map) */
 	s.pipe_r = fds[0];
 	s.pipe_w = fds[1];
 	fcntl(s.pipe_r, F_SETFL, O_NONBLOCK);

@@ -21,7 +21,7 @@ int workers_count(const struct conf *c);
 /* What the workers share, mapped before the fork (counters aside). */
 struct workers_shared {
 	struct rate_table *rates;   /* one bucket table for the whole edge */
-	bool *node_up;              /* node health: worker 0 writes, all read */
+	struct node_view *node_up;  /* node health: worker 0 writes, all read */
 	size_t node_up_n;
 };
 
