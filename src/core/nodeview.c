@@ -41,9 +41,9 @@ const bool *nodeview_read(const struct node_view *v, uint64_t gen, size_t nnodes
 	return v->up;
 }
 
-bool nodeview_claim(struct node_view *v, uint64_t gen, size_t nnodes)
+bool nodeview_claim(struct node_view *v, uint64_t gen, size_t nnodes, bool keep)
 {
-	if (__atomic_load_n(&v->gen, __ATOMIC_ACQUIRE) == gen && v->nnodes == nnodes)
+	if (keep && __atomic_load_n(&v->gen, __ATOMIC_ACQUIRE) == gen && v->nnodes == nnodes)
 		return true;
 	__atomic_store_n(&v->gen, 0, __ATOMIC_RELEASE);
 	v->nnodes = (uint32_t)nnodes;

@@ -32,9 +32,11 @@ uint64_t nodeview_gen(const struct conf *c);
  * nodes, else NULL (route by one's own view). */
 const bool *nodeview_read(const struct node_view *v, uint64_t gen, size_t nnodes);
 
-/* The writer (re)starting on list gen/nnodes: true if v already holds that
- * list (a restarted prober keeps the state); otherwise v is reset to that
- * list, every node up, and false. */
-bool nodeview_claim(struct node_view *v, uint64_t gen, size_t nnodes);
+/* The writer (re)starting on list gen/nnodes (a restart or a reload): with
+ * keep, true if v already holds that list (a prober on the same list keeps
+ * the state, its next probe corrects it); otherwise, or without keep (the
+ * writer does not probe: nothing would ever correct a "down"), v is reset
+ * to that list, every node up, and false. */
+bool nodeview_claim(struct node_view *v, uint64_t gen, size_t nnodes, bool keep);
 
 #endif

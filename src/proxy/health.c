@@ -142,8 +142,12 @@ bool health_start(struct edge *e)
 		h->view = e->shared_up;
 		h->gen = nodeview_gen(c);
 		if (e->health_prober) {
-			/* A restarted prober on the same list keeps what is known. */
-			if (nodeview_claim(h->view, h->gen, c->internal.nnodes))
+			/* A restarted (or reloaded) prober on the same list
+			 * keeps what is known, and probes at once below. With
+			 * health off it does not probe: every node up, as in
+			 * one process (a "down" kept would stay for good). */
+			if (nodeview_claim(h->view, h->gen, c->internal.nnodes,
+					   c->internal.health.interval > 0))
 				for (size_t i = 0; i < c->internal.nnodes; i++)
 					h->n[i].up = h->up[i] = h->view->up[i];
 			h->shared = h->view->up;

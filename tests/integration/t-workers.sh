@@ -221,13 +221,23 @@ round
 se_match "both workers refuse every request while the shared state says down" \
 	"^sent=$N ok=0 other=$N noanswer=0 closed=0" "$OUT"
 
-se_node_uas node-uas.xml        # the node again, for what follows
-
-# ---------------------------------------------------------------- a worker dies
+# ---------------------------------------------------------------- health turned off
+# A reload turns internal.health off while the shared state says the node
+# is down (worker 0 keeps a state known for its node list across a restart
+# or a reload, but only while it probes: nothing would ever say "up"
+# again). Off means every node up, as in one process: once the node is
+# back, both workers route to it.
 conf
 se_log_mark
 kill -HUP "$DAEMON_PID"
-wait_lines 'event=reload result=ok' 2 >/dev/null
+se_eq "reload with internal.health off while the node is down: both workers" 2 \
+	"$(wait_lines 'event=reload result=ok' 2)"
+se_node_uas node-uas.xml        # the node again, for what follows
+round
+se_eq "health off: both workers route to the node again" \
+	"sent=$N ok=$N other=0 noanswer=0 closed=0" "$OUT"
+
+# ---------------------------------------------------------------- a worker dies
 se_log_mark
 victim=$(workers | head -n 1)
 kill -KILL "$victim"

@@ -39,17 +39,23 @@ START_TEST(reader_ignores_another_list)
 	struct node_view *v = calloc(1, nodeview_bytes(8));
 	uint64_t g2 = gen_of(nodes, 2), g3 = gen_of(nodes, 3);
 	ck_assert_ptr_null(nodeview_read(v, g3, 3));     /* nothing written yet */
-	ck_assert(!nodeview_claim(v, g3, 3));            /* fresh: reset, all up */
+	ck_assert(!nodeview_claim(v, g3, 3, true));      /* fresh: reset, all up */
 	ck_assert(v->up[0] && v->up[1] && v->up[2]);
 	v->up[1] = false;                                 /* imp2 down */
 	ck_assert_ptr_eq(nodeview_read(v, g3, 3), v->up);
 	ck_assert_ptr_null(nodeview_read(v, g2, 2));     /* a reader on another list */
 	ck_assert_ptr_null(nodeview_read(v, g3, 2));
 	/* A restarted prober on the same list keeps the state. */
-	ck_assert(nodeview_claim(v, g3, 3));
+	ck_assert(nodeview_claim(v, g3, 3, true));
 	ck_assert(!v->up[1]);
+	/* A prober that does not probe (health off) resets, even on the same
+	 * list: a "down" kept would never be corrected. */
+	ck_assert(!nodeview_claim(v, g3, 3, false));
+	ck_assert(v->up[0] && v->up[1] && v->up[2]);
+	ck_assert_ptr_eq(nodeview_read(v, g3, 3), v->up);
+	v->up[1] = false;
 	/* On another list it resets. */
-	ck_assert(!nodeview_claim(v, g2, 2));
+	ck_assert(!nodeview_claim(v, g2, 2, true));
 	ck_assert(v->up[0] && v->up[1]);
 	ck_assert_ptr_null(nodeview_read(v, g3, 3));
 	free(v);
