@@ -81,8 +81,13 @@ void workers_ready(void)
 {
 	workers_heartbeat();
 	if (ready_fd >= 0) {
-		unsigned char b = (unsigned char)my_slot;
-		ssize_t w = write(ready_fd, &b, 1);
+		/* Its pid, not its slot: a byte left in the pipe by a worker
+		 * that died right after writing it must not mark the one
+		 * restarted in its slot ready (a SIGHUP forwarded to it while
+		 * it still ignores SIGHUP would be lost). One write of
+		 * sizeof(pid_t) < PIPE_BUF: atomic, never split. */
+		pid_t me = getpid();
+		ssize_t w = write(ready_fd, &me, sizeof me);
 		(void)w;
 		close(ready_fd);
 		ready_fd = -1;
@@ -295,14 +300,17 @@ bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
 			sd_notify(0, "STOPPING=1");
 			send_all(&s, SIGTERM);
 		}
-		/* Before reaping: a byte a worker wrote before it died is read
-		 * before its slot is restarted. */
-		unsigned char buf[64];
+		/* Before reaping: a pid a worker wrote before it died is read
+		 * while it is still the slot's. Every write is one pid_t
+		 * (atomic), so reads come in whole pids. */
+		pid_t buf[64];
 		ssize_t got;
 		while ((got = read(s.pipe_r, buf, sizeof buf)) > 0)
-			for (ssize_t k = 0; k < got; k++) {
-				int i = buf[k];
-				if (i >= s.n || !s.pid[i] || s.up[i])
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof *buf; k++) {
+				int i = 0;
+				while (i < s.n && s.pid[i] != buf[k])
+					i++;
+				if (i == s.n || s.up[i])
 					continue;
 				s.up[i] = true;
 				if (s.hup_pending[i]) {
