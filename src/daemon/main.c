@@ -101,12 +101,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	notify_status(e);
 	if (e->watchdog)
 		sd_notify(0, "WATCHDOG=1");
+	workers_heartbeat();
 }
 
-static void start_ticks(struct edge *e)
+static void start_ticks(struct edge *e, bool worker)
 {
 	uint64_t usec = 0;
-	struct timeval tv = { 5, 0 };
+	/* A worker's tick is also its heartbeat to the supervisor (workers.c):
+	 * every second. */
+	struct timeval tv = { worker ? 1 : 5, 0 };
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		e->watchdog = true;
 		/* Ping at half the watchdog interval, status every 5 s at most. */
@@ -273,7 +276,9 @@ int main(int argc, char **argv)
 	int nworkers = workers_count(conf), windex = -1;
 	struct workers_shared shared = { 0 };
 	if (nworkers > 1) {
-		if (!workers_run(nworkers, &windex, &shared, &rc))
+		bool worker = workers_run(nworkers, &conf, e->secret, &windex, &shared, &rc);
+		e->conf = conf;       /* the supervisor's last good one */
+		if (!worker)
 			goto out;
 		rc = 1;
 		log_set_worker(windex);
@@ -321,7 +326,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Everything that needs root is done: ports bound, keys read. */
-	if (!privs_drop(conf))
+	if (!privs_drop(conf) || !workers_after_drop())
 		goto out;
 	e->sig_term = evsignal_new(e->base, SIGTERM, on_stop, e);
 	e->sig_int = evsignal_new(e->base, SIGINT, on_stop, e);
@@ -340,7 +345,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 	workers_ready();
 	notify_status(e);
-	start_ticks(e);
+	start_ticks(e, windex >= 0);
 	event_base_dispatch(e->base);
 	log_event(LOG_NOTICE, "shutdown",
 		  LOG_STR("reason", e->stopping ? "signal" : "loop ended"),

@@ -11,8 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include <openssl/crypto.h>
 
 #include "daemon/workers.h"
+#include "daemon/conf.h"
+#include "daemon/secret.h"
+#include "net/tls.h"
+#include "core/nodeview.h"
 #include "core/rate.h"
 #include "core/types.h"
 #include "util/counters.h"
@@ -23,8 +28,25 @@
 #define NODE_SLOTS 1024    /* internal.nodes shared health covers */
 #define STOP_SECS 15       /* SIGTERM drains 5 s at most; then SIGKILL */
 #define RESTART_GAP_MS 1000 /* a worker that keeps dying restarts at most once a second */
+/* A slot restarted more than FAIL_RESTARTS times within FAIL_WINDOW_SECS
+ * is not going to work (a port taken, a file gone, a bug on every start):
+ * the supervisor gives up and exits 1, so that systemd (Restart=on-failure)
+ * or the operator sees the failure instead of an edge that keeps losing a
+ * share of its connections. 5 in 60 s: a worker crashing on a rare request
+ * is restarted indefinitely, one dying at each start is not. */
+#define FAIL_RESTARTS 5
+#define FAIL_WINDOW_SECS 60
+/* A worker stamps its slot every HEARTBEAT_SECS (main.c's tick); one whose
+ * stamp is older than HANG_MS is hung (a loop stuck, SIGSTOP, a deadlock on
+ * the shared rate lock): SIGKILL, then the usual restart. 10 s is many
+ * missed ticks (a burst or a reload reading files stalls a loop for far
+ * less) and still well inside a systemd WatchdogSec= of 30 s or more. */
+#define HANG_MS 10000
 
 static int ready_fd = -1;   /* worker: write end of the supervisor's pipe */
+static pid_t supervisor_pid; /* worker: its parent, saved before the fork */
+static int my_slot = -1;     /* worker: its index */
+static uint64_t *beats;      /* shared: each worker's last tick, CLOCK_MONOTONIC ms */
 
 int workers_count(const struct conf *c)
 {
@@ -34,10 +56,38 @@ int workers_count(const struct conf *c)
 	return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int)n;
 }
 
+bool workers_after_drop(void)
+{
+	if (!supervisor_pid)
+		return true;
+	/* setuid()/setgid() reset the parent-death signal (commit_creds()):
+	 * ask again, then check the supervisor did not die in between. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != supervisor_pid) {
+		log_msg(LOG_ERR, "workers: the supervisor (pid %d) is gone", (int)supervisor_pid);
+		return false;
+	}
+	return true;
+}
+
+static uint64_t now_ms(void);
+
+void workers_heartbeat(void)
+{
+	if (beats && my_slot >= 0)
+		__atomic_store_n(&beats[my_slot], now_ms(), __ATOMIC_RELAXED);
+}
+
 void workers_ready(void)
 {
+	workers_heartbeat();
 	if (ready_fd >= 0) {
-		ssize_t w = write(ready_fd, "r", 1);
+		/* Its pid, not its slot: a byte left in the pipe by a worker
+		 * that died right after writing it must not mark the one
+		 * restarted in its slot ready (a SIGHUP forwarded to it while
+		 * it still ignores SIGHUP would be lost). One write of
+		 * sizeof(pid_t) < PIPE_BUF: atomic, never split. */
+		pid_t me = getpid();
+		ssize_t w = write(ready_fd, &me, sizeof me);
 		(void)w;
 		close(ready_fd);
 		ready_fd = -1;
@@ -56,6 +106,10 @@ struct sup {
 	pid_t pid[MAX_WORKERS];        /* 0: not running */
 	uint64_t started[MAX_WORKERS];
 	uint64_t restart_at[MAX_WORKERS];  /* 0: none pending */
+	uint64_t fail_since[MAX_WORKERS];  /* start of the FAIL_WINDOW_SECS window */
+	int fails[MAX_WORKERS];            /* restarts of the slot within it */
+	bool up[MAX_WORKERS];              /* reported ready since its fork */
+	bool hup_pending[MAX_WORKERS];     /* a SIGHUP to send once it is up */
 	int pipe_r, pipe_w;
 	sigset_t old;
 };
@@ -64,6 +118,8 @@ struct sup {
 static int spawn(struct sup *s, int i)
 {
 	pid_t parent = getpid();
+	supervisor_pid = parent;
+	__atomic_store_n(&beats[i], now_ms(), __ATOMIC_RELAXED);
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_msg(LOG_ERR, "workers: cannot fork worker %d: %s", i, strerror(errno));
@@ -76,6 +132,7 @@ static int spawn(struct sup *s, int i)
 			_exit(1);
 		close(s->pipe_r);
 		ready_fd = s->pipe_w;
+		my_slot = i;
 		/* systemd hears the supervisor only (NotifyAccess=main). */
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("WATCHDOG_USEC");
@@ -88,6 +145,8 @@ static int spawn(struct sup *s, int i)
 	s->pid[i] = pid;
 	s->started[i] = now_ms();
 	s->restart_at[i] = 0;
+	/* It starts from the last good configuration: no reload owed. */
+	s->up[i] = s->hup_pending[i] = false;
 	return 0;
 }
 
@@ -106,6 +165,60 @@ static void send_all(const struct sup *s, int sig)
 			kill(s->pid[i], sig);
 }
 
+/* SIGHUP to the workers that listen for it; one still starting gets it
+ * once it reports ready (it ignores SIGHUP until then). */
+static void hup_all(struct sup *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		if (!s->pid[i])
+			continue;
+		if (s->up[i])
+			kill(s->pid[i], SIGHUP);
+		else
+			s->hup_pending[i] = true;
+	}
+}
+
+/* The supervisor's own reload: what a worker restarted later starts from.
+ * The checks of reload.c that need no event loop (the file, the TLS files,
+ * the secret); the workers reload and bind on their own. */
+static void sup_reload(struct conf **cp, unsigned char key[32])
+{
+	struct conf_errors errs = { 0 };
+	struct conf *nc = conf_load((*cp)->path, true, &errs);
+	if (!nc) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_msg(LOG_ERR, "workers: %s", errs.msg[i]);
+		conf_errors_free(&errs);
+		log_msg(LOG_ERR, "workers: reload failed, restarted workers keep the "
+			"previous configuration");
+		return;
+	}
+	struct tls_ctxs *t = tls_ctxs_new(nc);
+	if (!t) {
+		conf_free(nc);
+		log_msg(LOG_ERR, "workers: reload failed (TLS files), restarted workers "
+			"keep the previous configuration");
+		return;
+	}
+	tls_ctxs_free(t);
+	if (strcmp((*cp)->edge.secret_file, nc->edge.secret_file) != 0) {
+		unsigned char nk[32];
+		char why[600];
+		if (!secret_load(nc->edge.secret_file, nk, why, sizeof why)) {
+			log_msg(LOG_ERR, "workers: reload failed: %s", why);
+			conf_free(nc);
+			return;
+		}
+		memcpy(key, nk, sizeof nk);
+		OPENSSL_cleanse(nk, sizeof nk);
+	}
+	conf_free(*cp);
+	*cp = nc;
+	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
+	log_msg(LOG_INFO, "workers: configuration reloaded for the workers started from now on");
+}
+
 static void describe(int status, char *buf, size_t len)
 {
 	if (WIFSIGNALED(status))
@@ -114,7 +227,8 @@ static void describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
 }
 
-bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
+bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
+		 struct workers_shared *sh, int *rc)
 {
 	static struct sup s;
 	int fds[2];
@@ -127,17 +241,19 @@ bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 	size_t rbytes = rate_table_bytes(RATE_SLOTS);
 	void *rmem = mmap(NULL, rbytes, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	void *umem = mmap(NULL, NODE_SLOTS * sizeof(bool), PROT_READ | PROT_WRITE,
+	void *umem = mmap(NULL, nodeview_bytes(NODE_SLOTS), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	void *bmem = mmap(NULL, MAX_WORKERS * sizeof *beats, PROT_READ | PROT_WRITE,
 			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (!counters_share((size_t)n) || rmem == MAP_FAILED || umem == MAP_FAILED ||
+	    bmem == MAP_FAILED ||
 	    !(sh->rates = rate_table_place(rmem, RATE_SLOTS)) || pipe2(fds, O_CLOEXEC) < 0) {
 		log_msg(LOG_ERR, "workers: cannot make the shared tables: %s", strerror(errno));
 		return false;
 	}
+	beats = bmem;
 	sh->node_up = umem;
-	sh->node_up_n = NODE_SLOTS;
-	for (size_t i = 0; i < NODE_SLOTS; i++)
-		sh->node_up[i] = true;
+	sh->node_up_n = NODE_SLOTS;     /* gen 0: no list yet (zeroed map) */
 	s.pipe_r = fds[0];
 	s.pipe_w = fds[1];
 	fcntl(s.pipe_r, F_SETFL, O_NONBLOCK);
@@ -163,25 +279,45 @@ bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 	}
 
 	bool stopping = alive(&s) < n, ready = false;
-	int nready = 0;
 	uint64_t stop_deadline = stopping ? now_ms() + STOP_SECS * 1000 : 0, last_tick = 0;
 	uint64_t wd_usec = 0;
 	bool watchdog = sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0;
 	uint64_t tick_ms = watchdog && wd_usec / 2000 < 5000 ? wd_usec / 2000 : 5000;
 	*rc = 0;
-	while (alive(&s) > 0) {
+	/* Until told to stop, even with no worker alive (all died at once,
+	 * their restarts pending); once stopping, until the last is gone. */
+	while (!stopping || alive(&s) > 0) {
 		struct timespec to = { 0, 100 * 1000000 };
 		siginfo_t si;
 		int sig = sigtimedwait(&set, &si, &to);
 		uint64_t now = now_ms();
 		if (sig == SIGHUP && !stopping) {
-			send_all(&s, SIGHUP);
+			sup_reload(conf, key);
+			hup_all(&s);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = true;
 			stop_deadline = now + STOP_SECS * 1000;
 			sd_notify(0, "STOPPING=1");
 			send_all(&s, SIGTERM);
 		}
+		/* Before reaping: a pid a worker wrote before it died is read
+		 * while it is still the slot's. Every write is one pid_t
+		 * (atomic), so reads come in whole pids. */
+		pid_t buf[64];
+		ssize_t got;
+		while ((got = read(s.pipe_r, buf, sizeof buf)) > 0)
+			for (ssize_t k = 0; k < got / (ssize_t)sizeof *buf; k++) {
+				int i = 0;
+				while (i < s.n && s.pid[i] != buf[k])
+					i++;
+				if (i == s.n || s.up[i])
+					continue;
+				s.up[i] = true;
+				if (s.hup_pending[i]) {
+					s.hup_pending[i] = false;
+					kill(s.pid[i], SIGHUP);
+				}
+			}
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -191,6 +327,7 @@ bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 			if (i == s.n)
 				continue;
 			s.pid[i] = 0;
+			s.up[i] = false;
 			if (stopping)
 				continue;
 			char how[32];
@@ -206,16 +343,32 @@ bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 				continue;
 			}
 			uint64_t ran = now - s.started[i];
+			if (now - s.fail_since[i] > FAIL_WINDOW_SECS * 1000) {
+				s.fail_since[i] = now;
+				s.fails[i] = 0;
+			}
+			if (++s.fails[i] > FAIL_RESTARTS) {
+				log_event(LOG_ERR, "workers_failing",
+					  LOG_INT("index", i), LOG_INT("pid", pid),
+					  LOG_STR("status", how),
+					  LOG_INT("restarts", s.fails[i] - 1),
+					  LOG_INT("seconds", FAIL_WINDOW_SECS),
+					  LOG_STR("action", "stop"));
+				*rc = 1;
+				stopping = true;
+				stop_deadline = now + STOP_SECS * 1000;
+				send_all(&s, SIGTERM);
+				continue;
+			}
 			s.restart_at[i] = ran < RESTART_GAP_MS ? now + RESTART_GAP_MS : now;
 			log_event(LOG_WARNING, "worker_exited",
 				  LOG_INT("index", i), LOG_INT("pid", pid),
 				  LOG_STR("status", how), LOG_STR("action", "restart"));
 		}
-		char buf[64];
-		ssize_t got;
-		while ((got = read(s.pipe_r, buf, sizeof buf)) > 0)
-			nready += (int)got;
-		if (!ready && !stopping && nready >= n) {
+		int nup = 0;
+		for (int i = 0; i < s.n; i++)
+			nup += s.up[i];
+		if (!ready && !stopping && nup >= n) {
 			ready = true;
 			log_event(LOG_NOTICE, "workers_started", LOG_INT("workers", n));
 			sd_notify(0, "READY=1");
@@ -235,10 +388,27 @@ bool workers_run(int n, int *index, struct workers_shared *sh, int *rc)
 			}
 		if (stopping && now >= stop_deadline)
 			send_all(&s, SIGKILL);
+		/* Hung workers: SIGKILL, reaped and restarted above. */
+		bool fresh = true;
+		for (int i = 0; i < s.n && ready && !stopping; i++) {
+			if (!s.pid[i] || !s.up[i])
+				continue;
+			uint64_t beat = __atomic_load_n(&beats[i], __ATOMIC_RELAXED);
+			if (now > beat && now - beat > HANG_MS) {
+				log_event(LOG_ERR, "worker_hung",
+					  LOG_INT("index", i), LOG_INT("pid", s.pid[i]),
+					  LOG_INT("silent_ms", (long long)(now - beat)),
+					  LOG_STR("action", "kill"));
+				kill(s.pid[i], SIGKILL);
+				s.up[i] = false;
+				fresh = false;
+			}
+		}
 		if (ready && !stopping && now - last_tick >= tick_ms) {
 			last_tick = now;
 			sd_notifyf(0, "STATUS=%d of %d workers running", alive(&s), n);
-			if (watchdog)
+			/* Only while every running worker's loop turns. */
+			if (watchdog && fresh)
 				sd_notify(0, "WATCHDOG=1");
 		}
 	}

@@ -48,9 +48,10 @@ struct edge {
 	struct reach reach;           /* next hops that failed recently */
 	struct health *health;        /* node up/down state and probes */
 	/* edge.workers > 1: node up/down shared by every worker (a MAP_SHARED
-	 * array of shared_up_n); the worker with health_prober probes and
-	 * writes it, the others only read it. NULL: this process decides. */
-	bool *shared_up;
+	 * view with room for shared_up_n nodes, core/nodeview.h); the worker
+	 * with health_prober probes and writes it, the others read it when
+	 * its node list is theirs. NULL: this process decides. */
+	struct node_view *shared_up;
 	size_t shared_up_n;
 	bool health_prober;
 	struct metrics *metrics;      /* NULL-safe: counting is optional */

@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "core/sipmsg.h"
 #include "proxy/txn.h"
+#include "core/nodeview.h"
 
 struct node_health {
 	bool up;
@@ -28,6 +29,8 @@ struct health {
 	bool *shared;            /* workers: the shared array, or NULL */
 	bool reader;             /* up is the shared array, written by another
 				  * worker: no probes here */
+	struct node_view *view;  /* workers: the shared view */
+	uint64_t gen;            /* nodeview_gen() of our node list */
 	struct event *timer;
 };
 
@@ -101,6 +104,15 @@ static void probe(struct health *h, int i)
 
 static void conn_lost(void *arg, int node, enum conn_fail why, const char *reason);
 
+/* A reader: the prober's state while its node list is ours; else our own
+ * (every node up: we do not probe). */
+static const bool *reader_view(void *arg)
+{
+	struct health *h = arg;
+	const bool *up = nodeview_read(h->view, h->gen, h->edge->conf->internal.nnodes);
+	return up ? up : h->up;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
@@ -127,17 +139,26 @@ bool health_start(struct edge *e)
 	for (size_t i = 0; i < c->internal.nnodes; i++)
 		h->n[i].up = h->up[i] = true;     /* until a probe says otherwise */
 	if (e->shared_up && c->internal.nnodes <= e->shared_up_n) {
+		h->view = e->shared_up;
+		h->gen = nodeview_gen(c);
 		if (e->health_prober) {
-			h->shared = e->shared_up;
-			for (size_t i = 0; i < c->internal.nnodes; i++)
-				h->shared[i] = true;
+			/* A restarted (or reloaded) prober on the same list
+			 * keeps what is known, and probes at once below. With
+			 * health off it does not probe: every node up, as in
+			 * one process (a "down" kept would stay for good). */
+			if (nodeview_claim(h->view, h->gen, c->internal.nnodes,
+					   c->internal.health.interval > 0))
+				for (size_t i = 0; i < c->internal.nnodes; i++)
+					h->n[i].up = h->up[i] = h->view->up[i];
+			h->shared = h->view->up;
 		} else {
 			h->reader = true;
 		}
 	}
 	e->health = h;
 	txn_watch_nodes(e, &(struct node_watch){
-		.up = h->reader ? e->shared_up : h->up, .lost = conn_lost, .arg = h });
+		.up = h->up, .lost = conn_lost, .arg = h,
+		.current = h->reader ? reader_view : NULL });
 	if (c->internal.health.interval > 0 && !h->reader) {
 		h->timer = event_new(e->base, -1, EV_PERSIST, on_tick, h);
 		struct timeval tv = { c->internal.health.interval, 0 };
@@ -169,7 +190,7 @@ const bool *health_up(const struct edge *e)
 {
 	if (!e->health)
 		return NULL;
-	return e->health->reader ? e->shared_up : e->health->up;
+	return e->health->reader ? reader_view(e->health) : e->health->up;
 }
 
 /* A connection to node closed or failed (the proxy tells the txn table,

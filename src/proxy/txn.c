@@ -249,7 +249,8 @@ void txn_watch_nodes(struct edge *e, const struct node_watch *w)
 
 const bool *txn_nodes_up(const struct edge *e)
 {
-	return e->txns->watch.up;
+	const struct node_watch *w = &e->txns->watch;
+	return w->current ? w->current(w->arg) : w->up;
 }
 
 void txn_node_lost(struct edge *e, int node, enum conn_fail why, const char *reason)

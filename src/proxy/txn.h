@@ -147,6 +147,9 @@ struct node_watch {
 	const bool *up;            /* per internal.nodes index; NULL = all up */
 	void (*lost)(void *arg, int node, enum conn_fail why, const char *reason);
 	void *arg;
+	/* If set, asked at each use instead of up (a view that may change,
+	 * e.g. the shared health of another worker). */
+	const bool *(*current)(void *arg);
 };
 /* Register w (copied), or clear with NULL. */
 void txn_watch_nodes(struct edge *e, const struct node_watch *w);

@@ -33,7 +33,7 @@ conf() {
 }" \
 		 'edge={ fqdn = "edge.test"; workers = 2; }' \
 		"admin={ metrics_address = \"$NET.1\"; metrics_port = $MPORT; }" \
-		"federation={ allowed = ( { domain = \"partner.test\"; peer = \"sip.partner.test\"; port = 5061;$rate } );
+		"federation={ allowed = ( { domain = \"${ALLOWED:-partner}.test\"; peer = \"sip.${ALLOWED:-partner}.test\"; port = 5061;$rate } );
   static_routes = ( { pattern = \".test.partner.*\"; next_hop = \"sip.partner.test\"; port = 5061; } ); }"
 }
 
@@ -62,6 +62,20 @@ for line in body.splitlines():
         n += int(float(line.rsplit(" ", 1)[1]))
 print(n)
 EOF
+}
+
+# probes COUNT : COUNT MESSAGEs, each over a new connection: " 200" for a
+# 200, " refused" for another final answer, " ?" else
+probes() {
+	local k out
+	for k in $(seq "$1"); do
+		out=$("${RP[@]}" probe "${PROBE[@]}" --message --timeout 10 2>&1)
+		case $(echo $out) in
+		*"STATUS 200"*) printf ' 200' ;;
+		*FAILED*" other=1 "*) printf ' refused' ;;
+		*) printf ' ?' ;;
+		esac
+	done
 }
 
 # wait_lines ERE COUNT : up to 10 s for COUNT log lines after the mark
@@ -207,13 +221,23 @@ round
 se_match "both workers refuse every request while the shared state says down" \
 	"^sent=$N ok=0 other=$N noanswer=0 closed=0" "$OUT"
 
-se_node_uas node-uas.xml        # the node again, for what follows
-
-# ---------------------------------------------------------------- a worker dies
+# ---------------------------------------------------------------- health turned off
+# A reload turns internal.health off while the shared state says the node
+# is down (worker 0 keeps a state known for its node list across a restart
+# or a reload, but only while it probes: nothing would ever say "up"
+# again). Off means every node up, as in one process: once the node is
+# back, both workers route to it.
 conf
 se_log_mark
 kill -HUP "$DAEMON_PID"
-wait_lines 'event=reload result=ok' 2 >/dev/null
+se_eq "reload with internal.health off while the node is down: both workers" 2 \
+	"$(wait_lines 'event=reload result=ok' 2)"
+se_node_uas node-uas.xml        # the node again, for what follows
+round
+se_eq "health off: both workers route to the node again" \
+	"sent=$N ok=$N other=0 noanswer=0 closed=0" "$OUT"
+
+# ---------------------------------------------------------------- a worker dies
 se_log_mark
 victim=$(workers | head -n 1)
 kill -KILL "$victim"
@@ -228,6 +252,66 @@ out=$("${RP[@]}" probe "${PROBE[@]}" --message --timeout 10 2>&1)
 se_match "a new connection after the restart gets 200" "STATUS 200" "$(echo $out)"
 se_daemon_alive "the supervisor is still running"
 
+# ---------------------------------------------------------------- a restart after a reload
+# The partner is removed by a reload; a worker then dies: the one restarted
+# in its slot must start from the reloaded configuration (the supervisor
+# reloads too), not from the one the daemon started with.
+ALLOWED=other conf
+se_log_mark
+kill -HUP "$DAEMON_PID"
+se_eq "reload without partner.test: both workers" 2 "$(wait_lines 'event=reload result=ok' 2)"
+se_log_mark
+victim=$(workers | head -n 1)
+kill -KILL "$victim"
+se_wait_log "a worker killed after the reload is restarted" 'event=worker_restarted '
+se_wait_log "the new worker started" 'event=startup '
+before=$(se_count "$RUN/node.msg" --received --method MESSAGE)
+se_log_mark
+codes=$(probes 8)
+se_eq "partner.test removed: 8 new connections, every MESSAGE refused" \
+	" refused refused refused refused refused refused refused refused" "$codes"
+se_eq "refused with 403 by both workers (the restarted one too)" "8 2" \
+	"$(se_log_lines 'event=inbound_rejected .*status=403 domain=partner\.test' | wc -l) $(se_log_lines 'event=inbound_rejected .*status=403' | grep -o 'worker=[01]' | sort -u | wc -l)"
+se_eq "none reached the node" "$before" "$(se_count "$RUN/node.msg" --received --method MESSAGE)"
+conf
+se_log_mark
+kill -HUP "$DAEMON_PID"
+se_eq "reload with partner.test again: both workers" 2 "$(wait_lines 'event=reload result=ok' 2)"
+
+# ---------------------------------------------------------------- a hung worker
+# SIGSTOP: alive to waitpid(), its loop does not turn. Its heartbeat goes
+# stale; within 10 s (+ slack) the supervisor kills and restarts it.
+se_log_mark
+victim=$(workers | head -n 1)
+kill -STOP "$victim"
+n=200
+while [ "$n" -gt 0 ] && ! se_log_lines 'event=worker_restarted ' >/dev/null; do
+	sleep 0.1; n=$((n - 1))
+done
+se_wait_log "a stopped worker is found hung" "event=worker_hung .*pid=$victim "
+se_wait_log "killed and logged" "event=worker_exited .*pid=$victim status=\"?signal 9\"? action=restart"
+se_wait_log "and restarted" 'event=worker_restarted '
+se_wait_log "the new worker started" 'event=startup '
+se_eq "after the hung worker's restart: 6 new connections get 200" \
+	" 200 200 200 200 200 200" "$(probes 6)"
+
+# ---------------------------------------------------------------- all workers die at once
+# Both killed within the same second: the supervisor must not take "no
+# worker alive" for the end (it used to exit 0, and systemd's
+# Restart=on-failure did nothing); both slots are restarted.
+se_log_mark
+both=$(workers)
+kill -KILL $both
+se_eq "both workers killed at once: two worker_restarted" 2 "$(wait_lines 'event=worker_restarted ' 2)"
+n=100
+while [ "$n" -gt 0 ] && [ "$(workers | wc -l)" -ne 2 ]; do sleep 0.1; n=$((n - 1)); done
+se_eq "two workers again, none of the killed ones" "2 0" \
+	"$(workers | wc -l) $(workers | grep -cxF "$both")"
+se_daemon_alive "the supervisor is still running after losing every worker"
+wait_lines 'event=startup ' 2 >/dev/null
+out=$("${RP[@]}" probe "${PROBE[@]}" --message --timeout 10 2>&1)
+se_match "a new connection after both restarts gets 200" "STATUS 200" "$(echo $out)"
+
 # ---------------------------------------------------------------- stop
 se_kill "$PEERS_PID" 5
 pids=$(workers)
@@ -235,4 +319,28 @@ se_stop_daemon
 left=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 se_eq "SIGTERM stopped every worker" 0 "$left"
+
+# ---------------------------------------------------------------- the supervisor is killed
+# SIGKILL leaves the workers no word but the parent-death signal, which the
+# privilege drop clears unless set again after it: bounded wait for every
+# worker to go and the ports to be free.
+se_log_mark
+se_start_daemon "$NET.1:5061" "$NET.2:5060" "$NET.1:$MPORT"
+wait_lines 'event=startup ' 2 >/dev/null
+pids=$(workers)
+se_eq "restarted edge: two workers" 2 "$(echo "$pids" | wc -w)"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null
+DAEMON_PID=
+n=50 left=2
+while [ "$n" -gt 0 ]; do
+	left=0
+	for p in $pids; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+	[ "$left" = 0 ] && break
+	sleep 0.1; n=$((n - 1))
+done
+se_eq "supervisor killed (-9): every worker exits within 5 s" 0 "$left"
+for p in $pids; do kill -KILL "$p" 2>/dev/null; done      # not to leak into later tests
+se_eq "and the ports are free" "" \
+	"$(ss -Htln "( src $NET.1:5061 or src $NET.2:5060 or src $NET.1:$MPORT )" 2>/dev/null)"
 se_done
