@@ -36,10 +36,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sipedge [-c FILE] [-f] [-t] [-V]\n"
+	fprintf(f, "usage: sipedge [-c FILE] [-f] [-t] [-T] [-V]\n"
 		   "  -c FILE  configuration (default " SYSCONFDIR "/sipedge/edge.conf)\n"
 		   "  -f       stay in the foreground, log to stderr too\n"
 		   "  -t       check the configuration and exit\n"
+		   "  -T       check, then print the effective configuration (implies -t)\n"
 		   "  -V       print the version and exit\n");
 }
 
@@ -201,13 +202,14 @@ static bool fit_fd_limit(const struct conf *cf)
 int main(int argc, char **argv)
 {
 	const char *path = SYSCONFDIR "/sipedge/edge.conf";
-	bool foreground = false, check_only = false;
+	bool foreground = false, check_only = false, dump = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:ftVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:ftTVh")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = true; break;
 		case 't': check_only = true; break;
+		case 'T': check_only = dump = true; break;
 		case 'V': printf("sipedge %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
@@ -238,10 +240,13 @@ int main(int argc, char **argv)
 				"mask key is made at each start, so a dialog whose Call-ID was "
 				"masked does not survive a restart (or another edge)\n",
 				conf->path);
+		/* -T: stdout is the configuration alone, so it can be read back. */
+		if (ok && dump)
+			conf_print(stdout, conf);
 		edge_free(e);
 		if (!ok)
 			return 1;
-		printf("configuration OK\n");
+		fprintf(dump ? stderr : stdout, "configuration OK\n");
 		return 0;
 	}
 
