@@ -17,6 +17,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/conf_check.h"
+#include "util/log.h"
 
 /* ------------------------------------------------------------- schema */
 
@@ -34,6 +35,10 @@ static const struct choice levels[] = {
 	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
 	{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
 	{ "debug", LOG_DEBUG }, { NULL, 0 }
+};
+static const struct choice targets[] = {
+	{ "syslog", LOG_TARGET_SYSLOG }, { "journal", LOG_TARGET_JOURNAL },
+	{ NULL, 0 }
 };
 static const struct choice zones[] = {
 	{ "external", ZONE_EXTERNAL }, { "internal", ZONE_INTERNAL },
@@ -73,6 +78,8 @@ static const struct field log_fields[] = {
 	{ "level", K_ENUM, AT(struct conf, log.level),
 	  .choices = levels, .idef = LOG_INFO },
 	{ "sip_trace", K_BOOL, AT(struct conf, log.sip_trace) },
+	{ "target", K_ENUM, AT(struct conf, log.target),
+	  .choices = targets, .idef = LOG_TARGET_SYSLOG },
 	{ 0 }
 };
 

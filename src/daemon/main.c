@@ -251,6 +251,7 @@ int main(int argc, char **argv)
 	}
 
 	log_open(conf->log.ident, conf->log.facility, conf->log.level, foreground);
+	log_set_target(conf->log.target);
 	/* Under systemd (Type=notify) the main process must stay. */
 	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot daemonize: %m");

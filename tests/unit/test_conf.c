@@ -14,6 +14,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/conf_check.h"
+#include "util/log.h"
 
 #define FIXTURE(name) TEST_SRCDIR "/tests/unit/conf/" name
 
@@ -967,6 +968,7 @@ START_TEST(test_print_round_trip)
 	ck_assert_ptr_nonnull(strstr(full, "servers = [ \"127.0.0.1:5353\", \"[::1]:53\""));
 	/* Keys not in the file show their defaults; lists are expanded. */
 	ck_assert_ptr_nonnull(strstr(full, "max_transactions = 10000;"));
+	ck_assert_ptr_nonnull(strstr(full, "target = \"syslog\";"));
 	ck_assert_ptr_nonnull(strstr(full, "supported_extensions = [ \"ms-benotify\" ];"));
 	ck_assert_ptr_nonnull(strstr(min, "workers = \"auto\";"));
 	ck_assert_ptr_nonnull(strstr(min, "zone = \"internal\";"));     /* listen default */
@@ -1008,6 +1010,14 @@ START_TEST(test_print_escapes)
 }
 END_TEST
 
+START_TEST(test_log_target)
+{
+	struct conf *c = load_ok(FIXTURE("good-full.conf"), false);
+	ck_assert_int_eq(c->log.target, LOG_TARGET_SYSLOG);
+	conf_free(c);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -1039,6 +1049,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_kind_values);
 	tcase_add_test(t, test_print_round_trip);
 	tcase_add_test(t, test_print_escapes);
+	tcase_add_test(t, test_log_target);
 	suite_add_tcase(s, t);
 
 	tcase_add_unchecked_fixture(f, files_setup, files_teardown);
