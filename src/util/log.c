@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
+/* No CODE_FILE=src/util/log.c on every entry: the event says where. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "util/log.h"

@@ -9,6 +9,7 @@
 #define SIPEDGE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 void log_open(const char *ident, int facility, int level, bool to_stderr);
