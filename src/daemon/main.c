@@ -240,6 +240,13 @@ int main(int argc, char **argv)
 				"mask key is made at each start, so a dialog whose Call-ID was "
 				"masked does not survive a restart (or another edge)\n",
 				conf->path);
+		/* privs_drop() refuses a root start without admin.user; a start
+		 * as the account itself (systemd User=) is fine: warn. */
+		if (ok && (geteuid() == 0 || getuid() == 0) && !*conf->admin.user)
+			fprintf(stderr, "%s: warning: admin.user is empty: started as root, "
+				"sipedge refuses to start (event=startup_failed reason="
+				"root_without_user); set admin.user (and admin.group), or "
+				"start it as its own user (systemd User=)\n", conf->path);
 		/* -T: stdout is the configuration alone, so it can be read back. */
 		if (ok && dump)
 			conf_print(stdout, conf);
