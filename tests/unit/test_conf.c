@@ -968,7 +968,8 @@ START_TEST(test_print_round_trip)
 	ck_assert_ptr_nonnull(strstr(full, "servers = [ \"127.0.0.1:5353\", \"[::1]:53\""));
 	/* Keys not in the file show their defaults; lists are expanded. */
 	ck_assert_ptr_nonnull(strstr(full, "max_transactions = 10000;"));
-	ck_assert_ptr_nonnull(strstr(full, "target = \"syslog\";"));
+	ck_assert_ptr_nonnull(strstr(full, "target = \"journal\";"));
+	ck_assert_ptr_nonnull(strstr(min, "target = \"syslog\";"));
 	ck_assert_ptr_nonnull(strstr(full, "supported_extensions = [ \"ms-benotify\" ];"));
 	ck_assert_ptr_nonnull(strstr(min, "workers = \"auto\";"));
 	ck_assert_ptr_nonnull(strstr(min, "zone = \"internal\";"));     /* listen default */
@@ -1013,6 +1014,9 @@ END_TEST
 START_TEST(test_log_target)
 {
 	struct conf *c = load_ok(FIXTURE("good-full.conf"), false);
+	ck_assert_int_eq(c->log.target, LOG_TARGET_JOURNAL);
+	conf_free(c);
+	c = load_ok(FIXTURE("good-minimal.conf"), false);
 	ck_assert_int_eq(c->log.target, LOG_TARGET_SYSLOG);
 	conf_free(c);
 }
