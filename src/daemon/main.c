@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION 1  /* no CODE_FILE=log.c on each entry */
+#include <systemd/sd-journal.h>
 
 #include "config.h"
 #include "daemon/conf.h"
@@ -258,7 +260,7 @@ int main(int argc, char **argv)
 	}
 
 	log_open(conf->log.ident, conf->log.facility, conf->log.level, foreground);
-	log_set_target(conf->log.target);
+	log_set_journal(conf->log.target == LOG_TARGET_JOURNAL ? sd_journal_sendv : NULL);
 	/* Under systemd (Type=notify) the main process must stay. */
 	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot daemonize: %m");

@@ -4,16 +4,13 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
-/* No CODE_FILE=src/util/log.c on every entry: the event says where. */
-#define SD_JOURNAL_SUPPRESS_LOCATION 1
-#include <systemd/sd-journal.h>
 
 #include "util/log.h"
 
 static int cur_level = LOG_INFO;
 static bool use_stderr;
 static int worker = -1;             /* log_set_worker(); -1: one process */
-static enum log_target target = LOG_TARGET_SYSLOG;
+static log_journal_fn *journal;     /* log_set_journal(); NULL: syslog */
 static const char *cur_ident = "sipedge";   /* the caller's, as openlog() */
 static int cur_facility = LOG_DAEMON;
 
@@ -27,16 +24,16 @@ void log_open(const char *ident, int facility, int level, bool to_stderr)
 	use_stderr = to_stderr;
 }
 
-void log_set_target(enum log_target t)
+void log_set_journal(log_journal_fn *send)
 {
-	target = t;
+	journal = send;
 }
 
 /* ------------------------------------------------------------ journal */
 
 /* Bounds of one journal entry: a flood of long values must not grow it. */
-#define J_FIELDS 48                 /* fixed fields + event pairs */
-#define J_VALUE_MAX 1024            /* bytes of one pair's value */
+#define J_FIELDS LOG_JOURNAL_FIELDS_MAX
+#define J_VALUE_MAX LOG_JOURNAL_VALUE_MAX
 
 struct jentry {
 	struct iovec iov[J_FIELDS];
@@ -104,11 +101,19 @@ static void j_add(struct jentry *j, const char *name, const char *value,
 	j->off += nlen + 1 + vlen;
 }
 
+/* The fields j_send() adds last always fit: the pairs leave them room. */
+#define J_FIXED 4                   /* MESSAGE, PRIORITY, SYSLOG_FACILITY, _IDENTIFIER */
+#define J_FIXED_BYTES (4096 + 512)  /* the line (4095 at most) and the others */
+#define J_IDENT_MAX 256
+
 static void j_pair(struct jentry *j, const char *key, const char *value)
 {
 	char name[LOG_JOURNAL_NAME_MAX + 1];
-	if (log_journal_field(key, name, sizeof name))
-		j_add(j, name, value, strnlen(value, J_VALUE_MAX));
+	size_t nlen = log_journal_field(key, name, sizeof name);
+	size_t vlen = strnlen(value, J_VALUE_MAX);
+	if (nlen && j->n < J_FIELDS - J_FIXED &&
+	    j->off + nlen + 1 + vlen <= sizeof j->buf - J_FIXED_BYTES)
+		j_add(j, name, value, vlen);
 }
 
 static bool j_send(int level, const char *line, struct jentry *j)
@@ -119,8 +124,8 @@ static bool j_send(int level, const char *line, struct jentry *j)
 	j_add(j, "PRIORITY", num, strlen(num));
 	snprintf(num, sizeof num, "%d", cur_facility >> 3);
 	j_add(j, "SYSLOG_FACILITY", num, strlen(num));
-	j_add(j, "SYSLOG_IDENTIFIER", cur_ident, strlen(cur_ident));
-	return sd_journal_sendv(j->iov, (int)j->n) >= 0;
+	j_add(j, "SYSLOG_IDENTIFIER", cur_ident, strnlen(cur_ident, J_IDENT_MAX));
+	return journal(j->iov, (int)j->n) >= 0;
 }
 
 void log_reopen(const char *ident, int facility, int level)
@@ -147,7 +152,7 @@ bool log_enabled(int level)
 static void emit(int level, const char *line, struct jentry *j)
 {
 	static struct jentry plain;
-	if (target == LOG_TARGET_JOURNAL) {
+	if (journal) {
 		if (!j) {
 			plain.n = plain.off = 0;
 			j = &plain;
@@ -230,7 +235,7 @@ void log_event_kv(int level, const char *event, const struct log_kv *const kv[])
 	char line[4096], num[32];
 	/* The line and the journal's fields come from the same pairs. */
 	static struct jentry jent;      /* 16 KiB: not on a worker's stack */
-	struct jentry *j = target == LOG_TARGET_JOURNAL ? &jent : NULL;
+	struct jentry *j = journal ? &jent : NULL;
 	if (j) {
 		j->n = j->off = 0;
 		j_add(j, "EVENT", event, strnlen(event, J_VALUE_MAX));

@@ -18,15 +18,21 @@ void log_open(const char *ident, int facility, int level, bool to_stderr);
 void log_reopen(const char *ident, int facility, int level);
 void log_set_level(int level);
 
-/* log.target (edge.conf(5)). syslog: each line through syslog(3), as
- * always. journal: each line through sd_journal_sendv() as MESSAGE=, with
- * PRIORITY=, SYSLOG_IDENTIFIER= (the ident), SYSLOG_FACILITY= and, for an
- * event, EVENT=<name> and one field per key=value pair (key upper-cased,
- * log_journal_field()), so that
+/* log.target (edge.conf(5)): syslog, or the journal. util does no I/O of
+ * its own beyond syslog(3): the daemon hands in the journal's sender
+ * (sd_journal_sendv), a test a fake. With a sender set, each line goes to
+ * it as MESSAGE=, with PRIORITY=, SYSLOG_IDENTIFIER= (the ident),
+ * SYSLOG_FACILITY= and, for an event, EVENT=<name> and one field per
+ * key=value pair (the key through log_journal_field(), the value as it is,
+ * cut at LOG_JOURNAL_VALUE_MAX bytes), so that
  *   journalctl -u sipedge EVENT=inbound_rejected DOMAIN=partner.example
- * finds them. A line the journal does not take goes to syslog. */
+ * finds them. A line the sender refuses (< 0) goes to syslog. */
 enum log_target { LOG_TARGET_SYSLOG = 0, LOG_TARGET_JOURNAL = 1 };
-void log_set_target(enum log_target target);
+struct iovec;
+typedef int log_journal_fn(const struct iovec *iov, int n);
+void log_set_journal(log_journal_fn *send);     /* NULL: syslog */
+#define LOG_JOURNAL_VALUE_MAX 1024
+#define LOG_JOURNAL_FIELDS_MAX 48       /* fields of one entry, all told */
 
 /* The journal field name of an event key, into out (at most
  * LOG_JOURNAL_NAME_MAX bytes and a NUL): A-Z, 0-9 and '_' only, letters
