@@ -249,6 +249,11 @@ int main(int argc, char **argv)
 				"sipedge refuses to start (event=startup_failed reason="
 				"root_without_user); set admin.user (and admin.group), or "
 				"start it as its own user (systemd User=)\n", conf->path);
+		if (ok && conf->log.target == LOG_TARGET_JOURNAL &&
+		    access("/run/systemd/journal/socket", F_OK) != 0)
+			fprintf(stderr, "%s: warning: log.target is \"journal\" but no "
+				"systemd-journald runs here (/run/systemd/journal/socket): "
+				"the lines would go to syslog\n", conf->path);
 		/* -T: stdout is the configuration alone, so it can be read back. */
 		if (ok && dump)
 			conf_print(stdout, conf);

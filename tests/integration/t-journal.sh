@@ -31,6 +31,9 @@ elif [ ! -S /run/systemd/journal/socket ]; then
 	why="no systemd-journald here (/run/systemd/journal/socket is missing; systemctl is-system-running: $(systemctl is-system-running 2>&1 | head -1))"
 fi
 if [ -n "$why" ]; then
+	OUT=$(timeout 10 "$SIPEDGE" -t -c "$RUN/edge.conf" 2>&1)
+	se_match "-t warns that no journald runs here" \
+		'edge\.conf: warning: log\.target is "journal" but no systemd-journald runs here' "$OUT"
 	note "the daemon logged to syslog instead (a line the journal does not take is not lost)"
 	se_stop_daemon
 	[ "$SE_FAIL" -eq 0 ] || se_done      # a failure above is not a SKIP
