@@ -960,6 +960,11 @@ START_TEST(test_print_round_trip)
 	char *ref = round_trip(FIXTURE("good-reference.conf"));
 	char *min = round_trip(FIXTURE("good-minimal.conf"));
 
+	/* The other good files: includes merged, the sample of /etc. */
+	free(round_trip(FIXTURE("good-include.conf")));
+	free(round_trip(FIXTURE("good-defaults.conf")));
+	free(round_trip(TEST_SRCDIR "/etc/edge.conf"));
+
 	/* Values of the file, made absolute where they are file names. */
 	ck_assert_ptr_nonnull(strstr(full, "facility = \"local3\";"));
 	ck_assert_ptr_nonnull(strstr(full, "workers = 4;"));
