@@ -86,6 +86,7 @@ struct conf {
 		int facility;           /* LOG_DAEMON, LOG_LOCAL0.. */
 		int level;              /* LOG_ERR..LOG_DEBUG */
 		bool sip_trace;
+		int target;             /* LOG_TARGET_SYSLOG, LOG_TARGET_JOURNAL (util/log.h) */
 	} log;
 
 	struct {

@@ -17,32 +17,9 @@
 
 #include "daemon/conf.h"
 #include "daemon/conf_check.h"
+#include "util/log.h"
 
 /* ------------------------------------------------------------- schema */
-
-typedef void hook_fn(struct ld *ld, config_setting_t *s, void *p);
-
-struct field {
-	const char *key;
-	enum kind kind;
-	size_t off;             /* from the start of the struct being filled */
-	bool required;
-	bool fixed;             /* not settable here; default always applies */
-	bool empty_ok;          /* for strings, "" is a meaningful value */
-	bool auto_ok;           /* K_INT: the string "auto" reads as 0 */
-	long long min, max;     /* K_INT */
-	long long idef;         /* default of K_INT, K_BOOL, K_ENUM */
-	const char *sdef;       /* default of string kinds; NULL = none */
-	const struct choice *choices;
-	enum kind elem;         /* K_STRLIST */
-	size_t off_n;           /* K_STRLIST, K_LIST: where the count goes */
-	bool non_empty;         /* K_STRLIST, K_LIST */
-	const struct field *sub;        /* K_GROUP, K_LIST */
-	size_t elem_size;       /* K_LIST */
-	hook_fn *elem_done;     /* K_LIST: p is the element just read */
-	hook_fn *list_done;     /* K_LIST: p is the struct holding the list */
-	hook_fn *absent;        /* K_LIST: fills in the default list */
-};
 
 #define AT(type, member) .off = offsetof(type, member)
 
@@ -58,6 +35,10 @@ static const struct choice levels[] = {
 	{ "err", LOG_ERR }, { "warning", LOG_WARNING },
 	{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
 	{ "debug", LOG_DEBUG }, { NULL, 0 }
+};
+static const struct choice targets[] = {
+	{ "syslog", LOG_TARGET_SYSLOG }, { "journal", LOG_TARGET_JOURNAL },
+	{ NULL, 0 }
 };
 static const struct choice zones[] = {
 	{ "external", ZONE_EXTERNAL }, { "internal", ZONE_INTERNAL },
@@ -97,6 +78,8 @@ static const struct field log_fields[] = {
 	{ "level", K_ENUM, AT(struct conf, log.level),
 	  .choices = levels, .idef = LOG_INFO },
 	{ "sip_trace", K_BOOL, AT(struct conf, log.sip_trace) },
+	{ "target", K_ENUM, AT(struct conf, log.target),
+	  .choices = targets, .idef = LOG_TARGET_SYSLOG },
 	{ 0 }
 };
 
@@ -331,14 +314,14 @@ static const struct field top_fields[] = {
 
 #undef AT
 
+const struct field *conf_schema(void)
+{
+	return top_fields;
+}
+
 /* ------------------------------------------------------------- walker */
 
 #define SLOT(base, f, type) ((type *)((char *)(base) + (f)->off))
-
-static bool is_string_kind(enum kind k)
-{
-	return k <= K_CHOICE;
-}
 
 static bool is_int(const config_setting_t *s)
 {

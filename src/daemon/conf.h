@@ -7,6 +7,8 @@
 #ifndef SIPEDGE_CONF_H
 #define SIPEDGE_CONF_H
 
+#include <stdio.h>
+
 #include "core/types.h"
 #include "net/dns.h"
 
@@ -26,6 +28,12 @@ struct conf_errors {
 struct conf *conf_load(const char *path, bool check_files,
 		       struct conf_errors *errs);
 void conf_free(struct conf *c);
+
+/* The effective configuration in libconfig syntax (sipedge -T): every
+ * settable key of the schema, defaults filled in, lists expanded, under a
+ * comment naming c->path. conf_load() of the text gives the same
+ * configuration. No file is read: secrets are named, never printed. */
+void conf_print(FILE *out, const struct conf *c);
 
 /* The resolver's options from c's dns group; the strings stay c's. */
 void conf_dns_options(const struct conf *c, struct dns_options *out);

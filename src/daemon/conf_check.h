@@ -110,6 +110,40 @@ struct ld {
 	unsigned long *order;   /* per error: sort key, see conf_err() */
 };
 
+/* The schema: one table per group or list element (conf.c). The loader,
+ * conf_free() and the printer (conf_print.c) all walk these tables. */
+typedef void hook_fn(struct ld *ld, config_setting_t *s, void *p);
+
+struct field {
+	const char *key;
+	enum kind kind;
+	size_t off;             /* from the start of the struct being filled */
+	bool required;
+	bool fixed;             /* not settable here; default always applies */
+	bool empty_ok;          /* for strings, "" is a meaningful value */
+	bool auto_ok;           /* K_INT: the string "auto" reads as 0 */
+	long long min, max;     /* K_INT */
+	long long idef;         /* default of K_INT, K_BOOL, K_ENUM */
+	const char *sdef;       /* default of string kinds; NULL = none */
+	const struct choice *choices;
+	enum kind elem;         /* K_STRLIST */
+	size_t off_n;           /* K_STRLIST, K_LIST: where the count goes */
+	bool non_empty;         /* K_STRLIST, K_LIST */
+	const struct field *sub;        /* K_GROUP, K_LIST */
+	size_t elem_size;       /* K_LIST */
+	hook_fn *elem_done;     /* K_LIST: p is the element just read */
+	hook_fn *list_done;     /* K_LIST: p is the struct holding the list */
+	hook_fn *absent;        /* K_LIST: fills in the default list */
+};
+
+static inline bool is_string_kind(enum kind k)
+{
+	return k <= K_CHOICE;
+}
+
+/* The top-level table; groups without an offset hold struct conf's. */
+const struct field *conf_schema(void);
+
 /* Errors: conf_err() reports at setting s (NULL or the root: the file as
  * a whole); conf_sort_errors() puts them in FILE:LINE order at the end. */
 void conf_err(struct ld *ld, const config_setting_t *s, const char *fmt, ...)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION 1  /* no CODE_FILE=log.c on each entry */
+#include <systemd/sd-journal.h>
 
 #include "config.h"
 #include "daemon/conf.h"
@@ -36,10 +38,11 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sipedge [-c FILE] [-f] [-t] [-V]\n"
+	fprintf(f, "usage: sipedge [-c FILE] [-f] [-t] [-T] [-V]\n"
 		   "  -c FILE  configuration (default " SYSCONFDIR "/sipedge/edge.conf)\n"
 		   "  -f       stay in the foreground, log to stderr too\n"
 		   "  -t       check the configuration and exit\n"
+		   "  -T       check, then print the effective configuration (implies -t)\n"
 		   "  -V       print the version and exit\n");
 }
 
@@ -201,13 +204,14 @@ static bool fit_fd_limit(const struct conf *cf)
 int main(int argc, char **argv)
 {
 	const char *path = SYSCONFDIR "/sipedge/edge.conf";
-	bool foreground = false, check_only = false;
+	bool foreground = false, check_only = false, dump = false;
 	int opt;
-	while ((opt = getopt(argc, argv, "c:ftVh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:ftTVh")) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'f': foreground = true; break;
 		case 't': check_only = true; break;
+		case 'T': check_only = dump = true; break;
 		case 'V': printf("sipedge %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
@@ -238,14 +242,30 @@ int main(int argc, char **argv)
 				"mask key is made at each start, so a dialog whose Call-ID was "
 				"masked does not survive a restart (or another edge)\n",
 				conf->path);
+		/* privs_drop() refuses a root start without admin.user; a start
+		 * as the account itself (systemd User=) is fine: warn. */
+		if (ok && (geteuid() == 0 || getuid() == 0) && !*conf->admin.user)
+			fprintf(stderr, "%s: warning: admin.user is empty: started as root, "
+				"sipedge refuses to start (event=startup_failed reason="
+				"root_without_user); set admin.user (and admin.group), or "
+				"start it as its own user (systemd User=)\n", conf->path);
+		if (ok && conf->log.target == LOG_TARGET_JOURNAL &&
+		    access("/run/systemd/journal/socket", F_OK) != 0)
+			fprintf(stderr, "%s: warning: log.target is \"journal\" but no "
+				"systemd-journald runs here (/run/systemd/journal/socket): "
+				"the lines would go to syslog\n", conf->path);
+		/* -T: stdout is the configuration alone, so it can be read back. */
+		if (ok && dump)
+			conf_print(stdout, conf);
 		edge_free(e);
 		if (!ok)
 			return 1;
-		printf("configuration OK\n");
+		fprintf(dump ? stderr : stdout, "configuration OK\n");
 		return 0;
 	}
 
 	log_open(conf->log.ident, conf->log.facility, conf->log.level, foreground);
+	log_set_journal(conf->log.target == LOG_TARGET_JOURNAL ? sd_journal_sendv : NULL);
 	/* Under systemd (Type=notify) the main process must stay. */
 	if (!foreground && !getenv("NOTIFY_SOCKET") && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "cannot daemonize: %m");

@@ -1,4 +1,5 @@
-/* log.h - syslog (always) plus stderr (foreground), one line per event.
+/* log.h - syslog or the journal, plus stderr (foreground), one line per
+ * event.
  *
  * Event lines are an interface documented in sipedge(8):
  *   event=<name> key=value ... [conn=c<id>] [txn=t<id>]
@@ -8,6 +9,7 @@
 #define SIPEDGE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 void log_open(const char *ident, int facility, int level, bool to_stderr);
@@ -15,6 +17,31 @@ void log_open(const char *ident, int facility, int level, bool to_stderr);
  * the ident pointer: it must outlive the next call. */
 void log_reopen(const char *ident, int facility, int level);
 void log_set_level(int level);
+
+/* log.target (edge.conf(5)): syslog, or the journal. util does no I/O of
+ * its own beyond syslog(3): the daemon hands in the journal's sender
+ * (sd_journal_sendv), a test a fake. With a sender set, each line goes to
+ * it as MESSAGE=, with PRIORITY=, SYSLOG_IDENTIFIER= (the ident),
+ * SYSLOG_FACILITY= and, for an event, EVENT=<name> and one field per
+ * key=value pair (the key through log_journal_field(), the value as it is,
+ * cut at LOG_JOURNAL_VALUE_MAX bytes), so that
+ *   journalctl -u sipedge EVENT=inbound_rejected DOMAIN=partner.example
+ * finds them. A line the sender refuses (< 0) goes to syslog. */
+enum log_target { LOG_TARGET_SYSLOG = 0, LOG_TARGET_JOURNAL = 1 };
+struct iovec;
+typedef int log_journal_fn(const struct iovec *iov, int n);
+void log_set_journal(log_journal_fn *send);     /* NULL: syslog */
+#define LOG_JOURNAL_VALUE_MAX 1024
+#define LOG_JOURNAL_FIELDS_MAX 48       /* fields of one entry, all told */
+
+/* The journal field name of an event key, into out (at most
+ * LOG_JOURNAL_NAME_MAX bytes and a NUL): A-Z, 0-9 and '_' only, letters
+ * upper-cased, any other byte as '_'; a name that would start with '_' or
+ * a digit, or that is one of the journal's own fields (MESSAGE, PRIORITY,
+ * SYSLOG_IDENTIFIER, ...) or EVENT, gets the prefix "SE_". Returns the
+ * length, 0 for an empty key (the pair is then left out). */
+#define LOG_JOURNAL_NAME_MAX 64
+size_t log_journal_field(const char *key, char *out, size_t len);
 bool log_enabled(int level);
 void log_msg(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

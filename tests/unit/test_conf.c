@@ -14,6 +14,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/conf_check.h"
+#include "util/log.h"
 
 #define FIXTURE(name) TEST_SRCDIR "/tests/unit/conf/" name
 
@@ -896,6 +897,136 @@ START_TEST(test_kind_values)
 }
 END_TEST
 
+/* ------------------------------------------------------ conf_print */
+
+static char *printed(const struct conf *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	conf_print(f, c);
+	fclose(f);
+	return buf;
+}
+
+/* The text after the header comment (which names the file read). */
+static const char *body(const char *text)
+{
+	while (*text == '#') {
+		const char *nl = strchr(text, '\n');
+		ck_assert_ptr_nonnull(nl);
+		text = nl + 1;
+	}
+	return text;
+}
+
+static char *write_tmp(const char *text)
+{
+	char *path = strdup("/tmp/test_conf_printXXXXXX");
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* path -> text1 -> load -> text2: text2 == text1 (a fixed point), and the
+ * header names the file it came from. Returns text1. */
+static char *round_trip(const char *path)
+{
+	struct conf *c = load_ok(path, false);
+	char *t1 = printed(c), *tmp = write_tmp(t1);
+	struct conf *c2 = load_ok(tmp, false);
+	char *t2 = printed(c2);
+
+	ck_assert_msg(strstr(t1, path) && t1[0] == '#', "header without %s:\n%s", path, t1);
+	ck_assert_msg(strstr(t2, tmp) != NULL, "header without %s", tmp);
+	ck_assert_msg(strcmp(body(t1), body(t2)) == 0,
+		      "printed again differently:\n--- first\n%s\n--- second\n%s", t1, t2);
+	unlink(tmp);
+	free(tmp);
+	free(t2);
+	conf_free(c2);
+	conf_free(c);
+	return t1;
+}
+
+START_TEST(test_print_round_trip)
+{
+	char *full = round_trip(FIXTURE("good-full.conf"));
+	char *ref = round_trip(FIXTURE("good-reference.conf"));
+	char *min = round_trip(FIXTURE("good-minimal.conf"));
+
+	/* The other good files: includes merged, the sample of /etc. */
+	free(round_trip(FIXTURE("good-include.conf")));
+	free(round_trip(FIXTURE("good-defaults.conf")));
+	free(round_trip(TEST_SRCDIR "/etc/edge.conf"));
+
+	/* Values of the file, made absolute where they are file names. */
+	ck_assert_ptr_nonnull(strstr(full, "facility = \"local3\";"));
+	ck_assert_ptr_nonnull(strstr(full, "workers = 4;"));
+	ck_assert_ptr_nonnull(strstr(full, "certificate = \"" TEST_SRCDIR
+					   "/tests/unit/conf/certs/edge.crt\";"));
+	ck_assert_ptr_nonnull(strstr(full, "servers = [ \"127.0.0.1:5353\", \"[::1]:53\""));
+	/* Keys not in the file show their defaults; lists are expanded. */
+	ck_assert_ptr_nonnull(strstr(full, "max_transactions = 10000;"));
+	ck_assert_ptr_nonnull(strstr(full, "target = \"journal\";"));
+	ck_assert_ptr_nonnull(strstr(min, "target = \"syslog\";"));
+	ck_assert_ptr_nonnull(strstr(full, "supported_extensions = [ \"ms-benotify\" ];"));
+	ck_assert_ptr_nonnull(strstr(min, "workers = \"auto\";"));
+	ck_assert_ptr_nonnull(strstr(min, "zone = \"internal\";"));     /* listen default */
+	ck_assert_ptr_nonnull(strstr(min, "secret_file = \"\";"));
+	ck_assert_ptr_nonnull(strstr(min, "# public_address: not set"));
+	ck_assert_ptr_nonnull(strstr(min, "nodes = ( );"));
+	/* Not settable (fixed) keys are not printed: tls.internal has no
+	 * crl_file, allowed.port without peer is a comment. */
+	ck_assert_ptr_null(strstr(strstr(full, "internal = {"), "crl_file"));
+	ck_assert_ptr_nonnull(strstr(full, "# port: not set"));
+	free(full);
+	free(ref);
+	free(min);
+}
+END_TEST
+
+START_TEST(test_print_escapes)
+{
+	/* Quotes, backslashes and control bytes come back as they were. */
+	const char *text =
+		"edge = { fqdn = \"edge.example.com\"; };\n"
+		"log = { ident = \"a\\\"b\\\\c\\td\\x01e\"; };\n"
+		"tls = { external = { certificate = \"/x/e.crt\"; private_key = \"/x/e.key\";"
+		" ca_file = \"/x/ca.pem\"; ciphers = \"HIGH:!aNULL\"; }; };\n"
+		"internal = { domains = [ \"example.com\" ]; };\n";
+	char *tmp = write_tmp(text);
+	struct conf *c = load_ok(tmp, false);
+	char *t1;
+
+	ck_assert_str_eq(c->log.ident, "a\"b\\c\td\001e");
+	t1 = printed(c);
+	ck_assert_ptr_nonnull(strstr(t1, "ident = \"a\\\"b\\\\c\\x09d\\x01e\";"));
+	free(t1);
+	conf_free(c);
+	t1 = round_trip(tmp);
+	free(t1);
+	unlink(tmp);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(test_log_target)
+{
+	struct conf *c = load_ok(FIXTURE("good-full.conf"), false);
+	ck_assert_int_eq(c->log.target, LOG_TARGET_JOURNAL);
+	conf_free(c);
+	c = load_ok(FIXTURE("good-minimal.conf"), false);
+	ck_assert_int_eq(c->log.target, LOG_TARGET_SYSLOG);
+	conf_free(c);
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -925,6 +1056,9 @@ static Suite *conf_suite(void)
 	tcase_add_test(t, test_missing_file);
 	tcase_add_test(t, test_include_checked);
 	tcase_add_test(t, test_kind_values);
+	tcase_add_test(t, test_print_round_trip);
+	tcase_add_test(t, test_print_escapes);
+	tcase_add_test(t, test_log_target);
 	suite_add_tcase(s, t);
 
 	tcase_add_unchecked_fixture(f, files_setup, files_teardown);
