@@ -317,6 +317,27 @@ se_eq "three connections from three other addresses pass meanwhile (5 from HAPro
 	"$(cat "$RUN"/hold[345].out | grep -c HANDSHAKE_OK)"
 for p in "${pids[@]}"; do se_kill "$p" 2; done
 
+# ---- a reload turns it off and on again on the listener it keeps
+se_log_mark
+SE_CONF=$RUN/edge.conf se_write_conf "listen=(
+  { zone = \"external\"; address = \"$NET.3\"; port = 5061; transport = \"tls\"; },
+  { zone = \"internal\"; address = \"$NET.2\"; port = 5060; transport = \"tcp\"; }
+)" "admin={ control_socket = \"$SE_CTL\"; metrics_address = \"$NET.3\"; metrics_port = $MPORT; }"
+kill -HUP "$DAEMON_PID"
+se_wait_log "reload without proxy_protocol" 'event=reload' 'result=ok'
+se_send "... then a direct connection from the partner gets 200" "${PARTNER[@]}" \
+	--connect "$NET.3:5061" "$SCEN/message.sip" --var CALLID=pp-direct-$$ --expect 200
+se_log_mark
+conf_for "$NET.3" "$NET.2" "$SE_CTL" "$RUN/edge.conf"
+kill -HUP "$DAEMON_PID"
+se_wait_log "reload with proxy_protocol again" 'event=reload' 'result=ok'
+sleep 1.1    # one line a second per reason
+out=$("${PP[@]}" --connect "$NET.3:5061" --bind "$NET.21" --wait-close 5 2>&1)
+se_match "... a direct connection is refused again" '^CLOSED 0\.' "$out"
+se_wait_log "... as proxy_not_allowed" 'event=connection_refused' 'reason=proxy_not_allowed'
+se_send "... and HAProxy's still relay" "${PARTNER[@]}" "$SCEN/message.sip" \
+	--var CALLID=pp-after-$$ --expect 200
+
 se_daemon_alive "edge A still running"
 kill -0 "$B_PID" 2>/dev/null && ok "edge B still running" || not_ok "edge B still running (it died)"
 se_stop_daemon
