@@ -34,6 +34,9 @@ struct conf_listen {
 	int port;
 	enum transport transport;
 	int line;               /* source line, for later diagnostics */
+	bool proxy_protocol;    /* a PROXY v1/v2 header comes first (external) */
+	char **proxy_from;      /* CIDR: who may send it; required with it */
+	size_t nproxy_from;
 };
 
 struct conf_portmap {

@@ -148,6 +148,10 @@ static const struct field listen_fields[] = {
 	  .min = 1, .max = 65535, .idef = 5061 },
 	{ "transport", K_ENUM, AT(struct conf_listen, transport),
 	  .choices = transports, .idef = TRANSPORT_TLS },
+	{ "proxy_protocol", K_BOOL, AT(struct conf_listen, proxy_protocol) },
+	{ "proxy_from", K_STRLIST, AT(struct conf_listen, proxy_from), .elem = K_NET,
+	  .non_empty = true,
+	  .off_n = offsetof(struct conf_listen, nproxy_from) },
 	{ 0 }
 };
 
@@ -576,10 +580,10 @@ static void listen_default(struct ld *ld, config_setting_t *s, void *p)
 	(void)ld, (void)s;
 	c->listen = xcalloc(2, sizeof *c->listen);
 	c->nlisten = 2;
-	c->listen[0] = (struct conf_listen){ ZONE_EXTERNAL, xstrdup("0.0.0.0"),
-					     5061, TRANSPORT_TLS, 0 };
-	c->listen[1] = (struct conf_listen){ ZONE_INTERNAL, xstrdup("10.1.1.1"),
-					     5061, TRANSPORT_TLS, 0 };
+	c->listen[0] = (struct conf_listen){ .zone = ZONE_EXTERNAL,
+		.address = xstrdup("0.0.0.0"), .port = 5061, .transport = TRANSPORT_TLS };
+	c->listen[1] = (struct conf_listen){ .zone = ZONE_INTERNAL,
+		.address = xstrdup("10.1.1.1"), .port = 5061, .transport = TRANSPORT_TLS };
 }
 
 /* The Microsoft extensions federated partners put in Proxy-Require

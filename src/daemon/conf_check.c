@@ -314,6 +314,18 @@ void conf_listen_entry_done(struct ld *ld, config_setting_t *s, void *p)
 		conf_err(ld, member(s, "transport"),
 		    "transport 'tcp' is only allowed in the internal zone; "
 		    "the external zone is TLS only");
+	/* A load balancer's PROXY header names the client (edge.conf(5)).
+	 * Internal listeners know their nodes by address: none there. */
+	if (l->proxy_protocol && member(s, "zone") && l->zone == ZONE_INTERNAL)
+		conf_err(ld, member(s, "proxy_protocol"),
+		    "'proxy_protocol' is only allowed in the external zone");
+	else if (l->proxy_protocol && l->nproxy_from == 0 && !member(s, "proxy_from"))
+		conf_err(ld, member(s, "proxy_protocol"),
+		    "'proxy_protocol = true' needs 'proxy_from', the networks of "
+		    "the load balancers that send the header");
+	if (!l->proxy_protocol && member(s, "proxy_from"))
+		conf_err(ld, member(s, "proxy_from"),
+		    "'proxy_from' needs 'proxy_protocol = true'");
 }
 
 void conf_listen_done(struct ld *ld, config_setting_t *s, void *p)

@@ -319,6 +319,7 @@ static void conn_free(struct conn *c)
 		ip_release(t, c->peer_ip);
 	conn_handshake_over(c);
 	unindex(c);
+	conn_pp_free(c);
 	if (c->bev)
 		bufferevent_free(c->bev);      /* closes the socket and SSL */
 	if (c->hs_timer)
@@ -520,8 +521,28 @@ static int node_by_ip(const struct conf *cf, const char *ip)
 	return -1;
 }
 
+/* See conn_impl.h. The balancer's network held the handshake slot until
+ * now; the client's takes it over. */
+bool conn_proxied(struct conn *c, const struct sockaddr *client)
+{
+	struct conn_table *t = c->net->conns;
+	const struct conf *cf = c->net->conf;
+	char lb[sizeof c->peer];
+	snprintf(lb, sizeof lb, "%s", c->peer);
+	conn_handshake_over(c);
+	conn_fmt_peer(c, client);
+	log_msg(LOG_DEBUG, "c%llu: PROXY header from %s names %s",
+		(unsigned long long)c->id, lb, c->peer);
+	if (!ip_take(t, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
+		log_limit_reached("max_connections_per_ip", c->peer_ip);
+		return false;
+	}
+	c->counted_ip = true;
+	return c->transport != TRANSPORT_TLS || handshake_budget(c, client);
+}
+
 void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa,
-		 int salen, enum zone zone, enum transport tr, int local_port)
+		 int salen, enum zone zone, enum transport tr, int local_port, bool proxy)
 {
 	(void)salen;
 	const struct conf *cf = n->conf;
@@ -546,8 +567,10 @@ void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa
 	}
 	conn_fmt_peer(c, sa);
 	c->local_port = local_port;
-	/* One address may not take every slot; configured nodes are exempt. */
-	if (node_by_ip(cf, c->peer_ip) < 0) {
+	/* One address may not take every slot; configured nodes are exempt.
+	 * Behind a balancer, the address counted is the client's, once its
+	 * PROXY header has named it (conn_proxied). */
+	if (!proxy && node_by_ip(cf, c->peer_ip) < 0) {
 		if (!ip_take(n->conns, c->peer_ip, (unsigned)cf->limits.max_connections_per_ip)) {
 			log_limit_reached("max_connections_per_ip", c->peer_ip);
 			evutil_closesocket(fd);
@@ -571,6 +594,15 @@ void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa
 		}
 	}
 	evutil_make_socket_nonblocking(fd);
+	if (proxy) {
+		/* Waiting for the header, the balancer holds the slot. */
+		if (!conn_timers_new(c) || !handshake_budget(c, sa) ||
+		    !conn_proxy_wait(c, fd)) {
+			evutil_closesocket(fd);
+			conn_drop(c);
+		}
+		return;
+	}
 	if (!conn_timers_new(c) || !conn_setup_bev(c, fd, true)) {
 		evutil_closesocket(fd);
 		conn_drop(c);

@@ -87,6 +87,8 @@ struct conn {
 	bool counted_ip;                   /* counts toward max_connections_per_ip */
 	char hs_net[64];                   /* inbound, still in its handshake:
 					    * the network it counts against */
+	struct conn_pp *pp;                /* reading a PROXY header (conn_io.c):
+					    * no bufferevent, no TLS yet */
 	bool out_paused;                   /* output above max_output_buffer:
 					    * not reading from the peer */
 	struct event *stall_timer;         /* paused too long: close */
@@ -101,9 +103,11 @@ struct conn {
 
 size_t conn_count(const struct netctx *n, int zone /* -1 = all */);
 
-/* A socket accepted by a listener. */
+/* A socket accepted by a listener. proxy: a load balancer's, that sends
+ * a PROXY protocol header before anything else (the listener checked its
+ * address against proxy_from). */
 void conn_accept(struct netctx *n, evutil_socket_t fd, const struct sockaddr *sa,
-		 int salen, enum zone zone, enum transport tr, int local_port);
+		 int salen, enum zone zone, enum transport tr, int local_port, bool proxy);
 
 /*
  * A connection to host:port in zone, reusing an open (or opening) one to

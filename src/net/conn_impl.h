@@ -27,6 +27,10 @@ void conn_leave(struct conn *c);          /* ... and ends: maybe frees c */
 void conn_drop(struct conn *c);           /* never announced: just free */
 void conn_fmt_peer(struct conn *c, const struct sockaddr *sa);
 void conn_handshake_over(struct conn *c);
+/* A PROXY header named the client behind the balancer: c becomes the
+ * client's (peer, per-address and handshake limits). False (logged) when
+ * a limit refuses it; the caller drops c. */
+bool conn_proxied(struct conn *c, const struct sockaddr *client);
 /* The reuse index (see conn.c): connections keyed under key (any case),
  * one after another starting with after = NULL. */
 void conn_index_as(struct conn *c, const char *fmt, ...)
@@ -37,6 +41,10 @@ struct conn *conn_keyed(struct netctx *n, const char *key, struct conn *after);
 bool conn_timers_new(struct conn *c);     /* handshake and header deadlines */
 bool conn_setup_bev(struct conn *c, evutil_socket_t fd, bool accepting);
 void conn_go_up(struct conn *c);
+/* A balancer's connection: read its PROXY header from fd, then set up
+ * TLS. False when out of memory (the caller closes fd). */
+bool conn_proxy_wait(struct conn *c, evutil_socket_t fd);
+void conn_pp_free(struct conn *c);        /* closes the fd still held */
 
 /* conn_out.c */
 void conn_dial_next(struct conn *c);      /* the next resolved address */

@@ -7,7 +7,9 @@
  * distinguishable, as the federation diagnostics require: the states
  * TCP_CONNECTING and TLS_HANDSHAKING keep them apart.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,8 +22,10 @@
 #include "net/conn.h"
 #include "net/conn_impl.h"
 #include "core/framing.h"
+#include "core/proxyproto.h"
 #include "core/share.h"
 #include "net/tls.h"
+#include "util/counters.h"
 #include "util/log.h"
 
 /* ------------------------------------------------------------ reading */
@@ -256,12 +260,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	conn_leave(c);
 }
 
+static void pp_refuse(struct conn *c, const char *slug, const char *detail);
+
 static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd; (void)what;
 	struct conn *c = arg;
 	if (c->state == CONN_CLOSED)   /* closed while a callback held it */
 		return;
+	if (c->pp) {
+		pp_refuse(c, "proxy_header_timeout", "no complete PROXY header in time");
+		return;
+	}
 	bool in_tls = c->state == CONN_TLS_HANDSHAKING;
 	if (c->outbound && (in_tls || c->state == CONN_TCP_CONNECTING)) {
 		c->fail = in_tls ? CFAIL_TLS : CFAIL_CONNECT;
@@ -275,6 +285,153 @@ static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 	log_handshake_failure(c, "handshake_timeout",
 			      "handshake not completed within limits.handshake_timeout", "");
 	conn_close(c, CFAIL_TLS, "handshake_timeout");
+}
+
+/* ------------------------------------------------------------ PROXY header
+ *
+ * Behind a load balancer (a listen entry's proxy_protocol), a connection
+ * starts with a PROXY v1 or v2 header, read here from the raw socket
+ * before any TLS: peeked, and only the header's own bytes taken, so that
+ * the ClientHello after it stays in the socket for OpenSSL. Bytes the
+ * parser says are all header (NEED_MORE) are taken at once, so a partial
+ * header does not keep the socket readable. Within PP_TIMEOUT seconds
+ * (or limits.handshake_timeout if shorter) it must be complete; then the
+ * TLS handshake gets its own limits.handshake_timeout. */
+#define PP_TIMEOUT 3
+
+struct conn_pp {
+	struct event *ev;
+	evutil_socket_t fd;
+	size_t len;
+	unsigned char buf[PP_MAX_HEADER];
+};
+
+void conn_pp_free(struct conn *c)
+{
+	if (!c->pp)
+		return;
+	if (c->pp->ev)
+		event_free(c->pp->ev);
+	evutil_closesocket(c->pp->fd);
+	free(c->pp);
+	c->pp = NULL;
+}
+
+/* Refused before TLS: counted, logged once a second per reason, dropped
+ * (the owner never heard of it). */
+static void pp_refuse(struct conn *c, const char *slug, const char *detail)
+{
+	unsigned dropped;
+	counters_rejection("connection_refused", slug);
+	if (log_flood_allow("connection_refused", slug, &dropped))
+		log_event(LOG_WARNING, "connection_refused", LOG_STR("zone", "external"),
+			  LOG_STR("peer", c->peer), LOG_STR("reason", slug),
+			  LOG_STR("detail", detail), LOG_COUNT("suppressed", dropped),
+			  LOG_CONN(c->id));
+	conn_drop(c);
+}
+
+/* The header is complete: the connection is the client's, and TLS starts
+ * on the bytes after it. */
+static void pp_done(struct conn *c, const struct pp_result *r)
+{
+	evutil_socket_t fd = c->pp->fd;
+	event_free(c->pp->ev);
+	free(c->pp);
+	c->pp = NULL;
+	if (r->kind == PP_PROXY) {
+		struct sockaddr_storage ss = { 0 };
+		if (r->family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			memcpy(&s4->sin_addr, r->src, 4);
+			s4->sin_port = htons(r->sport);
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			memcpy(&s6->sin6_addr, r->src, 16);
+			s6->sin6_port = htons(r->sport);
+		}
+		if (!conn_proxied(c, (struct sockaddr *)&ss)) {
+			evutil_closesocket(fd);
+			conn_drop(c);
+			return;
+		}
+	}
+	/* LOCAL (the balancer's own check) and UNKNOWN keep its address. */
+	if (!conn_setup_bev(c, fd, true)) {
+		evutil_closesocket(fd);
+		conn_drop(c);
+		return;
+	}
+	if (c->transport == TRANSPORT_TCP) {
+		conn_go_up(c);
+		return;
+	}
+	c->state = CONN_TLS_HANDSHAKING;
+	struct timeval tv = { c->net->conf->limits.handshake_timeout, 0 };
+	evtimer_add(c->hs_timer, &tv);
+}
+
+static void on_pp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct conn *c = arg;
+	struct conn_pp *pp = c->pp;
+	conn_enter(c);
+	ssize_t n = recv(fd, pp->buf + pp->len, sizeof pp->buf - pp->len, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		conn_leave(c);
+		return;
+	}
+	if (n <= 0) {
+		if (n == 0 && pp->len == 0)     /* connect and close: a probe */
+			conn_drop(c);
+		else
+			pp_refuse(c, "proxy_header_invalid", n == 0
+				  ? "closed before the PROXY header ended"
+				  : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		conn_leave(c);
+		return;
+	}
+	struct pp_result r;
+	enum pp_status st = proxyproto_parse(pp->buf, pp->len + (size_t)n, &r);
+	if (st == PP_ERROR) {
+		pp_refuse(c, "proxy_header_invalid", r.reason);
+		conn_leave(c);
+		return;
+	}
+	/* Take what is header, and nothing after it. */
+	size_t take = st == PP_DONE ? r.consumed - pp->len : (size_t)n;
+	if (take > 0 && recv(fd, pp->buf + pp->len, take, 0) != (ssize_t)take) {
+		pp_refuse(c, "proxy_header_invalid", "socket read failed");
+		conn_leave(c);
+		return;
+	}
+	pp->len += take;
+	if (st == PP_DONE)
+		pp_done(c, &r);
+	conn_leave(c);
+}
+
+bool conn_proxy_wait(struct conn *c, evutil_socket_t fd)
+{
+	c->pp = calloc(1, sizeof *c->pp);
+	if (!c->pp)
+		return false;
+	c->pp->fd = fd;
+	c->pp->ev = event_new(c->net->base, fd, EV_READ | EV_PERSIST, on_pp_readable, c);
+	if (!c->pp->ev || event_add(c->pp->ev, NULL) < 0) {
+		if (c->pp->ev)
+			event_free(c->pp->ev);
+		free(c->pp);
+		c->pp = NULL;
+		return false;
+	}
+	int t = c->net->conf->limits.handshake_timeout;
+	struct timeval tv = { t < PP_TIMEOUT ? t : PP_TIMEOUT, 0 };
+	evtimer_add(c->hs_timer, &tv);
+	return true;
 }
 
 /* ------------------------------------------------------------ output cap

@@ -10,7 +10,36 @@
 #include "net/conn.h"
 #include "net/netctx.h"
 #include "net/listener.h"
+#include "util/counters.h"
 #include "util/log.h"
+#include "util/netaddr.h"
+
+/* Behind a load balancer, only the balancers may connect: anyone else
+ * could name any address in a PROXY header. */
+static bool proxy_allowed(const struct listener *l, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < l->nproxy_from; i++)
+		if (net_contains(&l->proxy_from[i], sa))
+			return true;
+	return false;
+}
+
+static void refuse_unproxied(const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 8];
+	unsigned char a[16];
+	int fam = net_addr_of(sa, a);
+	if (fam)
+		inet_ntop(fam, a, ip, sizeof ip);
+	snprintf(peer, sizeof peer, fam == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, net_port_of(sa));
+	counters_rejection("connection_refused", "proxy_not_allowed");
+	unsigned dropped;
+	if (log_flood_allow("connection_refused", "proxy_not_allowed", &dropped))
+		log_event(LOG_WARNING, "connection_refused", LOG_STR("zone", "external"),
+			  LOG_STR("peer", peer), LOG_STR("reason", "proxy_not_allowed"),
+			  LOG_STR("detail", "not in the listener's proxy_from"),
+			  LOG_COUNT("suppressed", dropped));
+}
 
 static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
@@ -18,7 +47,12 @@ static void on_accept(struct evconnlistener *ev, evutil_socket_t fd,
 	(void)ev;
 	struct listener *l = arg;
 	l->backoff_ms = 0;
-	conn_accept(l->net, fd, sa, salen, l->zone, l->transport, l->port);
+	if (l->proxy && !proxy_allowed(l, sa)) {
+		refuse_unproxied(sa);
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_accept(l->net, fd, sa, salen, l->zone, l->transport, l->port, l->proxy);
 }
 
 /* accept() failed. Out of descriptors (or memory) the socket stays
@@ -108,17 +142,18 @@ struct want {
 	enum transport tr;
 	const char *addr;
 	int port;
+	const struct conf_listen *cl;   /* its entry: PROXY protocol settings */
 };
 
 static size_t wanted(const struct conf *c, struct want *w, size_t max)
 {
 	size_t n = 0;
-	const char *first_ext = NULL;
+	const struct conf_listen *first_ext = NULL;
 	for (size_t i = 0; i < c->nlisten && n < max; i++) {
 		const struct conf_listen *cl = &c->listen[i];
-		w[n++] = (struct want){ cl->zone, cl->transport, cl->address, cl->port };
+		w[n++] = (struct want){ cl->zone, cl->transport, cl->address, cl->port, cl };
 		if (cl->zone == ZONE_EXTERNAL && !first_ext)
-			first_ext = cl->address;
+			first_ext = cl;
 	}
 	for (size_t k = 0; first_ext && k < c->internal.nnodes; k++) {
 		const struct conf_node *node = &c->internal.nodes[k];
@@ -127,8 +162,9 @@ static size_t wanted(const struct conf *c, struct want *w, size_t max)
 			for (size_t i = 0; i < n; i++)
 				have |= w[i].zone == ZONE_EXTERNAL && w[i].port == node->ports[p].public_;
 			if (!have)
-				w[n++] = (struct want){ ZONE_EXTERNAL, TRANSPORT_TLS, first_ext,
-							node->ports[p].public_ };
+				w[n++] = (struct want){ ZONE_EXTERNAL, TRANSPORT_TLS,
+							first_ext->address,
+							node->ports[p].public_, first_ext };
 		}
 	}
 	return n;
@@ -140,8 +176,25 @@ static bool same(const struct listener *l, const struct want *w)
 	       strcmp(l->address, w->addr) == 0;
 }
 
+/* The PROXY protocol settings of w's entry (kept listeners too: a reload
+ * may turn them on or off, or change proxy_from). */
+static void set_proxy(struct listener *l, const struct want *w)
+{
+	free(l->proxy_from);
+	l->proxy_from = NULL;
+	l->nproxy_from = 0;
+	l->proxy = w->cl->proxy_protocol;
+	if (!l->proxy)
+		return;
+	l->proxy_from = calloc(w->cl->nproxy_from ? w->cl->nproxy_from : 1, sizeof *l->proxy_from);
+	for (size_t i = 0; l->proxy_from && i < w->cl->nproxy_from; i++)
+		if (net_parse(w->cl->proxy_from[i], &l->proxy_from[l->nproxy_from]))
+			l->nproxy_from++;
+}
+
 static void close_one(struct listener *l)
 {
+	free(l->proxy_from);
 	if (l->resume)
 		event_free(l->resume);
 	evconnlistener_free(l->ev);
@@ -202,6 +255,12 @@ bool listeners_update(struct netctx *net, struct listener **list, const struct c
 		}
 	}
 	*tail = added;
+	for (struct listener *l = *list; l; l = l->next)
+		for (size_t i = 0; i < n; i++)
+			if (same(l, &w[i])) {
+				set_proxy(l, &w[i]);
+				break;
+			}
 	set_sources(net, *list);
 	return true;
 }

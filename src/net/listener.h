@@ -18,6 +18,11 @@ struct listener {
 	struct evconnlistener *ev;
 	struct event *resume;          /* paused after EMFILE/ENFILE/ENOMEM */
 	int backoff_ms;
+	/* A load balancer in front (listen entry's proxy_protocol): each
+	 * connection starts with a PROXY header, and only from these. */
+	bool proxy;
+	struct net *proxy_from;
+	size_t nproxy_from;
 	struct netctx *net;
 	struct listener *next;
 };
