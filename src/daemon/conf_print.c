@@ -119,6 +119,12 @@ static void print_field(FILE *out, const struct field *f, const void *base,
 		char *const *v = *SLOT(base, f, char **const);
 		size_t n = *(const size_t *)((const char *)base + f->off_n);
 
+		/* A list that may not be empty is absent when it is: written
+		 * out it would not load again (listen.proxy_from). */
+		if (n == 0 && f->non_empty) {
+			fprintf(out, "# %s: not set\n", f->key);
+			break;
+		}
 		fprintf(out, "%s = [", f->key);
 		for (size_t i = 0; i < n; i++) {
 			fputs(i ? ", " : " ", out);

@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "daemon/conf.h"
 #include "net/conn.h"
@@ -165,6 +166,7 @@ bool reload(struct edge *e)
 	}
 	health_start(e);
 	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
+	log_set_journal(nc->log.target == LOG_TARGET_JOURNAL ? sd_journal_sendv : NULL);
 	tls_ctxs_free(ot);
 	conf_free(old);
 	record(true);
