@@ -16,6 +16,8 @@ static void session_free(struct session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	ctl->nsessions--;
+	if (s->deadline)
+		event_free(s->deadline);
 	bufferevent_free(s->bev);
 	free(s);
 }
@@ -42,8 +44,10 @@ static void on_written(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	if (s->done) {
 		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		/* 2 s from now, whatever the client sends meanwhile. */
 		struct timeval tv = { 2, 0 };
-		bufferevent_set_timeouts(bev, &tv, NULL);
+		evtimer_add(s->deadline, &tv);
+		bufferevent_set_timeouts(bev, NULL, NULL);
 		bufferevent_disable(bev, EV_WRITE);
 		bufferevent_setcb(bev, on_read, NULL, on_event, s);
 	} else if (s->tracing && s->dropped && !s->dropped_told) {
@@ -158,7 +162,7 @@ static void on_tap(void *arg, const struct tap_event *ev)
 		if (s->dropped && !s->dropped_told)
 			tell_dropped(s);
 		trace_record(s, ev);
-		if (ev->kind != TAP_DECISION && ++s->seen >= s->want)
+		if (ev->kind != TAP_DECISION && ++s->seen >= s->want && s->want)
 			ctl_finish(s, "OK messages=%llu dropped=%llu",
 			       (unsigned long long)s->seen, (unsigned long long)s->dropped);
 	}
@@ -231,8 +235,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 	if (n > CTL_MAX_LINE || memchr(line, '\0', n))
 		ctl_finish(s, "ERR command line too long or not text");
-	else
+	else {
+		evtimer_del(s->deadline);   /* answering: the write timeout rules */
 		run_command(s, line);
+	}
 	free(line);
 }
 
@@ -242,6 +248,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct session *s = arg;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		session_free(s);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd; (void)what;
+	session_free(arg);
 }
 
 static long peer_uid(int fd)
@@ -267,7 +279,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		return;
 	}
 	struct session *s = calloc(1, sizeof *s);
-	if (!s || !(s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+	if (!s || !(s->deadline = evtimer_new(base, on_deadline, s)) ||
+	    !(s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+		if (s && s->deadline)
+			event_free(s->deadline);
 		free(s);
 		evutil_closesocket(fd);
 		return;
@@ -280,10 +295,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	ctl->sessions = s;
 	ctl->nsessions++;
 	bufferevent_setcb(s->bev, on_read, on_written, on_event, s);
-	/* The command within 10 s; whatever is written, taken within 30 s
-	 * (a client that stops reading does not hold a session for good). */
+	/* The command within 10 s of the connect, however slowly it comes
+	 * (a timer, not a read timeout that each byte would restart); what is
+	 * written, taken within 30 s (a client that stops reading does not
+	 * hold a session for good). */
 	struct timeval rtv = { CTL_READ_TIMEOUT, 0 }, wtv = { CTL_WRITE_TIMEOUT, 0 };
-	bufferevent_set_timeouts(s->bev, &rtv, &wtv);
+	evtimer_add(s->deadline, &rtv);
+	bufferevent_set_timeouts(s->bev, NULL, &wtv);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	evbuffer_add_printf(bufferevent_get_output(s->bev),
 			    "# sipedge %s worker=%d workers=%d\n", PACKAGE_VERSION,
@@ -331,26 +349,50 @@ static bool clear_stale(const char *path, char *why, size_t len)
 	return true;
 }
 
+/* The socket's directory: made when missing (one level: /run/sipedge when
+ * systemd did not make it), and refused when someone else could swap what
+ * is in it: owned by root or us, not writable by group or others unless
+ * sticky (/tmp). */
 static bool make_parent(const char *path, gid_t gid, char *why, size_t len)
 {
 	char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
 	snprintf(dir, sizeof dir, "%s", path);
 	char *slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
+	if (!slash)
 		return true;
-	*slash = '\0';
-	struct stat st;
-	if (stat(dir, &st) == 0)
-		return true;
-	/* Only the last level: /run/sipedge when systemd did not make it. */
+	if (slash == dir)
+		slash[1] = '\0';       /* "/" itself */
+	else
+		*slash = '\0';
 	if (mkdir(dir, 0750) < 0) {
-		if (errno == EEXIST)
-			return true;    /* another worker made it just now */
-		snprintf(why, len, "cannot create %s: %s", dir, strerror(errno));
+		if (errno != EEXIST) {
+			snprintf(why, len, "cannot create %s: %s", dir, strerror(errno));
+			return false;
+		}
+	} else if (gid != (gid_t)-1 && geteuid() == 0) {
+		/* By descriptor: the name may be swapped, the directory not. */
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
+		    fchown(fd, (uid_t)-1, gid) < 0) {
+			snprintf(why, len, "cannot give %s to its group: %s", dir,
+				 fd < 0 ? strerror(errno) : "not the directory made");
+			if (fd >= 0)
+				close(fd);
+			return false;
+		}
+		close(fd);
+	}
+	struct stat st;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is not a directory", dir);
 		return false;
 	}
-	if (gid != (gid_t)-1 && geteuid() == 0 && chown(dir, 0, gid) < 0) {
-		snprintf(why, len, "cannot give %s to its group: %s", dir, strerror(errno));
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		snprintf(why, len, "%s may be written by others (owner %ld, mode %04o): "
+			 "the socket would not be safe there", dir, (long)st.st_uid,
+			 (unsigned)(st.st_mode & 07777));
 		return false;
 	}
 	return true;
@@ -397,19 +439,28 @@ struct control *control_open(struct edge *e, int worker, int nworkers,
 		snprintf(why, len, "socket: %s", strerror(errno));
 		goto fail;
 	}
-	/* Never world-accessible, not even between bind() and chmod(). */
+	/* Made with its mode (umask) and its group (effective gid) from the
+	 * start: no chmod or chown by name afterwards, which would follow
+	 * whatever someone put at the name in between. */
 	mode_t old = umask(0117);
+	gid_t egid = getegid();
+	bool switched = gid != (gid_t)-1 && geteuid() == 0 && setegid(gid) == 0;
 	int rc = bind(ctl->fd, (struct sockaddr *)&sun, sizeof sun);
+	int err = errno;
+	if (switched && setegid(egid) < 0)
+		abort();                /* cannot happen as root; never go on */
 	umask(old);
 	if (rc < 0) {
-		snprintf(why, len, "bind %s: %s", ctl->path, strerror(errno));
+		snprintf(why, len, "bind %s: %s", ctl->path, strerror(err));
 		goto fail;
 	}
-	if (chmod(ctl->path, 0660) < 0 ||
-	    (gid != (gid_t)-1 && chown(ctl->path, (uid_t)-1, gid) < 0)) {
-		snprintf(why, len, "%s: cannot set mode 0660 and group: %s", ctl->path,
-			 strerror(errno));
-		unlink(ctl->path);
+	struct stat st;
+	if (lstat(ctl->path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 07777) != 0660 ||
+	    (switched && st.st_gid != gid)) {
+		snprintf(why, len, "%s: not the socket just made with mode 0660 and "
+			 "group %s", ctl->path, cf->admin.group && *cf->admin.group
+			 ? cf->admin.group : "(ours)");
 		goto fail;
 	}
 	if (listen(ctl->fd, 16) < 0) {

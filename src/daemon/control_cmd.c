@@ -15,17 +15,37 @@ bool name_under(const char *name, const char *domain)
 	       (n == d || name[n - d - 1] == '.');
 }
 
+/* An address as 16 bytes, IPv4 as ::ffff:a.b.c.d: a dual-stack listener
+ * names an IPv4 peer that way. */
+static bool addr16(const char *a, unsigned char out[16])
+{
+	unsigned char v4[4];
+	if (inet_pton(AF_INET, a, v4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, v4, 4);
+		return true;
+	}
+	return inet_pton(AF_INET6, a, out) == 1;
+}
+
+static bool same_addr(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	return addr16(a, x) && addr16(b, y) && memcmp(x, y, 16) == 0;
+}
+
 bool conn_matches(const struct conn *c, bool by_addr, const char *f)
 {
 	if (by_addr)
-		return strcmp(c->peer_ip, f) == 0;
+		return same_addr(c->peer_ip, f);
 	for (size_t i = 0; i < c->names.n; i++) {
 		const char *nm = c->names.name[i];
 		if (name_under(strncmp(nm, "*.", 2) == 0 ? nm + 2 : nm, f))
 			return true;
 	}
-	return name_under(c->target, f) || name_under(c->alias, f) ||
-	       federation_proved(c, f);
+	/* Not the Via alias: the peer claims it, nothing proves it. */
+	return name_under(c->target, f) || federation_proved(c, f);
 }
 
 static bool url_under(url_t const *u, const char *f)
@@ -234,7 +254,9 @@ const char *parse_target(const char *arg, char *out, size_t len, bool *by_addr)
 	out[n] = '\0';
 	if (n && out[n - 1] == '.')
 		out[n - 1] = '\0';
-	return *out ? NULL : "not a domain name or an address";
+	if (!*out || out[0] == '.' || strstr(out, ".."))
+		return "not a domain name or an address";
+	return NULL;
 }
 
 void cmd_dns_flush(struct session *s, const char *arg)
@@ -297,13 +319,14 @@ void cmd_trace(struct session *s, const char *arg, long long count)
 		return;
 	}
 	s->by_addr = by_addr;
-	s->want = count > 0 ? (uint64_t)count : TRACE_MAX_COUNT;
+	s->want = count > 0 ? (uint64_t)count : 0;     /* 0: until the client goes */
 	s->tracing = true;
 	s->ctl->edge->tap.watchers++;
 	/* The client's EOF ends it: keep reading, without a deadline; a
 	 * reader stuck for 30 s (nothing of the queue taken) is closed. */
 	struct timeval wtv = { CTL_WRITE_TIMEOUT, 0 };
 	bufferevent_set_timeouts(s->bev, NULL, &wtv);
+	evtimer_del(s->deadline);
 	ctl_log_command(s, "trace", s->filter, count > 0 ? "count" : NULL, count);
 	struct rec r;
 	rec_begin(&r, s);

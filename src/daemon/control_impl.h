@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <sofia-sip/sip.h>
@@ -55,6 +57,7 @@
 struct session {
 	struct control *ctl;
 	struct bufferevent *bev;
+	struct event *deadline;      /* the command within 10 s; the linger */
 	struct session *prev, *next;
 	long uid;                    /* the client's, from SO_PEERCRED; -1 */
 	bool json;

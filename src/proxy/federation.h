@@ -27,7 +27,7 @@ void conn_owner_free(struct conn *c);
 /* "domain:accepted,domain:REASON" of what c's peer was judged on (whole
  * entries that fit in buf); returns how many verdicts c holds. */
 size_t federation_verdicts(const struct conn *c, char *buf, size_t len);
-/* Was c's peer judged (either way) for domain? */
+/* Was c's peer accepted for domain or a domain under it? */
 bool federation_proved(const struct conn *c, const char *domain);
 
 /* Forget what c's peer proved (reload: the lists may have changed). */

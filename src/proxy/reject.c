@@ -1,5 +1,7 @@
 /* reject.c - log, count and answer a refusal (reject.h). */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <sofia-sip/sip.h>
 #include <sofia-sip/sip_protos.h>
 
@@ -55,6 +57,34 @@ static void log_rejection(const struct conn *c, sip_t const *sip,
 		  LOG_CONN(conn_id), LOG_TXN(txn_id));
 }
 
+/* Is name (a certificate name, "*." stripped) domain or under it? */
+static bool cert_under(const char *name, const char *domain)
+{
+	if (strncmp(name, "*.", 2) == 0)
+		name += 2;
+	size_t n = strlen(name), d = strlen(domain);
+	return n >= d && strcasecmp(name + n - d, domain) == 0 &&
+	       (n == d || name[n - d - 1] == '.');
+}
+
+/* What a refusal counts under in sipedge-ctl partners: the domain a node
+ * asked for, or one the partner's certificate names; a domain a partner
+ * only claims counts under "unproven:" and its certificate's first name,
+ * so one partner cannot fill the table with other organisations' names. */
+static const char *partner_of(const struct conn *c, const char *domain,
+			      char *buf, size_t len)
+{
+	if (c->zone != ZONE_EXTERNAL)
+		return domain;
+	for (size_t i = 0; i < c->names.n; i++)
+		if (cert_under(c->names.name[i], domain))
+			return domain;
+	if (!c->names.n)
+		return NULL;
+	snprintf(buf, len, "unproven:%s", c->names.name[0]);
+	return buf;
+}
+
 /* A forwarded request not delivered: answered upstream from its txn. */
 static void reject_txn(const struct rejection *r)
 {
@@ -77,8 +107,10 @@ void reject(struct conn *c, msg_t *msg, const struct rejection *r)
 	if (!r->logged)
 		log_rejection(c, sip, r, c->id, 0);
 	counters_rejection(event_name(r->event), r->count_as ? r->count_as : r->reason);
-	if (r->domain)
-		partners_refused(c->edge->partners, r->domain,
+	char key[PARTNER_DOMAIN_MAX];
+	const char *who = r->domain ? partner_of(c, r->domain, key, sizeof key) : NULL;
+	if (who)
+		partners_refused(c->edge->partners, who,
 				 c->zone == ZONE_EXTERNAL ? PARTNER_IN : PARTNER_OUT,
 				 r->count_as ? r->count_as : r->reason);
 	TAP(c->edge, .kind = TAP_DECISION, .conn = c, .msg = msg, .verdict = "refused",

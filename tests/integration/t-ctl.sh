@@ -81,9 +81,11 @@ se_send "C: a MESSAGE from a domain the partner's certificate does not prove: 40
 ctl partners
 se_match_all "C: partners counts partner.test's accepted request" \
 	"$(printf '%s\n' "$CTL_OUT" | grep '^domain=partner\.test ')" 'in_accepted=1' 'last=accepted'
-se_match_all "C: ... and evil.test's refusal, with its reason" \
-	"$(printf '%s\n' "$CTL_OUT" | grep '^domain=evil\.test ')" 'in_refused=1' \
+se_match_all "C: ... and the refusal of evil.test, which it only claimed, under its own name" \
+	"$(printf '%s\n' "$CTL_OUT" | grep '^domain=unproven:sip\.partner\.test ')" 'in_refused=1' \
 	'last=refused' 'last_reason=[a-z_]+'
+se_nomatch "C: ... so a partner cannot fill the table with other organisations' names" \
+	'^domain=evil\.test ' "$CTL_OUT"
 
 # ---- D: drop
 se_log_mark
@@ -141,6 +143,30 @@ T=$(cat "$RUN/trace2.out")
 se_match "E: a refusal's decision names its status and reason" \
 	'^trace=decision .*verdict=refused .*status=403 .*reason=[a-z_]+.*domain=evil\.test' "$T"
 se_match "E: ... and the 403 as sent" '^trace=out .*status=403' "$T"
+
+# What a partner writes reaches the operator's terminal escaped: C0, C1
+# (raw and UTF-8) and bidi controls as \xNN in text; JSON keeps the text.
+sed 's/^\${BODY:-hello from sippeer}$/caf\xc3\xa9 \x1b[2J \xc2\x9b31m \xe2\x80\xae EVIL/' \
+	"$SCEN/message.sip" >"$RUN/esc.sip"
+trace_bg trace4 trace partner.test --count 1
+se_send "E: a MESSAGE whose body carries terminal controls" "${PARTNER[@]}" "$RUN/esc.sip" \
+	--var CALLID=ctl-esc-$$ --expect 200
+trace_end "$TRACE_PID"
+T=$(cat "$RUN/trace4.out")
+se_match "E: text: every byte outside printable ASCII shown as \\xNN" \
+	'^\| caf\\xc3\\xa9 \\x1b\[2J \\xc2\\x9b31m \\xe2\\x80\\xae EVIL$' "$T"
+se_nomatch "E: ... none of them raw" $'\x1b|\xc2\x9b|\xe2\x80\xae' "$T"
+trace_bg trace5 --json trace partner.test --count 1
+se_send "E: the same in JSON" "${PARTNER[@]}" "$RUN/esc.sip" --var CALLID=ctl-esc2-$$ --expect 200
+trace_end "$TRACE_PID"
+line=$(grep '"trace":"in"' "$RUN/trace5.out" | head -n 1)
+se_eq "E: JSON keeps the text, with the controls as escapes" yes "$(printf '%s' "$line" | python3 -c '
+import json, sys
+raw = sys.stdin.read()
+m = json.loads(raw)["message"]
+body = m.split("\r\n\r\n", 1)[1].strip()
+ok = body == "caf\u00e9 \u001b[2J \u009b31m \u202e EVIL" and "\\u009b" in raw and "\\u202e" in raw and "caf\u00e9".encode() in raw.encode()
+print("yes" if ok else "no: %r" % body)' 2>&1)"
 
 trace_bg trace3 --json trace "$NET.21" --count 1
 se_send "E: traced by address, in JSON" "${PARTNER[@]}" "$SCEN/message.sip" \
@@ -226,6 +252,24 @@ print(busy)
 EOF
 )
 se_eq "G: 20 idle sessions at once: the 4 over the cap of 16 are told 'busy'" 4 "$out"
+out=$(timeout 30 python3 - "$SE_CTL" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(1)
+t0 = time.monotonic()
+try:
+    while time.monotonic() - t0 < 20:
+        s.send(b"s")                   # one byte every half second
+        try:
+            if s.recv(4096) == b"": break
+        except socket.timeout:
+            pass
+        time.sleep(0.5)
+except OSError:
+    pass
+print("closed after %d s" % round(time.monotonic() - t0))
+EOF
+)
+se_match "G: a command dripped a byte at a time is cut at 10 s ($out)" '^closed after 1[0-2] s$' "$out"
 ctl status
 se_eq "G: ... and a session is free again once they closed" 0 "$CTL_RC"
 ctl dns flush
@@ -254,6 +298,11 @@ timeout 20 "$SIPEDGE" -f -c "$RUN/edge.conf" >"$RUN/notsock.log" 2>&1; rc=$?
 se_match "H: a file that is not a socket is never removed: no start (exit $rc)" \
 	'reason=control_socket .*is not a socket' "$(cat "$RUN/notsock.log")"
 rm -f "$SE_CTL"
+mkdir -p "$RUN/open"; chmod 0777 "$RUN/open"
+sed "s|control_socket = \"[^\"]*\"|control_socket = \"$RUN/open/c.sock\"|" "$RUN/edge.conf" >"$RUN/open.conf"
+timeout 20 "$SIPEDGE" -f -c "$RUN/open.conf" >"$RUN/open.log" 2>&1; rc=$?
+se_match "H: a socket directory others may write (0777, not sticky) is refused (exit $rc)" \
+	'reason=control_socket .*may be written by others' "$(cat "$RUN/open.log")"
 
 # ---- I: two workers, one command
 sed -i 's/workers = 1;/workers = 2;/' "$RUN/edge.conf"

@@ -22,11 +22,14 @@
 
 #define DEFAULT_SOCKET "/run/sipedge/control.sock"
 #define MAX_WORKERS 256
-#define LINE_MAX_BYTES (64 * 1024)
+/* Above the largest record the daemon sends: a trace's 16 KB of message
+ * text, escaped in JSON (at most 6 bytes a byte), and its keys. */
+#define LINE_MAX_BYTES (256 * 1024)
 #define REPLY_TIMEOUT_MS 10000
 
 struct peer {
 	int fd;
+	const char *cmd;           /* to send after the greeting */
 	char buf[LINE_MAX_BYTES];
 	size_t len;
 	bool greeted, done, failed;
@@ -114,6 +117,13 @@ static bool handle_line(struct peer *p, char *line, unsigned long *messages, int
 			return false;
 		}
 		p->workers = w ? atoi(w + 9) : 1;
+		if (p->cmd && !send_all(p->fd, p->cmd, strlen(p->cmd))) {
+			fprintf(stderr, "sipedge-ctl: cannot send the command: %s\n",
+				strerror(errno));
+			p->failed = true;
+			*rc = 1;
+			return false;
+		}
 		return true;
 	}
 	if (line[0] == '#')
@@ -187,11 +197,12 @@ static int run(char paths[][PATH_MAX], int n, const char *cmd, bool trace,
 	}
 	for (int i = 0; i < n; i++) {
 		peers[i].fd = dial(paths[i], false);
-		if (peers[i].fd < 0 || !send_all(peers[i].fd, cmd, strlen(cmd))) {
+		if (peers[i].fd < 0) {
 			rc = 1;
 			peers[i].done = true;
 			continue;
 		}
+		peers[i].cmd = cmd;    /* sent once the greeting is read */
 		open_n++;
 	}
 	while (open_n > 0 && !(trace && want && messages >= want)) {
@@ -283,6 +294,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		at += (size_t)snprintf(cmd + at, sizeof cmd - at, "%s%s", at ? " " : "", argv[k]);
+	}
+	if (at + sizeof " --json\n" > sizeof cmd) {
+		fprintf(stderr, "sipedge-ctl: arguments too long\n");
+		return 2;
 	}
 	if (json)
 		at += (size_t)snprintf(cmd + at, sizeof cmd - at, " --json");
