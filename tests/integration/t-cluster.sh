@@ -9,9 +9,14 @@
 #      in-dialog NOTIFY comes in through B (HAProxy's B-only port) and
 #      reaches the same node with the Call-ID restored; its 200 returns.
 #   3. What HAProxy's TCP check looks like in an edge's log.
-#   4. kill -9 A under a steady load of MESSAGEs through HAProxy (one TLS
-#      connection each): the failed requests are counted and timed; every
-#      request started 2 s after HAProxy marked A DOWN succeeds.
+#   4. kill -9 A under a steady load of MESSAGEs through HAProxy (every
+#      50 ms on each of two held TLS connections and on a stream of new
+#      connections): the failed requests are counted and timed ("# failover"
+#      lines); every request started 2 s after HAProxy marked A DOWN
+#      succeeds, and the held connection on A loses one request.
+#   5. keepalived (root, network namespaces): contrib's keepalived.conf on
+#      two edges in namespaces; kill -9 of A's sipedge moves the virtual
+#      address to B, whose sipedge answers on it.
 #   .1 HAProxy (:5061 both edges, :5071 A only, :5072 B only)
 #   .2 A internal   .3 A external   .4 B external   .5 B internal
 #   .11 node (sipp)   .21 partner   .53 dnsmasq
@@ -280,4 +285,125 @@ se_send "a new MESSAGE through HAProxy now gets 200 (edge B)" "${PARTNER[@]}" \
 	"$SCEN/message.sip" --var CALLID=cl-after-$$ --expect 200
 
 kill -0 "$B_PID" 2>/dev/null && ok "edge B still running" || not_ok "edge B still running (it died)"
+se_kill "$B_PID" 5
+
+# ---- 5. keepalived: a VRRP address moved between two edges
+# Network namespaces (root only): "lan" holds a bridge; edge A (10.199.0.11)
+# and edge B (.12) each run sipedge (external listener on the virtual
+# address .10, bound before it is theirs: ip_nonlocal_bind) and keepalived
+# (contrib's file with these addresses, track script sipedge-ctl status:
+# two failures put A in FAULT, it sends a priority 0 advertisement);
+# "peer" holds the node (sipp, .31) and the partner (.21). kill -9 of A's
+# sipedge: the track script fails, B takes the address, the partner's
+# MESSAGEs (a new connection each) get 200 from B.
+KA_NS=()
+ka_cleanup() {
+	local ns
+	for ns in "${KA_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	KA_NS=()
+}
+ka_run() {
+	local pfx=$1 i
+	KA_NS=("${pfx}lan" "${pfx}a" "${pfx}b" "${pfx}p")
+	for i in "${KA_NS[@]}"; do ip netns add "$i" || return 1; done
+	ip -n "${pfx}lan" link add br0 type bridge && ip -n "${pfx}lan" link set br0 up || return 1
+	for i in a:11 b:12 p:21; do
+		ip link add "v${pfx}${i%%:*}" netns "${pfx}lan" type veth peer name eth0 netns "$pfx${i%%:*}" &&
+		ip -n "${pfx}lan" link set "v${pfx}${i%%:*}" master br0 up &&
+		ip -n "$pfx${i%%:*}" addr add "10.199.0.${i#*:}/24" dev eth0 &&
+		ip -n "$pfx${i%%:*}" link set eth0 up && ip -n "$pfx${i%%:*}" link set lo up || return 1
+	done
+	ip -n "${pfx}p" addr add 10.199.0.31/24 dev eth0 || return 1
+	for i in a b; do ip netns exec "$pfx$i" sysctl -qw net.ipv4.ip_nonlocal_bind=1 || return 1; done
+	return 0
+}
+if [ "$(id -u)" != 0 ] || ! command -v keepalived >/dev/null 2>&1; then
+	note "keepalived: not run (needs root and keepalived)"
+elif ! ka_run "se$$" >"$RUN/ka-net.out" 2>&1; then
+	note "keepalived: not run, network namespaces unavailable: $(head -3 "$RUN/ka-net.out")"
+	ka_cleanup
+else
+	P=se$$
+	VIP=10.199.0.10
+	se_bg ka-node ip netns exec "${P}p" sipp -sf "$SCEN/node-uas.xml" -t t1 -i 10.199.0.31 -p 5062 \
+		-nd -nostdin -timeout 120 -trace_msg -message_file "$RUN/ka-node.msg" -deadcall_wait 0
+	for e in a:11 b:12; do
+		x=${e%%:*}
+		SE_CONF=$RUN/ka-edge-$x.conf se_write_conf \
+			"edge={ fqdn = \"edge.test\"; secret_file = \"$RUN/secret\"; }" \
+			"dns={ servers = [ \"10.199.0.53:53\" ]; }" \
+			"listen=(
+  { zone = \"external\"; address = \"$VIP\"; port = 5061; transport = \"tls\"; },
+  { zone = \"internal\"; address = \"10.199.0.${e#*:}\"; port = 5060; transport = \"tcp\"; }
+)" "internal={ domains = [ \"example.test\" ];
+  nodes = ( { name = \"imp1\"; address = \"10.199.0.31\"; transport = \"tcp\";
+              ports = ( { internal = 5062; public = 5061; } ); routing = true; priority = 1; } );
+  health = { interval = 0; }; }" \
+			"admin={ control_socket = \"/tmp/sipedge-ctl-ka-$P-$x.sock\"; metrics_port = 0; }"
+		se_bg "ka-edge-$x" ip netns exec "$P$x" "$SIPEDGE" -f -c "$RUN/ka-edge-$x.conf"
+		eval "KA_EDGE_$x=\$BG_PID"
+		# contrib's file with this test's addresses and control socket
+		sed -e "s|/usr/sbin/sipedge-ctl status|$SIPEDGE_CTL -s /tmp/sipedge-ctl-ka-$P-$x.sock status|" \
+			-e "s|192\.0\.2\.10/24|$VIP/24|; s|192\.0\.2\.10|$VIP|g" \
+			-e "/^ *enable_script_security/d; s|router_id sipedge1|router_id sipedge-$x|" \
+			"$top_srcdir/contrib/keepalived/keepalived.conf" >"$RUN/ka-$x.conf"
+		if [ $x = a ]; then
+			sed -i -e 's|unicast_src_ip 192\.0\.2\.11|unicast_src_ip 10.199.0.11|' \
+				-e 's|^\( *\)192\.0\.2\.12$|\110.199.0.12|' "$RUN/ka-$x.conf"
+		else
+			sed -i -e 's|state MASTER|state BACKUP|; s|priority 150|priority 100|' \
+				-e 's|unicast_src_ip 192\.0\.2\.11|unicast_src_ip 10.199.0.12|' \
+				-e 's|^\( *\)192\.0\.2\.12$|\110.199.0.11|' "$RUN/ka-$x.conf"
+		fi
+	done
+	n=0
+	while [ $n -lt 200 ] && ! { grep -q event=startup "$RUN/ka-edge-a.out" &&
+	                            grep -q event=startup "$RUN/ka-edge-b.out"; }; do
+		sleep 0.1; n=$((n + 1))
+	done
+	se_match "keepalived: both edges started on the virtual address (not yet theirs)" \
+		'event=startup.*event=startup' "$(grep -h event=startup "$RUN"/ka-edge-[ab].out | tr '\n' ' ')"
+	for x in a b; do
+		se_bg "ka-$x" ip netns exec "$P$x" keepalived -n -l -D -P -f "$RUN/ka-$x.conf" \
+			-p "$RUN/ka-$x.pid" -r "$RUN/ka-$x-vrrp.pid"
+	done
+	n=0
+	while [ $n -lt 150 ] && ! ip -n "${P}a" -o addr show | grep -q "$VIP/"; do sleep 0.1; n=$((n + 1)); done
+	ip -n "${P}a" -o addr show | grep -q "$VIP/" &&
+		ok "keepalived: edge A holds $VIP ($((n * 100)) ms)" ||
+		not_ok "keepalived: edge A holds $VIP ($(tail -3 "$RUN/ka-a.out"))"
+	KA_SEND=(ip netns exec "${P}p" python3 "$TOOLS/sippeer.py" send --connect "$VIP:5061"
+		--bind 10.199.0.21 --tls --ca "$PKI/ca.crt" --sni edge.test
+		--cert "$PKI/partner.crt" --key "$PKI/partner.key" --timeout 2 "$SCEN/message.sip")
+	se_check "keepalived: a MESSAGE to $VIP gets 200 (edge A)" \
+		"${KA_SEND[@]}" --var CALLID=ka-1-$$ --expect 200
+	# kill -9 A's sipedge; send a MESSAGE every 200 ms until one gets 200
+	# from B (bounded: 15 s).
+	T_KILL=$(date +%s%3N)
+	kill -KILL "$KA_EDGE_a"
+	wait "$KA_EDGE_a" 2>/dev/null
+	fails=0 tries=0 got=
+	while [ $(( $(date +%s%3N) - T_KILL )) -lt 15000 ]; do
+		tries=$((tries + 1))
+		if "${KA_SEND[@]}" --var CALLID=ka-f$tries-$$ --expect 200 >"$RUN/ka-send.out" 2>&1; then
+			got=$(( $(date +%s%3N) - T_KILL )); break
+		fi
+		fails=$((fails + 1)); sleep 0.2
+	done
+	moved=$(grep -m1 -n 'Entering MASTER STATE' "$RUN/ka-b.out" | cut -d: -f1)
+	grep -hE 'chk_sipedge.*(failed|returning)|Entering (MASTER|BACKUP|FAULT) STATE$|priority 0' \
+		"$RUN/ka-a.out" "$RUN/ka-b.out" | sed 's/^/#   /'
+	note "keepalived: kill at $(date -d @$((T_KILL / 1000)) +%T).$((T_KILL % 1000))"
+	note "keepalived failover: $fails failed of $tries, first 200 ${got:-never} ms after the kill"
+	[ -n "$got" ] && [ "$got" -le 8000 ] &&
+		ok "keepalived: B answers on $VIP ${got} ms after A's sipedge was killed (track script fall 2, interval 1)" ||
+		not_ok "keepalived: B answers on $VIP within 8 s (${got:-never}; $(tail -2 "$RUN/ka-b.out" | tr '\n' ' '))"
+	[ -n "$moved" ] && ok "keepalived: B logged Entering MASTER STATE" ||
+		not_ok "keepalived: B logged Entering MASTER STATE"
+	ip -n "${P}b" -o addr show | grep -q "$VIP/" && ok "keepalived: $VIP is on B" ||
+		not_ok "keepalived: $VIP is on B"
+	for p in "${SE_PIDS[@]}"; do se_kill "$p" 5; done
+	SE_PIDS=()
+	ka_cleanup
+fi
 se_done
