@@ -278,6 +278,9 @@ stream() {
 stream new
 stream keep1; k1=$NFAIL
 stream keep2; k2=$NFAIL
+all=$(cat "$RUN"/load-*.out)
+last=$(printf '%s\n' "$all" | awk '$3 != "STATUS_200" { print $2 }' | sort -n | tail -1)
+note "failover: $(printf '%s\n' "$all" | awk '$3 != "STATUS_200"' | grep -c .) failed of $(printf '%s\n' "$all" | grep -c .), last failure $([ -n "$last" ] && echo $((last - T_KILL)) || echo none) ms after the kill, HAProxy noticed after $noticed ms"
 [ $((k1 + k2)) -ge 1 ] && [ "$k1" -le 1 ] && [ "$k2" -le 1 ] &&
 	ok "the held connection through A lost its request in flight, then reconnected (failures: $k1, $k2)" ||
 	not_ok "the held connection through A lost its request in flight, then reconnected (failures: $k1, $k2)"
@@ -405,5 +408,6 @@ else
 	for p in "${SE_PIDS[@]}"; do se_kill "$p" 5; done
 	SE_PIDS=()
 	ka_cleanup
+	rm -f "/tmp/sipedge-ctl-ka-$P-a.sock" "/tmp/sipedge-ctl-ka-$P-b.sock"
 fi
 se_done
