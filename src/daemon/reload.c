@@ -45,7 +45,8 @@ void reload_secret_window(struct edge *e)
 	if (left > 0) {
 		if (!e->secret_prev_timer)
 			e->secret_prev_timer = evtimer_new(e->base, on_secret_window, e);
-		struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 + 1000 };
+		int64_t us = left * 1000 + 1000;   /* just past the end */
+		struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
 		if (e->secret_prev_timer)
 			evtimer_add(e->secret_prev_timer, &tv);
 	} else if (e->secret_prev.loaded) {
