@@ -177,6 +177,21 @@ bool mask_unmask(const unsigned char secret[MASK_KEY_LEN], const char *s,
 	return ok;
 }
 
+bool mask_unmask_any(const unsigned char cur[MASK_KEY_LEN], const unsigned char *prev,
+		     const char *s, char *out, size_t outlen)
+{
+	return mask_unmask(cur, s, out, outlen) ||
+	       (prev && mask_unmask(prev, s, out, outlen));
+}
+
+int64_t mask_prev_left_ms(const struct mask_prev *p, int seconds, int64_t now_ms)
+{
+	if (!p || !p->loaded || seconds <= 0)
+		return 0;
+	int64_t left = p->at_ms + (int64_t)seconds * 1000 - now_ms;
+	return left > 0 ? left : 0;
+}
+
 bool mask_hash(const unsigned char secret[MASK_KEY_LEN], const char *callid,
 	       char *out, size_t outlen)
 {

@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MASK_PREFIX "semask-"
 #define MASK_HASH_PREFIX "sehash-"
@@ -46,6 +47,26 @@ bool mask_is_masked(const char *s);
  * authenticate under this secret. */
 bool mask_unmask(const unsigned char secret[MASK_KEY_LEN], const char *s,
 		 char *out, size_t outlen);
+
+/* Rotation (edge.secret_previous_file): masks are always made with the
+ * current key; a mask is restored under the current key, then under
+ * prev when it is not NULL (the previous key, its window open). */
+bool mask_unmask_any(const unsigned char cur[MASK_KEY_LEN], const unsigned char *prev,
+		     const char *s, char *out, size_t outlen);
+
+/* The previous key and when it was loaded (at start, or by the reload
+ * that named its file), in CLOCK_MONOTONIC milliseconds: the same clock in
+ * every worker, so a worker restarted later closes the window on time. */
+struct mask_prev {
+	unsigned char key[MASK_KEY_LEN];
+	bool loaded;
+	int64_t at_ms;
+};
+
+/* Milliseconds the previous key is still accepted at now_ms, with a window
+ * of seconds (edge.secret_previous_seconds) from its loading; 0 when it is
+ * not (none loaded, seconds 0, or the window is over). */
+int64_t mask_prev_left_ms(const struct mask_prev *p, int seconds, int64_t now_ms);
 
 /* One-way form of a Call-ID: "sehash-" base64url(HMAC-SHA256(k_mac, callid)),
  * 50 characters; false if outlen is too small. */

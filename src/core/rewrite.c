@@ -183,7 +183,8 @@ static const char *hide_id(const struct rewrite_ctx *rc, su_home_t *home, const 
 static const char *reveal_id(const struct rewrite_ctx *rc, su_home_t *home, const char *id)
 {
 	char buf[MASK_MAX_CALLID + 1];
-	if (!mask_is_masked(id) || !mask_unmask(rc->secret, id, buf, sizeof buf))
+	if (!mask_is_masked(id) ||
+	    !mask_unmask_any(rc->secret, rc->secret_prev, id, buf, sizeof buf))
 		return NULL;
 	return su_strdup(home, buf);
 }

@@ -36,6 +36,9 @@ struct rewrite_ctx {
 	const unsigned char *secret;   /* 32 bytes: mask.h's key */
 	const struct own_addr *listeners;
 	size_t nlisteners;
+	/* The previous key while its window is open (edge.secret_previous_*),
+	 * else NULL: accepted for restoring masks, never used to make one. */
+	const unsigned char *secret_prev;
 };
 
 /* The first internal listener with transport tr (for our Via/RR toward a

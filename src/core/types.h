@@ -81,6 +81,8 @@ struct conf {
 		char *fqdn;
 		char *public_address;   /* NULL = none */
 		char *secret_file;      /* "" = a key made at start */
+		char *secret_previous_file;  /* "" = none; rotation: still accepted */
+		int secret_previous_seconds; /* ..for this long after it was loaded */
 		int workers;            /* 0 = auto (online CPUs), else 1..64 */
 	} edge;
 

@@ -66,6 +66,10 @@ static const struct field edge_fields[] = {
 	{ "public_address", K_IP, AT(struct conf, edge.public_address) },
 	{ "secret_file", K_PATH, AT(struct conf, edge.secret_file),
 	  .empty_ok = true, .sdef = "" },
+	{ "secret_previous_file", K_PATH, AT(struct conf, edge.secret_previous_file),
+	  .empty_ok = true, .sdef = "" },
+	{ "secret_previous_seconds", K_INT, AT(struct conf, edge.secret_previous_seconds),
+	  .min = 0, .max = 604800, .idef = 86400 },
 	{ "workers", K_INT, AT(struct conf, edge.workers), .min = 1, .max = 64,
 	  .idef = 0, .auto_ok = true },
 	{ 0 }

@@ -564,18 +564,25 @@ void conf_check_ciphers(struct ld *ld, const char *group,
 	ERR_clear_error();
 }
 
-/* edge.secret_file: the key of the Call-ID masks, read as it will be. */
-void conf_check_secret(struct ld *ld, const struct conf *c)
+/* edge.secret_file and edge.secret_previous_file: the keys of the Call-ID
+ * masks, read as they will be. */
+static void check_secret_file(struct ld *ld, const char *path, const char *key_name)
 {
-	const char *path = c->edge.secret_file;
 	unsigned char key[32];
-	char why[512];
+	char why[512], full[64];
 
 	if (!path || !*path)
 		return;
+	snprintf(full, sizeof full, "edge.%s", key_name);
 	if (!secret_load(path, key, why, sizeof why))
-		conf_err(ld, conf_nearest(ld->cfg, "edge.secret_file"), "secret_file: %s", why);
+		conf_err(ld, conf_nearest(ld->cfg, full), "%s: %s", key_name, why);
 	OPENSSL_cleanse(key, sizeof key);
+}
+
+void conf_check_secret(struct ld *ld, const struct conf *c)
+{
+	check_secret_file(ld, c->edge.secret_file, "secret_file");
+	check_secret_file(ld, c->edge.secret_previous_file, "secret_previous_file");
 }
 
 /* The account to run as must exist now, not when a root start needs it. */

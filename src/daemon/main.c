@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 #define SD_JOURNAL_SUPPRESS_LOCATION 1  /* no CODE_FILE=log.c on each entry */
 #include <systemd/sd-journal.h>
@@ -162,6 +163,8 @@ static void edge_free(struct edge *e)
 	if (e->sig_hup) event_free(e->sig_hup);
 	if (e->drain_timer) event_free(e->drain_timer);
 	if (e->tick) event_free(e->tick);
+	if (e->secret_prev_timer) event_free(e->secret_prev_timer);
+	OPENSSL_cleanse(&e->secret_prev, sizeof e->secret_prev);
 	metrics_free(e->metrics);
 	conf_free(e->conf);
 	if (e->base)
@@ -287,6 +290,15 @@ int main(int argc, char **argv)
 			  LOG_STR("detail", why));
 		goto out;
 	}
+	/* Rotation: the previous key, accepted (never used to encode) for
+	 * edge.secret_previous_seconds from now; reload.c closes the window. */
+	if (!secret_load_previous(conf->edge.secret_previous_file, &e->secret_prev,
+				  why, sizeof why)) {
+		log_event(LOG_ERR, "startup_failed",
+			  LOG_STR("reason", "secret_file"),
+			  LOG_STR("detail", why));
+		goto out;
+	}
 	if (!*conf->edge.secret_file)
 		log_event(LOG_NOTICE, "secret_random",
 			  LOG_STR("detail", "edge.secret_file is not set: "
@@ -296,7 +308,8 @@ int main(int argc, char **argv)
 	int nworkers = workers_count(conf), windex = -1;
 	struct workers_shared shared = { 0 };
 	if (nworkers > 1) {
-		bool worker = workers_run(nworkers, &conf, e->secret, &windex, &shared, &rc);
+		bool worker = workers_run(nworkers, &conf, e->secret, &e->secret_prev, &windex,
+					  &shared, &rc);
 		e->conf = conf;       /* the supervisor's last good one */
 		if (!worker)
 			goto out;
@@ -330,7 +343,7 @@ int main(int argc, char **argv)
 	proxy_attach(e);
 	if (!listeners_open(e->net, &e->listeners))
 		goto out;
-	fwd_refresh_view(e);
+	reload_secret_window(e);   /* and fwd_refresh_view() */
 	if (!health_start(e)) {
 		log_msg(LOG_ERR, "out of memory");
 		goto out;

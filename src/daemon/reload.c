@@ -27,6 +27,40 @@
 #include "net/tls.h"
 #include "proxy/txn.h"
 
+static void on_secret_window(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	reload_secret_window(arg);
+}
+
+void reload_secret_window(struct edge *e)
+{
+	int64_t left = mask_prev_left_ms(&e->secret_prev,
+					 e->conf->edge.secret_previous_seconds, secret_now_ms());
+	bool was = e->secret_prev_open;
+	e->secret_prev_open = left > 0;
+	if (e->secret_prev_timer)
+		evtimer_del(e->secret_prev_timer);
+	if (left > 0) {
+		if (!e->secret_prev_timer)
+			e->secret_prev_timer = evtimer_new(e->base, on_secret_window, e);
+		int64_t us = left * 1000 + 1000;   /* just past the end */
+		struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+		if (e->secret_prev_timer)
+			evtimer_add(e->secret_prev_timer, &tv);
+	} else if (e->secret_prev.loaded) {
+		/* Over: the key is forgotten; a reload naming the same file does
+		 * not bring it back (a new name does, for a new window). */
+		OPENSSL_cleanse(e->secret_prev.key, sizeof e->secret_prev.key);
+		e->secret_prev.loaded = false;
+		if (was)
+			log_msg(LOG_NOTICE, "edge.secret_previous_file: the previous key is no "
+				"longer accepted (edge.secret_previous_seconds are over)");
+	}
+	fwd_refresh_view(e);
+}
+
 static bool same_dns(const struct conf *a, const struct conf *b)
 {
 	if (a->dns.nservers != b->dns.nservers || a->dns.timeout_ms != b->dns.timeout_ms ||
@@ -123,12 +157,30 @@ bool reload(struct edge *e)
 		failed("cannot read edge.secret_file (line above)");
 		return false;
 	}
+	/* The previous key likewise only when its file's name changed: its
+	 * window counts from the start or the reload that loaded it. */
+	struct mask_prev prev;
+	bool new_prev = strcmp(e->conf->edge.secret_previous_file,
+			       nc->edge.secret_previous_file) != 0;
+	if (new_prev && !secret_load_previous(nc->edge.secret_previous_file, &prev, why,
+					      sizeof why)) {
+		log_event(LOG_ERR, "reload",
+			  LOG_STR("result", "failed"),
+			  LOG_STR("error", why));
+		OPENSSL_cleanse(key, sizeof key);
+		tls_ctxs_free(nt);
+		conf_free(nc);
+		failed("cannot read edge.secret_previous_file (line above)");
+		return false;
+	}
 	struct dns_options dopt;
 	conf_dns_options(nc, &dopt);
 	struct dns *nd = same_dns(e->conf, nc) ? NULL : dns_new(e->base, &dopt);
 	if (!same_dns(e->conf, nc) && !nd) {
 		tls_ctxs_free(nt);
 		conf_free(nc);
+		OPENSSL_cleanse(key, sizeof key);
+		OPENSSL_cleanse(&prev, sizeof prev);
 		failed("cannot start the DNS resolver with the new dns settings");
 		return false;
 	}
@@ -136,6 +188,8 @@ bool reload(struct edge *e)
 		dns_free(nd);
 		tls_ctxs_free(nt);
 		conf_free(nc);
+		OPENSSL_cleanse(key, sizeof key);
+		OPENSSL_cleanse(&prev, sizeof prev);
 		failed("cannot bind a new listener (line above)");
 		return false;
 	}
@@ -153,7 +207,12 @@ bool reload(struct edge *e)
 		memcpy(e->secret, key, sizeof key);
 		OPENSSL_cleanse(key, sizeof key);
 	}
-	fwd_refresh_view(e);
+	if (new_prev) {
+		OPENSSL_cleanse(&e->secret_prev, sizeof e->secret_prev);
+		e->secret_prev = prev;
+		OPENSSL_cleanse(&prev, sizeof prev);
+	}
+	reload_secret_window(e);   /* the new seconds; and fwd_refresh_view() */
 	/* Transactions first: closing a removed node's connection below
 	 * fails its transactions, which must already name nodes of nc. */
 	txn_foreach(e, remap_txn, &r);

@@ -12,4 +12,10 @@ struct edge;
  * contexts; new ones get the new files. */
 bool reload(struct edge *e);
 
+/* Open or close the window of the previous key (edge.secret_previous_file)
+ * from when it was loaded and edge.secret_previous_seconds, arm the timer
+ * that closes it, and rebuild the rewrite view (fwd_refresh_view). At
+ * start, after each reload, and by the timer. */
+void reload_secret_window(struct edge *e);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -72,4 +73,30 @@ out:
 	OPENSSL_cleanse(buf, sizeof buf);
 	close(fd);
 	return ok;
+}
+
+int64_t secret_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool secret_load_previous(const char *path, struct mask_prev *p, char *err, size_t errlen)
+{
+	struct mask_prev np = { .loaded = false };
+	if (path && *path) {
+		if (!secret_load(path, np.key, err, errlen)) {
+			OPENSSL_cleanse(&np, sizeof np);
+			return false;
+		}
+		np.loaded = true;
+		np.at_ms = secret_now_ms();
+	} else if (errlen) {
+		err[0] = '\0';
+	}
+	OPENSSL_cleanse(p, sizeof *p);
+	*p = np;
+	OPENSSL_cleanse(&np, sizeof np);
+	return true;
 }

@@ -182,7 +182,7 @@ static void hup_all(struct sup *s)
 /* The supervisor's own reload: what a worker restarted later starts from.
  * The checks of reload.c that need no event loop (the file, the TLS files,
  * the secret); the workers reload and bind on their own. */
-static void sup_reload(struct conf **cp, unsigned char key[32])
+static void sup_reload(struct conf **cp, unsigned char key[32], struct mask_prev *prev)
 {
 	struct conf_errors errs = { 0 };
 	struct conf *nc = conf_load((*cp)->path, true, &errs);
@@ -202,17 +202,35 @@ static void sup_reload(struct conf **cp, unsigned char key[32])
 		return;
 	}
 	tls_ctxs_free(t);
-	if (strcmp((*cp)->edge.secret_file, nc->edge.secret_file) != 0) {
-		unsigned char nk[32];
-		char why[600];
-		if (!secret_load(nc->edge.secret_file, nk, why, sizeof why)) {
-			log_msg(LOG_ERR, "workers: reload failed: %s", why);
-			conf_free(nc);
-			return;
-		}
-		memcpy(key, nk, sizeof nk);
-		OPENSSL_cleanse(nk, sizeof nk);
+	/* Both keys read before either is replaced; the previous one only when
+	 * its file's name changed, so its window still counts from the reload
+	 * that loaded it (a worker restarted later gets this pair). */
+	bool new_key = strcmp((*cp)->edge.secret_file, nc->edge.secret_file) != 0;
+	bool new_prev = strcmp((*cp)->edge.secret_previous_file,
+			       nc->edge.secret_previous_file) != 0;
+	unsigned char nk[32];
+	struct mask_prev np;
+	char why[600];
+	if (new_key && !secret_load(nc->edge.secret_file, nk, why, sizeof why)) {
+		log_msg(LOG_ERR, "workers: reload failed: %s", why);
+		conf_free(nc);
+		return;
 	}
+	if (new_prev && !secret_load_previous(nc->edge.secret_previous_file, &np, why,
+					      sizeof why)) {
+		log_msg(LOG_ERR, "workers: reload failed: secret_previous_file: %s", why);
+		OPENSSL_cleanse(nk, sizeof nk);
+		conf_free(nc);
+		return;
+	}
+	if (new_key)
+		memcpy(key, nk, sizeof nk);
+	if (new_prev) {
+		OPENSSL_cleanse(prev, sizeof *prev);
+		*prev = np;
+	}
+	OPENSSL_cleanse(nk, sizeof nk);
+	OPENSSL_cleanse(&np, sizeof np);
 	conf_free(*cp);
 	*cp = nc;
 	log_reopen(nc->log.ident, nc->log.facility, nc->log.level);
@@ -227,7 +245,8 @@ static void describe(int status, char *buf, size_t len)
 		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
 }
 
-bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
+bool workers_run(int n, struct conf **conf, unsigned char key[32], struct mask_prev *prev,
+		 int *index,
 		 struct workers_shared *sh, int *rc)
 {
 	static struct sup s;
@@ -292,7 +311,7 @@ bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
 		int sig = sigtimedwait(&set, &si, &to);
 		uint64_t now = now_ms();
 		if (sig == SIGHUP && !stopping) {
-			sup_reload(conf, key);
+			sup_reload(conf, key, prev);
 			hup_all(&s);
 		} else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
 			stopping = true;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 struct conf;
+struct mask_prev;
 struct rate_table;
 
 /* How many workers conf asks for: edge.workers, or for "auto" the online
@@ -27,12 +28,13 @@ struct workers_shared {
 
 /* Forks n (> 1) workers and supervises them. Returns true in a worker,
  * with *index its slot (0..n-1), *sh the shared tables, *conf and key the
- * configuration and Call-ID mask key to start from (on SIGHUP the
- * supervisor reloads *conf, and key when edge.secret_file changes, so a
+ * configuration, Call-ID mask key and previous key (rotation) to start
+ * from (on SIGHUP the supervisor reloads *conf, key when edge.secret_file
+ * changes and prev when edge.secret_previous_file does, so a
  * worker restarted later starts from the last good one); false in the
  * supervisor once every worker is gone, with *rc its exit code. */
-bool workers_run(int n, struct conf **conf, unsigned char key[32], int *index,
-		 struct workers_shared *sh, int *rc);
+bool workers_run(int n, struct conf **conf, unsigned char key[32], struct mask_prev *prev,
+		 int *index, struct workers_shared *sh, int *rc);
 
 /* In a worker, from its periodic tick: "my loop turns" (the supervisor
  * kills one silent for 10 s). A no-op in a single process. */

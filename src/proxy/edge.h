@@ -15,6 +15,7 @@
 
 #include "core/types.h"
 #include "core/reach.h"
+#include "core/mask.h"
 #include "core/rewrite.h"
 #include "proxy/tap.h"
 
@@ -57,6 +58,12 @@ struct edge {
 	struct metrics *metrics;      /* NULL-safe: counting is optional */
 	struct control *control;      /* the daemon's control socket, or NULL */
 	unsigned char secret[32];  /* edge.secret_file's key: Call-ID masks (mask.h) */
+	/* edge.secret_previous_file's key (rotation): accepted, never used to
+	 * encode, while secret_prev_open; the daemon closes it with
+	 * secret_prev_timer when edge.secret_previous_seconds have passed. */
+	struct mask_prev secret_prev;
+	bool secret_prev_open;
+	struct event *secret_prev_timer;
 	/* What rewrite.c reads of the running edge: conf, key, listeners.
 	 * fwd_refresh_view() rebuilds it whenever one of them changes, so no
 	 * message pays for it. */

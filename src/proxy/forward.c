@@ -24,7 +24,8 @@ void fwd_refresh_view(struct edge *e)
 	size_t n = 0;
 	for (const struct listener *l = e->listeners; l && n < EDGE_MAX_OWN; l = l->next)
 		e->own[n++] = (struct own_addr){ l->zone, l->transport, l->address, l->port };
-	e->rw = (struct rewrite_ctx){ e->conf, e->secret, e->own, n };
+	e->rw = (struct rewrite_ctx){ e->conf, e->secret, e->own, n,
+				      e->secret_prev_open ? e->secret_prev.key : NULL };
 }
 
 struct zone_view fwd_view(const struct edge *e, int node)

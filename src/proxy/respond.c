@@ -54,7 +54,7 @@ int respond_expected(sip_t const *sip)
  * Call-ID and top Via branch it answers, so that the ACK for it (same
  * Call-ID, same branch, this tag: RFC 3261 17.1.1.3) is recognised without
  * keeping any state, and absorbed instead of forwarded. */
-static void own_tag(const struct edge *e, sip_t const *r, char out[20])
+static void own_tag(const unsigned char key[32], sip_t const *r, char out[20])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -62,7 +62,7 @@ static void own_tag(const struct edge *e, sip_t const *r, char out[20])
 	snprintf(data, sizeof data, "ack-tag|%.900s|%.250s",
 		 r->sip_call_id ? r->sip_call_id->i_id : "",
 		 r->sip_via && r->sip_via->v_branch ? r->sip_via->v_branch : "");
-	HMAC(EVP_sha256(), e->secret, (int)sizeof e->secret, (const unsigned char *)data,
+	HMAC(EVP_sha256(), key, 32, (const unsigned char *)data,
 	     strlen(data), mac, &n);
 	static const char hex[] = "0123456789abcdef";
 	memcpy(out, "se", 2);
@@ -79,7 +79,7 @@ void respond_sign(const struct edge *e, msg_t *resp)
 	char tag[20], param[32];
 	if (!rs || !rs->sip_to || !rs->sip_status || rs->sip_status->st_status < 101)
 		return;
-	own_tag(e, rs, tag);
+	own_tag(e->secret, rs, tag);   /* always the current key */
 	snprintf(param, sizeof param, "tag=%s", tag);
 	/* Sofia keeps the pointer: the parameter must live in the message. */
 	msg_header_replace_param(msg_home(resp), rs->sip_to->a_common,
@@ -94,7 +94,12 @@ bool respond_own_ack(const struct edge *e, sip_t const *ack)
 		return false;
 	if (strlen(ack->sip_to->a_tag) != 18)
 		return false;
-	own_tag(e, ack, tag);
+	own_tag(e->secret, ack, tag);
+	if (CRYPTO_memcmp(tag, ack->sip_to->a_tag, 18) == 0)
+		return true;
+	if (!e->secret_prev_open)   /* the previous key, while its window is open */
+		return false;
+	own_tag(e->secret_prev.key, ack, tag);
 	return CRYPTO_memcmp(tag, ack->sip_to->a_tag, 18) == 0;
 }
 

@@ -23,6 +23,7 @@
 #include "core/mask.h"
 #include "core/pat.h"
 #include "proxy/proxy.h"
+#include "proxy/respond.h"
 #include "core/rewrite.h"
 #include "daemon/secret.h"
 #include "core/sipmsg.h"
@@ -98,7 +99,7 @@ static void setup(void)
 	fwd_refresh_view(&e);
 	tk.v = tokv;
 	tk.n = topo_tokens_fill(&cf, tokv, 16);
-	rc = (struct rewrite_ctx){ &cf, e.secret, own, 2 };
+	rc = (struct rewrite_ctx){ &cf, e.secret, own, 2, NULL };
 }
 
 static void teardown(void)
@@ -394,6 +395,128 @@ static const struct {
 	  "1000;source=\"edge.example.com\";source=\"edge.example.com\"" },
 	{ "1000;source=", NULL },
 };
+
+/* Rotation: masks made with the previous key (A) are restored under
+ * (current B, previous A) while its window is open, not without it. */
+START_TEST(mask_rotation)
+{
+	char m[MASK_MAX_OUT], back[MASK_MAX_CALLID + 1];
+	ck_assert(mask_callid(key1, "xyz@10.1.1.11", m, sizeof m));      /* A */
+	ck_assert(mask_unmask_any(key2, key1, m, back, sizeof back));      /* B, prev A */
+	ck_assert_str_eq(back, "xyz@10.1.1.11");
+	ck_assert(!mask_unmask_any(key2, NULL, m, back, sizeof back));     /* B only */
+	ck_assert(mask_unmask_any(key1, NULL, m, back, sizeof back));      /* current A */
+	ck_assert(mask_unmask_any(key1, key2, m, back, sizeof back));
+	ck_assert(!mask_unmask_any(key2, key2, m, back, sizeof back));
+
+	/* the window: seconds from when the previous key was loaded */
+	struct mask_prev p = { .loaded = true, .at_ms = 10000 };
+	memcpy(p.key, key1, 32);
+	ck_assert_int_eq(mask_prev_left_ms(&p, 5, 10000), 5000);
+	ck_assert_int_eq(mask_prev_left_ms(&p, 5, 14999), 1);
+	ck_assert_int_eq(mask_prev_left_ms(&p, 5, 15000), 0);             /* over */
+	ck_assert_int_eq(mask_prev_left_ms(&p, 5, 99999), 0);
+	ck_assert_int_eq(mask_prev_left_ms(&p, 0, 10000), 0);             /* 0: not at all */
+	ck_assert_int_eq(mask_prev_left_ms(&p, 604800, 10000), 604800000LL);
+	p.loaded = false;
+	ck_assert_int_eq(mask_prev_left_ms(&p, 5, 10000), 0);             /* none */
+	ck_assert_int_eq(mask_prev_left_ms(NULL, 5, 10000), 0);
+
+	/* rewrite.c: the mask of A, restored under B with A as secret_prev */
+	char text[2048];
+	snprintf(text, sizeof text, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKp\r\n"
+		 "From: <sip:alice@partner.test>;tag=a\r\nTo: <sip:bob@example.test>;tag=b\r\n"
+		 "Call-ID: %s\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n", m);
+	struct rewrite_ctx r2 = { &cf, key2, own, 2, NULL };
+	msg_t *msg = parse(text);
+	rewrite_reveal(&r2, msg, sip_object(msg));
+	ck_assert_str_eq(sip_object(msg)->sip_call_id->i_id, m);          /* window closed */
+	msg_destroy(msg);
+	r2.secret_prev = key1;
+	msg = parse(text);
+	rewrite_reveal(&r2, msg, sip_object(msg));
+	ck_assert_str_eq(sip_object(msg)->sip_call_id->i_id, "xyz@10.1.1.11");
+	msg_destroy(msg);
+	/* and the edge's view: fwd_refresh_view() passes the open key only */
+	memcpy(e.secret, key2, 32);
+	e.secret_prev = p;
+	e.secret_prev.loaded = true;
+	e.secret_prev_open = true;
+	fwd_refresh_view(&e);
+	ck_assert_ptr_eq(e.rw.secret_prev, e.secret_prev.key);
+	e.secret_prev_open = false;
+	fwd_refresh_view(&e);
+	ck_assert_ptr_null(e.rw.secret_prev);
+}
+END_TEST
+
+/* The To tag of the edge's own responses: signed with the current key,
+ * an ACK for one signed with the previous key still recognised while its
+ * window is open. */
+START_TEST(own_ack_rotation)
+{
+	const char *req = "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKrot1\r\n"
+		"From: <sip:alice@partner.test>;tag=a\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: rot@partner.test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+	msg_t *rq = parse(req);
+	msg_t *resp = sipmsg_response(rq, 403, NULL, NULL);
+	ck_assert_ptr_nonnull(resp);
+	memcpy(e.secret, key1, 32);                                          /* A */
+	e.secret_prev_open = false;
+	respond_sign(&e, resp);
+	const char *tag = sip_object(resp)->sip_to->a_tag;
+	ck_assert_ptr_nonnull(tag);
+	char ack[2048];
+	snprintf(ack, sizeof ack, "ACK sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKrot1\r\n"
+		 "From: <sip:alice@partner.test>;tag=a\r\nTo: <sip:bob@example.test>;tag=%s\r\n"
+		 "Call-ID: rot@partner.test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
+	msg_destroy(resp);
+	msg_destroy(rq);
+	msg_t *a = parse(ack);
+	ck_assert(respond_own_ack(&e, sip_object(a)));                      /* A */
+	memcpy(e.secret, key2, 32);                                          /* B, no prev */
+	ck_assert(!respond_own_ack(&e, sip_object(a)));
+	memcpy(e.secret_prev.key, key1, 32);                                 /* B, prev A */
+	e.secret_prev.loaded = true;
+	e.secret_prev_open = true;
+	ck_assert(respond_own_ack(&e, sip_object(a)));
+	e.secret_prev_open = false;                                          /* window over */
+	ck_assert(!respond_own_ack(&e, sip_object(a)));
+	msg_destroy(a);
+}
+END_TEST
+
+/* edge.secret_previous_file: "" is none; a file is read as secret_file. */
+START_TEST(secret_previous_files)
+{
+	struct mask_prev p = { .loaded = true };
+	char err[256];
+	ck_assert(secret_load_previous("", &p, err, sizeof err));
+	ck_assert(!p.loaded);
+	const char *content = "0123456789abcdef0123456789abcdef\n";
+	char *path = tmpfile_with(content, strlen(content));
+	int64_t before = secret_now_ms();
+	ck_assert(secret_load_previous(path, &p, err, sizeof err));
+	ck_assert(p.loaded);
+	ck_assert_int_ge(p.at_ms, before);
+	ck_assert_int_le(p.at_ms, secret_now_ms());
+	unsigned char want[32];
+	SHA256((const unsigned char *)content, strlen(content), want);
+	ck_assert(memcmp(p.key, want, 32) == 0);
+	unlink(path);
+	path = tmpfile_with("short", 5);
+	struct mask_prev q = p;
+	ck_assert(!secret_load_previous(path, &p, err, sizeof err));
+	ck_assert_msg(strstr(err, "has 5 bytes, at least 32") != NULL, "%s", err);
+	ck_assert(memcmp(&p, &q, sizeof p) == 0);                          /* untouched */
+	unlink(path);
+	ck_assert(!secret_load_previous("/nonexistent/secret", &p, err, sizeof err));
+	ck_assert_msg(strstr(err, "cannot open") != NULL, "%s", err);
+}
+END_TEST
 
 START_TEST(diag_source_table)
 {
@@ -991,6 +1114,9 @@ int main(void)
 	tcase_add_test(pure, mask_tamper_and_wrong_key);
 	tcase_add_test(pure, mask_cap_and_hash);
 	tcase_add_test(pure, secret_files);
+	tcase_add_test(pure, mask_rotation);
+	tcase_add_test(pure, own_ack_rotation);
+	tcase_add_test(pure, secret_previous_files);
 	tcase_add_test(pure, diag_source_table);
 	tcase_add_test(pure, sdp_rewrite);
 	tcase_add_test(pure, names_and_unpaired_ports);
