@@ -169,6 +169,10 @@ note "edge A's log lines for HAProxy's address during 2 s of checks (every 500 m
 se_eq "HAProxy's TCP checks leave no line in the edge's log" "" "$checks"
 
 # ---- 4. kill -9 A under a steady load through HAProxy
+# The node is now sippeer: sipp (-t t1) ends its whole run when a
+# connection is reset, which the kill can do to A's connection to it.
+se_kill "$NODE_PID" 5
+se_serve node2 "$NET.11:5062" --respond 200 --timeout 600
 cat >"$RUN/load.py" <<'EOF'
 # load.py CONNECT BIND PKI SECONDS INTERVAL new|keep : MESSAGEs one after
 # another every INTERVAL s, each on a new TLS connection (new) or all on one
