@@ -420,7 +420,7 @@ struct control *control_open(struct edge *e, int worker, int nworkers,
 		snprintf(why, len, "%s: path too long for a Unix socket", path);
 		goto fail;
 	}
-	snprintf(ctl->path, sizeof ctl->path, "%s", path);
+	memcpy(ctl->path, path, strlen(path) + 1);      /* fits: checked above */
 	gid_t gid = (gid_t)-1;
 	if (cf->admin.group && *cf->admin.group) {
 		struct group *g = getgrnam(cf->admin.group);
