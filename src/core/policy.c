@@ -11,8 +11,7 @@ static size_t name_len(const char *s)
 	return n > 0 && s[n - 1] == '.' ? n - 1 : n;
 }
 
-/* domain is suffix itself or ends in "." suffix (a label boundary). */
-static bool under(const char *domain, const char *suffix)
+bool policy_under(const char *domain, const char *suffix)
 {
 	size_t d = name_len(domain), s = name_len(suffix);
 	if (s == 0 || d < s || strncasecmp(domain + d - s, suffix, s) != 0)
@@ -23,7 +22,7 @@ static bool under(const char *domain, const char *suffix)
 bool policy_blocked(const struct conf *c, const char *domain)
 {
 	for (size_t i = 0; i < c->federation.nblocked; i++)
-		if (under(domain, c->federation.blocked[i]))
+		if (policy_under(domain, c->federation.blocked[i]))
 			return true;
 	return false;
 }
@@ -33,7 +32,7 @@ const struct conf_allowed *policy_allowed(const struct conf *c, const char *doma
 	const struct conf_allowed *best = NULL;
 	for (size_t i = 0; i < c->federation.nallowed; i++) {
 		const struct conf_allowed *a = &c->federation.allowed[i];
-		if (under(domain, a->domain) &&
+		if (policy_under(domain, a->domain) &&
 		    (!best || name_len(a->domain) > name_len(best->domain)))
 			best = a;
 	}

@@ -45,4 +45,9 @@ const struct conf_allowed *policy_allowed(const struct conf *c, const char *doma
 bool policy_srv_target_counts(enum srv_match m, const char *target,
 			      const char *domain);
 
+/* Is domain suffix itself, or under it at a label boundary? Case and one
+ * trailing dot on either side do not count ("sip.A.test." is under
+ * "a.test"; "nota.test" is not). */
+bool policy_under(const char *domain, const char *suffix);
+
 #endif

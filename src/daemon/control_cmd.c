@@ -6,13 +6,7 @@
 /* "sip.partner.test" is under "partner.test"; so is "partner.test". */
 bool name_under(const char *name, const char *domain)
 {
-	if (!name || !*name)
-		return false;
-	size_t n = strlen(name), d = strlen(domain);
-	if (n > 0 && name[n - 1] == '.')
-		n--;
-	return n >= d && strncasecmp(name + n - d, domain, d) == 0 &&
-	       (n == d || name[n - d - 1] == '.');
+	return name && *name && policy_under(name, domain);
 }
 
 /* An address as 16 bytes, IPv4 as ::ffff:a.b.c.d: a dual-stack listener

@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "core/certname.h"
+#include "core/policy.h"
 #include "core/sipmsg.h"
 #include "core/types.h"
 #include "net/conn.h"

@@ -137,14 +137,9 @@ size_t federation_verdicts(const struct conn *c, char *buf, size_t len)
 bool federation_proved(const struct conn *c, const char *domain)
 {
 	const struct conn_owner *o = c->owner;
-	size_t d = strlen(domain);
-	for (unsigned i = 0; o && i < o->nverdicts; i++) {
-		const char *v = o->verdicts[i].domain;
-		size_t n = strlen(v);
-		if (o->verdicts[i].accepted && n >= d &&
-		    strcasecmp(v + n - d, domain) == 0 && (n == d || v[n - d - 1] == '.'))
+	for (unsigned i = 0; o && i < o->nverdicts; i++)
+		if (o->verdicts[i].accepted && policy_under(o->verdicts[i].domain, domain))
 			return true;
-	}
 	return false;
 }
 

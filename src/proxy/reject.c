@@ -6,6 +6,7 @@
 #include <sofia-sip/sip_protos.h>
 
 #include "core/certname.h"
+#include "core/policy.h"
 #include "net/conn.h"
 #include "proxy/edge.h"
 #include "proxy/partners.h"
@@ -60,11 +61,7 @@ static void log_rejection(const struct conn *c, sip_t const *sip,
 /* Is name (a certificate name, "*." stripped) domain or under it? */
 static bool cert_under(const char *name, const char *domain)
 {
-	if (strncmp(name, "*.", 2) == 0)
-		name += 2;
-	size_t n = strlen(name), d = strlen(domain);
-	return n >= d && strcasecmp(name + n - d, domain) == 0 &&
-	       (n == d || name[n - d - 1] == '.');
+	return policy_under(strncmp(name, "*.", 2) == 0 ? name + 2 : name, domain);
 }
 
 /* What a refusal counts under in sipedge-ctl partners: the domain a node
