@@ -223,19 +223,29 @@ static unsigned key_hash(const char *k)
 	return (unsigned)(h ^ (h >> 32));
 }
 
+/* O(1): a chain may hold many connections under one key (a partner's
+ * connections that all asked for reuse of one host and port). */
 static void unindex(struct conn *c)
 {
 	struct conn_table *t = c->net->conns;
-	if (!c->key[0] || !t->kb)
-		return;
-	for (struct conn **p = &t->kb[c->khash % t->nkb]; *p; p = &(*p)->knext)
-		if (*p == c) {
-			*p = c->knext;
-			t->nkeyed--;
-			break;
-		}
+	if (c->kpprev) {
+		*c->kpprev = c->knext;
+		if (c->knext)
+			c->knext->kpprev = c->kpprev;
+		t->nkeyed--;
+	}
 	c->key[0] = '\0';
 	c->knext = NULL;
+	c->kpprev = NULL;
+}
+
+static void link_key(struct conn **head, struct conn *c)
+{
+	c->knext = *head;
+	if (c->knext)
+		c->knext->kpprev = &c->knext;
+	*head = c;
+	c->kpprev = head;
 }
 
 void conn_index_as(struct conn *c, const char *fmt, ...)
@@ -251,8 +261,7 @@ void conn_index_as(struct conn *c, const char *fmt, ...)
 			for (size_t i = 0; i < t->nkb; i++)
 				for (struct conn *x = t->kb[i], *nx; x; x = nx) {
 					nx = x->knext;
-					x->knext = kb[x->khash % n];
-					kb[x->khash % n] = x;
+					link_key(&kb[x->khash % n], x);
 				}
 			free(t->kb);
 			t->kb = kb;
@@ -266,8 +275,7 @@ void conn_index_as(struct conn *c, const char *fmt, ...)
 	for (char *p = c->key; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	c->khash = key_hash(c->key);
-	c->knext = t->kb[c->khash % t->nkb];
-	t->kb[c->khash % t->nkb] = c;
+	link_key(&t->kb[c->khash % t->nkb], c);
 	t->nkeyed++;
 }
 

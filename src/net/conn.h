@@ -99,6 +99,7 @@ struct conn {
 	char key[300];                     /* "" = not reusable */
 	unsigned khash;
 	struct conn *knext;
+	struct conn **kpprev;      /* the link to c in its chain: O(1) unindex */
 };
 
 size_t conn_count(const struct netctx *n, int zone /* -1 = all */);

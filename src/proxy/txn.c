@@ -35,19 +35,29 @@ static size_t conn_slot(uint64_t id, size_t n)
 	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 20) % n;
 }
 
+/* O(1): every transaction on the node's one connection shares a chain, so
+ * unlinking must not walk it (a walk made each timeout cost the number of
+ * transactions pending on that connection). */
 static void unlink_down(struct txn *t)
 {
 	struct txn_table *tt = t->edge->txns;
-	if (!t->down_conn || !tt->byconn)
+	if (!t->dpprev)
 		return;
-	for (struct txn **p = &tt->byconn[conn_slot(t->down_conn, tt->nbyconn)]; *p;
-	     p = &(*p)->dnext)
-		if (*p == t) {
-			*p = t->dnext;
-			tt->nindexed--;
-			break;
-		}
+	*t->dpprev = t->dnext;
+	if (t->dnext)
+		t->dnext->dpprev = t->dpprev;
+	tt->nindexed--;
 	t->dnext = NULL;
+	t->dpprev = NULL;
+}
+
+static void link_down(struct txn **head, struct txn *t)
+{
+	t->dnext = *head;
+	if (t->dnext)
+		t->dnext->dpprev = &t->dnext;
+	*head = t;
+	t->dpprev = head;
 }
 
 void txn_set_down(struct txn *t, uint64_t conn_id)
@@ -64,8 +74,7 @@ void txn_set_down(struct txn *t, uint64_t conn_id)
 			for (size_t i = 0; i < tt->nbyconn; i++)
 				for (struct txn *x = tt->byconn[i], *nx; x; x = nx) {
 					nx = x->dnext;
-					x->dnext = b[conn_slot(x->down_conn, n)];
-					b[conn_slot(x->down_conn, n)] = x;
+					link_down(&b[conn_slot(x->down_conn, n)], x);
 				}
 			free(tt->byconn);
 			tt->byconn = b;
@@ -74,9 +83,7 @@ void txn_set_down(struct txn *t, uint64_t conn_id)
 			return;
 		}
 	}
-	size_t k = conn_slot(conn_id, tt->nbyconn);
-	t->dnext = tt->byconn[k];
-	tt->byconn[k] = t;
+	link_down(&tt->byconn[conn_slot(conn_id, tt->nbyconn)], t);
 	tt->nindexed++;
 }
 

@@ -74,7 +74,8 @@ struct txn {
 	uint64_t up_conn;          /* connection the request came on */
 	char up_branch[128];       /* its top Via branch (CANCEL/ACK match) */
 	uint64_t down_conn;        /* connection it went out on (txn_set_down) */
-	struct txn *dnext;         /* txn_each_down's index */
+	struct txn *dnext;         /* txn_each_down's index: the chain of */
+	struct txn **dpprev;       /* its slot, doubly linked (O(1) unlink) */
 	enum zone down_zone;
 	int node;                  /* internal node at either end, or -1 */
 	msg_t *fwd;                /* the request as forwarded (trimmed to

@@ -1066,6 +1066,75 @@ START_TEST(ack_for_own_refusal_absorbed)
 }
 END_TEST
 
+/* Thousands of transactions on one connection (every request to a node
+ * goes out on its one connection): freed in any order, moved between
+ * connections and across index growth, txn_each_down still finds exactly
+ * the live ones of a connection. The chain is doubly linked: unlinking
+ * one never walks the others (it did, and a backlog of 100 000 timeouts
+ * took minutes). */
+static void count_txn(struct txn *t, void *arg)
+{
+	(void)t;
+	++*(size_t *)arg;
+}
+
+static size_t down_count(uint64_t conn)
+{
+	size_t n = 0;
+	txn_each_down(&e, conn, count_txn, &n);
+	return n;
+}
+
+START_TEST(txn_index_one_conn_churn)
+{
+	enum { N = 5000 };
+	static struct txn *t[N];
+	char b[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(b, sizeof b, "z9hG4bKchurn%d", i);
+		t[i] = txn_new(&e, NULL, 7, b);
+		ck_assert_ptr_nonnull(t[i]);
+		txn_set_down(t[i], i % 10 == 0 ? 43 : 42);
+	}
+	ck_assert_uint_eq(down_count(42), N - N / 10);
+	ck_assert_uint_eq(down_count(43), N / 10);
+	/* free every third (heads, middles and tails of the chain) */
+	size_t live42 = 0, live43 = 0;
+	for (int i = 0; i < N; i++) {
+		if (i % 3 == 0) {
+			txn_free(t[i]);
+			t[i] = NULL;
+		} else if (i % 10 == 0) {
+			live43++;
+		} else {
+			live42++;
+		}
+	}
+	ck_assert_uint_eq(down_count(42), live42);
+	ck_assert_uint_eq(down_count(43), live43);
+	/* move the rest of 43 to 44, and some of 42 to nothing */
+	for (int i = 0; i < N; i++) {
+		if (!t[i])
+			continue;
+		if (i % 10 == 0) {
+			txn_set_down(t[i], 44);
+		} else if (i % 7 == 0) {
+			txn_set_down(t[i], 0);
+			live42--;
+		}
+	}
+	ck_assert_uint_eq(down_count(43), 0);
+	ck_assert_uint_eq(down_count(44), live43);
+	ck_assert_uint_eq(down_count(42), live42);
+	for (int i = N - 1; i >= 0; i--)
+		if (t[i])
+			txn_free(t[i]);
+	ck_assert_uint_eq(down_count(42), 0);
+	ck_assert_uint_eq(down_count(44), 0);
+	ck_assert_uint_eq(txn_count(&e), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy");
@@ -1109,6 +1178,7 @@ int main(void)
 	tcase_add_test(tc, options_not_stolen);
 	tcase_add_test(tc, too_many_via_483_short);
 	tcase_add_test(tc, ack_for_own_refusal_absorbed);
+	tcase_add_test(tc, txn_index_one_conn_churn);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
