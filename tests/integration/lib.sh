@@ -248,6 +248,46 @@ se_write_conf() {
 	done >"${SE_CONF:-$RUN/edge.conf}"
 }
 
+# se_cluster_conf FILE EXT INT CTL [EXTERNAL-LISTEN-KEYS] : one edge of a
+# cluster (sipedge(8) RUNNING SEVERAL EDGES) in FILE: edge.fqdn edge.test and
+# the one $RUN/secret every edge shares (made by the first call), external
+# TLS on EXT:5061 (plus the keys given, e.g. proxy_protocol), internal TCP on
+# INT:5060, control socket CTL, no metrics; the rest as se_write_conf's.
+se_cluster_conf() {
+	if [ ! -s "$RUN/secret" ]; then
+		head -c 32 /dev/urandom >"$RUN/secret"
+		chmod 0640 "$RUN/secret"
+	fi
+	SE_CONF=$1 se_write_conf "edge={ fqdn = \"edge.test\"; secret_file = \"$RUN/secret\"; }" \
+		"listen=(
+  { zone = \"external\"; address = \"$2\"; port = 5061; transport = \"tls\"; ${5:-} },
+  { zone = \"internal\"; address = \"$3\"; port = 5060; transport = \"tcp\"; }
+)" "admin={ control_socket = \"$4\"; metrics_port = 0; }"
+}
+
+# se_ctl_path NAME : a control socket path for a second daemon (NAME), in
+# $RUN unless that is too long for a Unix socket.
+se_ctl_path() {
+	local p=$RUN/control-$1.sock
+	[ ${#p} -gt 90 ] && p=/tmp/sipedge-ctl-$TEST-$1-${NET##*.}.sock
+	printf '%s\n' "$p"
+}
+
+# se_start_edge NAME CONF LISTEN... : a second daemon (output in
+# $RUN/NAME.out, stopped by se_cleanup); bounded wait (20 s) for its
+# listeners and its event=startup. Sets EDGE_PID.
+se_start_edge() {
+	local name=$1 conf=$2 args=() a
+	shift 2
+	se_bg "$name" "$SIPEDGE" -f -c "$conf"
+	EDGE_PID=$BG_PID
+	for a; do args+=(--listen "$a"); done
+	"${PEER[@]}" wait "${args[@]}" --pid "$EDGE_PID" --timeout 20 &&
+		grep -q 'event=startup' "$RUN/$name.out" ||
+		se_bail "$name did not start: $(tail -5 "$RUN/$name.out")"
+	ok "$name started (pid $EDGE_PID), listening on $*"
+}
+
 # ------------------------------------------------------------ daemon
 
 # se_start_daemon [LISTEN...] : start $SIPEDGE -f on $RUN/edge.conf, wait

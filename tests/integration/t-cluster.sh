@@ -41,21 +41,10 @@ else
 fi
 
 # ---- two edges, one secret
-head -c 32 /dev/urandom >"$RUN/secret"
-chmod 0640 "$RUN/secret"
-# conf_for EXT INT CTL FILE
-conf_for() {
-	SE_CONF=$4 se_write_conf "edge={ fqdn = \"edge.test\"; secret_file = \"$RUN/secret\"; }" \
-		"listen=(
-  { zone = \"external\"; address = \"$1\"; port = 5061; transport = \"tls\";
-    proxy_protocol = true; proxy_from = [ \"$NET.1/32\" ]; },
-  { zone = \"internal\"; address = \"$2\"; port = 5060; transport = \"tcp\"; }
-)" "admin={ control_socket = \"$3\"; metrics_port = 0; }"
-}
-CTL_B=$RUN/control-b.sock
-[ ${#CTL_B} -gt 90 ] && CTL_B=/tmp/sipedge-ctl-$TEST-b-${NET##*.}.sock
-conf_for "$NET.3" "$NET.2" "$SE_CTL" "$RUN/edge.conf"
-conf_for "$NET.4" "$NET.5" "$CTL_B" "$RUN/edge-b.conf"
+PP='proxy_protocol = true; proxy_from = [ "'$NET'.1/32" ];'
+CTL_B=$(se_ctl_path b)
+se_cluster_conf "$RUN/edge.conf" "$NET.3" "$NET.2" "$SE_CTL" "$PP"
+se_cluster_conf "$RUN/edge-b.conf" "$NET.4" "$NET.5" "$CTL_B" "$PP"
 for c in edge.conf edge-b.conf; do
 	se_check "sipedge -t accepts $c (shared secret_file, proxy_protocol)" \
 		sh -c "cd '$RUN' && '$SIPEDGE' -t -c '$RUN/$c'"
@@ -69,12 +58,9 @@ se_serve partner "$NET.21:5061" --tls --cert "$PKI/partner.crt" --key "$PKI/part
 se_start_daemon "$NET.3:5061" "$NET.2:5060"
 A_PID=$DAEMON_PID
 LOG_A=$RUN/sipedge.log
-se_bg edge-b "$SIPEDGE" -f -c "$RUN/edge-b.conf"
-B_PID=$BG_PID
+se_start_edge edge-b "$RUN/edge-b.conf" "$NET.4:5061" "$NET.5:5060"
+B_PID=$EDGE_PID
 LOG_B=$RUN/edge-b.out
-"${PEER[@]}" wait --listen "$NET.4:5061" --listen "$NET.5:5060" --pid "$B_PID" --timeout 20 &&
-	grep -q 'event=startup' "$LOG_B" || se_bail "edge B did not start: $(tail -5 "$LOG_B")"
-ok "edge B started (pid $B_PID)"
 
 # The contrib file's backend, on the test's addresses.
 cat >"$RUN/haproxy.cfg" <<EOF
@@ -173,67 +159,12 @@ se_eq "HAProxy's TCP checks leave no line in the edge's log" "" "$checks"
 # connection is reset, which the kill can do to A's connection to it.
 se_kill "$NODE_PID" 5
 se_serve node2 "$NET.11:5062" --respond 200 --timeout 600
-cat >"$RUN/load.py" <<'EOF'
-# load.py CONNECT BIND PKI SECONDS INTERVAL new|keep : MESSAGEs one after
-# another every INTERVAL s, each on a new TLS connection (new) or all on one
-# (keep; a new one after a failure); prints "START_MS END_MS RESULT" each.
-import socket, ssl, sys, time, uuid
-host, port = sys.argv[1].rsplit(":", 1)
-bind, pki, dur, gap = sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
-keep = sys.argv[6] == "keep"
-s = None
-ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
-ctx.load_cert_chain(pki + "/partner.crt", pki + "/partner.key")
-end = time.time() + dur
-while time.time() < end:
-    t0 = time.time()
-    res = "NO_ANSWER"
-    try:
-        if s is None:
-            raw = socket.create_connection((host, int(port)), timeout=2, source_address=(bind, 0))
-            s = ctx.wrap_socket(raw, server_hostname="edge.test")
-            s.settimeout(2)
-        lip, lport = s.getsockname()[:2]
-        cid = uuid.uuid4().hex
-        body = b"steady load"
-        s.sendall(("MESSAGE sip:bob@example.test SIP/2.0\r\n"
-                   "Via: SIP/2.0/TLS %s:%d;branch=z9hG4bK%s\r\n"
-                   "Max-Forwards: 70\r\nFrom: <sip:alice@partner.test>;tag=%s\r\n"
-                   "To: <sip:bob@example.test>\r\nCall-ID: cl-load-%s\r\nCSeq: 1 MESSAGE\r\n"
-                   "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n"
-                   % (lip, lport, cid[:10], cid[10:16], cid, len(body))).encode() + body)
-        buf = b""
-        while True:
-            d = s.recv(4096)
-            if not d:
-                res = "CLOSED"
-                break
-            buf += d
-            while b"\r\n\r\n" in buf:
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                code = head.split(b" ", 2)[1].decode()
-                if not code.startswith("1"):
-                    res = "STATUS_" + code
-                    break
-            if res != "NO_ANSWER":
-                break
-    except (OSError, ssl.SSLError, IndexError) as e:
-        res = "ERROR_" + type(e).__name__
-    if s is not None and (not keep or res != "STATUS_200"):
-        try:
-            s.close()
-        except OSError:
-            pass
-        s = None
-    t1 = time.time()
-    print("%d %d %s" % (t0 * 1000, t1 * 1000, res), flush=True)
-    time.sleep(max(0, gap - (t1 - t0)))
-EOF
 # Two partner connections held open (roundrobin: one on each edge), then a
 # stream with a new connection per MESSAGE; each sends every 50 ms.
 for st in keep1 keep2 new; do
-	se_bg "load-$st" python3 "$RUN/load.py" "$NET.1:5061" "$NET.21" "$PKI" \
-		"$([ $st = new ] && echo 8 || echo 9)" 0.05 "${st%[12]}"
+	se_bg "load-$st" python3 "$TOOLS/msgload.py" --connect "$NET.1:5061" --bind "$NET.21" \
+		--tls "$PKI" --seconds "$([ $st = new ] && echo 8 || echo 9)" --interval 0.05 \
+		--mode "${st%[12]}" --tag cl-load
 	LOAD_PIDS+=("$BG_PID")
 	n=0
 	while [ $n -lt 50 ] && ! [ -s "$RUN/load-$st.out" ]; do sleep 0.1; n=$((n + 1)); done
