@@ -118,6 +118,9 @@ failover() {
 	# the slowest request answered after the stop: what failing over cost
 	slow=$(awk -v k="$t" -v g="$g" '$2 >= k && $1 < k + g { d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$f")
 	SLOW=$slow
+	# requests answered after the stop that took over a second: one in
+	# flight on the stopped edge waits for Kamailio's fr_timer
+	NSLOW=$(awk -v k="$t" '$2 >= k && $2 - $1 > 1000' "$f" | grep -c .)
 	note "failover ($1): $nfail failed of $total, last failure $lf ms after the stop, slowest request answered after it $slow ms"
 	[ "$nfail" = 0 ] ||
 		note "failover ($1): failures: $(printf '%s\n' "$fails" | awk -v k="$t" 'NF { printf "start %+dms end %+dms %s; ", $1 - k, $2 - k, $3 }')"
@@ -153,7 +156,8 @@ se_stop_daemon
 wait "$LOAD_PID"
 failover term "$T_STOP"
 se_le "term: at most one request lost" 1 "$FAILS"
-se_le "term: no request slowed by more than 1 s (refused at once: next target)" 1000 "$SLOW"
+se_le "term: at most one request (in flight) slowed by more than 1 s (refused at once: next target)" 1 "$NSLOW"
+se_le "term: none by more than fr_timer + 1 s" 4000 "$SLOW"
 after_b=$(node_edges srv-term | awk -v a="$NET.2" 'seen && $2 == a { bad++ } $2 != a { seen = 1 } END { print bad + 0 }')
 se_eq "term: once B took over, nothing more went to A" 0 "$after_b"
 nb=$(node_edges srv-term | awk -v b="$NET.5" '$2 == b' | grep -c .)
@@ -193,7 +197,8 @@ DAEMON_PID=
 wait "$LOAD_PID"
 failover kill "$T_KILL"
 se_le "kill: at most one request lost" 1 "$FAILS"
-se_le "kill: no request slowed by more than 1 s" 1000 "$SLOW"
+se_le "kill: at most one request (in flight) slowed by more than 1 s" 1 "$NSLOW"
+se_le "kill: none by more than fr_timer + 1 s" 4000 "$SLOW"
 nb=$(on_b kill)
 [ "$nb" -ge 10 ] && ok "kill: edge B relayed the rest of the stream ($nb requests)" ||
 	not_ok "kill: edge B relayed the rest of the stream ($nb requests)"
