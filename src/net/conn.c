@@ -299,7 +299,13 @@ void conn_set_alias(struct conn *c, const char *host, int port)
 {
 	snprintf(c->alias, sizeof c->alias, "%s", host);
 	c->alias_port = port;
-	conn_index_as(c, "a|%s|%d", host, port);
+	/* Indexed only when its certificate names host, as conn_to() requires
+	 * for reuse: every lookup under a key walks what is indexed there, so
+	 * a peer claiming another partner's name for all its connections
+	 * (up to max_connections) would make each request to that partner
+	 * walk them. */
+	if (certnames_match(&c->names, host, c->net->conf->tls.external.accept_wildcards))
+		conn_index_as(c, "a|%s|%d", host, port);
 }
 
 void conn_set_node(struct conn *c, int node)

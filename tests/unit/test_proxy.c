@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "net/conn.h"
+#include "net/conn_impl.h"     /* conn_keyed: what the reuse index holds */
 #include "proxy/edge.h"
 #include "proxy/forward.h"
 #include "core/framing.h"
@@ -927,6 +928,37 @@ START_TEST(reuse_only_with_alias)
 }
 END_TEST
 
+/* A peer whose certificate does not name the alias host is never reused
+ * for it, so it is not indexed under it either: each request toward the
+ * partner would walk every such connection (a peer can open up to
+ * limits.max_connections of them). */
+START_TEST(alias_unproven_not_indexed)
+{
+	node_conn();
+	struct conn *evil = inbound_conn("sip.evil.test");
+	evil->state = CONN_TLS_HANDSHAKING;    /* its refusal queues in pending */
+	deliver(evil, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS sip.partner.test:5070;branch=z9hG4bKal2;alias\r\n"
+		"From: <sip:mallory@evil.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: alias-2\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 0\r\nContent-Length: 0\r\n\r\n");
+	msg_t *r = sent(evil);                           /* refused (483) */
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(sip_object(r)->sip_status->st_status, 483);
+	msg_destroy(r);
+	evil->state = CONN_UP;
+	ck_assert_str_eq(evil->alias, "sip.partner.test");     /* noted, once */
+	ck_assert_ptr_null(conn_keyed(e.net, "a|sip.partner.test|5070", NULL));
+	struct conn *al = inbound_conn("sip.partner.test");
+	deliver(al, "MESSAGE sip:bob@example.test SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS sip.partner.test:5070;branch=z9hG4bKal3;alias\r\n"
+		"From: <sip:alice@partner.test>;tag=a1\r\nTo: <sip:bob@example.test>\r\n"
+		"Call-ID: alias-3\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_ptr_eq(conn_keyed(e.net, "a|sip.partner.test|5070", NULL), al);
+	ck_assert_ptr_null(conn_keyed(e.net, "a|sip.partner.test|5070", al));
+	ck_assert_ptr_eq(conn_to(e.net, ZONE_EXTERNAL, TRANSPORT_TLS, "sip.partner.test", 5070, -1), al);
+}
+END_TEST
+
 
 /* ------------------------------------------------------------ red team */
 
@@ -1172,6 +1204,7 @@ int main(void)
 	tcase_add_test(tc, strict_route_handled);
 	tcase_add_test(tc, stamp_trust_added);
 	tcase_add_test(tc, reuse_only_with_alias);
+	tcase_add_test(tc, alias_unproven_not_indexed);
 	tcase_add_test(tc, host_with_at_refused);
 	tcase_add_test(tc, header_controls_and_folding);
 	tcase_add_test(tc, ruri_maddr_inward_refused);
