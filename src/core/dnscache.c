@@ -2,12 +2,14 @@
  *
  * The bucket array is sized once (a power of two >= max_entries), so the
  * table never rehashes and chains stay short. Names come indirectly from
- * peers, but an entry only exists after a real DNS answer, and the number of
- * entries is bounded, so even a worst-case chain is a bounded scan.
+ * peers (a claimed From domain is looked up), so the hash is salted: a peer
+ * cannot choose names that all fall in one bucket, where every lookup of a
+ * name there would walk up to max_entries.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/rand.h>
 
 #include "core/dnscache.h"
 
@@ -30,6 +32,7 @@ struct dnscache {
 	size_t max;
 	size_t entries;         /* the bound counts them */
 	int max_ttl, negative_ttl;
+	uint64_t salt;          /* names come from peers: unguessable buckets */
 };
 
 struct dnscache *dnscache_new(size_t max_entries, int max_ttl, int negative_ttl)
@@ -49,6 +52,7 @@ struct dnscache *dnscache_new(size_t max_entries, int max_ttl, int negative_ttl)
 	c->max = max_entries;
 	c->max_ttl = max_ttl;
 	c->negative_ttl = negative_ttl;
+	RAND_bytes((unsigned char *)&c->salt, sizeof c->salt);
 	return c;
 }
 
@@ -86,9 +90,9 @@ static bool normalize(const char *name, char key[256])
 	return true;
 }
 
-static unsigned hash_key(enum dnscache_type t, const char *key)
+static unsigned hash_key(const struct dnscache *c, enum dnscache_type t, const char *key)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)t;
+	uint64_t h = (1469598103934665603ull ^ c->salt) + (uint64_t)t;
 	for (; *key; key++)
 		h = (h ^ (unsigned char)*key) * 1099511628211ull;
 	return (unsigned)(h ^ (h >> 32));
@@ -136,7 +140,7 @@ enum dnscache_result dnscache_lookup(struct dnscache *c, enum dnscache_type t,
 	char key[256];
 	memset(out, 0, sizeof *out);
 	struct entry **link;
-	if (!normalize(name, key) || !*(link = find(c, t, key, hash_key(t, key))))
+	if (!normalize(name, key) || !*(link = find(c, t, key, hash_key(c, t, key))))
 		return DNSCACHE_MISS;
 	struct entry *e = *link;
 	if (now >= e->expires) {
@@ -180,7 +184,7 @@ static bool store(struct dnscache *c, enum dnscache_type t, const char *name,
 	e->n = recs ? n : 0;
 	e->type = t;
 	e->expires = now + ttl;
-	e->hash = hash_key(t, key);
+	e->hash = hash_key(c, t, key);
 	strcpy(e->name, key);
 
 	struct entry **link = find(c, t, key, e->hash);

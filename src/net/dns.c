@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <time.h>
 #include <ares.h>
+#include <openssl/rand.h>
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
@@ -75,6 +76,7 @@ struct dns {
 	struct dns_stats st;
 	time_t last_limit_log;
 	bool closing;
+	uint64_t salt;          /* in-flight buckets: names come from peers */
 };
 
 /* The callback contract cannot be kept without memory to queue the
@@ -390,21 +392,22 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 
 /* ------------------------------------------------------------ requests */
 
-/* FNV-1a over the lower-cased name, to match strcasecmp(). */
-static unsigned name_hash(enum dnscache_type t, const char *name)
+/* FNV-1a over the lower-cased name, to match strcasecmp(); salted and
+ * folded, since the bucket is taken from the low bits. */
+static unsigned name_hash(const struct dns *d, enum dnscache_type t, const char *name)
 {
-	unsigned h = 2166136261u ^ (unsigned)t;
+	uint64_t h = (1469598103934665603ull ^ d->salt) + (uint64_t)t;
 	for (; *name; name++) {
 		unsigned char ch = (unsigned char)*name;
-		h = (h ^ (ch >= 'A' && ch <= 'Z' ? ch + 32 : ch)) * 16777619u;
+		h = (h ^ (ch >= 'A' && ch <= 'Z' ? ch + 32u : ch)) * 1099511628211ull;
 	}
-	return h;
+	return (unsigned)(h ^ (h >> 32));
 }
 
 static struct job *find_inflight(struct dns *d, enum dnscache_type t,
 				 const char *name)
 {
-	unsigned h = name_hash(t, name);
+	unsigned h = name_hash(d, t, name);
 	for (struct job *j = d->inflight[h % DNS_BUCKETS]; j; j = j->hnext)
 		if (j->hash == h && j->type == t && strcasecmp(j->name, name) == 0)
 			return j;
@@ -495,7 +498,7 @@ static void request(struct dns *d, enum dnscache_type t, const char *name,
 		}
 	} else if (within_limit(d, d->ninflight, DNS_MAX_PENDING)) {
 		j = job_new(d, t, name);
-		j->hash = name_hash(t, name);
+		j->hash = name_hash(d, t, name);
 		add_waiter(j, w);
 		start_query(d, j);
 	} else {
@@ -618,6 +621,7 @@ struct dns *dns_new(struct event_base *base, const struct dns_options *o)
 	d->base = base;
 	d->ready_tail = &d->ready;
 	d->last_limit_log = (time_t)-1;
+	RAND_bytes((unsigned char *)&d->salt, sizeof d->salt);
 	d->cache = dnscache_new(DNSCACHE_DEFAULT_SIZE, o->cache_max_ttl,
 				o->negative_ttl);
 	if (!d->cache || !init_channel(d, o)) {
