@@ -41,7 +41,8 @@ struct ipcount {
 HTABLE_DECLARE_WITH(ip_ht, ih, struct ipcount, size_t, unsigned);
 HTABLE_BODIES_WITH(ip_ht, ih, struct ipcount, IP_HASH, size_t, unsigned);
 
-static uint64_t key_salt;      /* conn_to's index: keys come from peers */
+static uint64_t key_salt;      /* conn_to's index and the per-address
+				* counts: keys come from peers */
 
 struct conn_table {
 	conn_ht_t ht;           /* by id */
@@ -54,12 +55,14 @@ struct conn_table {
 	struct shares *hs_nets; /* the same, per /24 or /64 */
 };
 
+/* Salted: a peer with an IPv6 /64 picks its source addresses, and all of
+ * them in one probe run would make each accept and close walk it. */
 static unsigned ip_hash(const char *ip)
 {
-	unsigned h = 2166136261u;
+	uint64_t h = 1469598103934665603ull ^ key_salt;
 	for (; *ip; ip++)
-		h = (h ^ (unsigned char)*ip) * 16777619u;
-	return h;
+		h = (h ^ (unsigned char)*ip) * 1099511628211ull;
+	return (unsigned)(h ^ (h >> 32));
 }
 
 static struct ipcount *ip_find(struct conn_table *t, const char *ip)

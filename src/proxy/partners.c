@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/rand.h>
 
 #include "proxy/partners.h"
 
@@ -16,6 +17,7 @@ struct partners {
 	struct entry **buckets;
 	size_t mask, n, max;
 	struct entry *newest, *oldest;
+	unsigned long long salt;       /* domains come from peers and nodes */
 };
 
 struct partners *partners_new(size_t max)
@@ -30,6 +32,7 @@ struct partners *partners_new(size_t max)
 	}
 	p->mask = nb - 1;
 	p->max = max ? max : 1;
+	RAND_bytes((unsigned char *)&p->salt, sizeof p->salt);
 	return p;
 }
 
@@ -45,14 +48,15 @@ void partners_free(struct partners *p)
 	free(p);
 }
 
-static bool key_of(const char *domain, char key[PARTNER_DOMAIN_MAX], unsigned *h)
+static bool key_of(const struct partners *p, const char *domain,
+		   char key[PARTNER_DOMAIN_MAX], unsigned *h)
 {
 	size_t n = domain ? strlen(domain) : 0;
 	if (n > 0 && domain[n - 1] == '.')
 		n--;
 	if (n == 0 || n >= PARTNER_DOMAIN_MAX)
 		return false;
-	unsigned long long x = 1469598103934665603ull;
+	unsigned long long x = 1469598103934665603ull ^ p->salt;
 	for (size_t i = 0; i < n; i++) {
 		char ch = domain[i];
 		key[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
@@ -91,7 +95,7 @@ static struct partner_stats *touch(struct partners *p, const char *domain)
 {
 	char key[PARTNER_DOMAIN_MAX];
 	unsigned h;
-	if (!p || !key_of(domain, key, &h))
+	if (!p || !key_of(p, domain, key, &h))
 		return NULL;
 	time_t now = time(NULL);
 	struct entry **link = find(p, key, h), *e = *link;

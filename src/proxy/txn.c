@@ -28,6 +28,7 @@ struct txn_table {
 	struct txn **byconn;       /* by down_conn, chained through dnext */
 	size_t nbyconn, nindexed;
 	struct node_watch watch;   /* all zero: nobody watches */
+	uint64_t up_salt;          /* up keys: the branch is the peer's choice */
 };
 
 static size_t conn_slot(uint64_t id, size_t n)
@@ -87,8 +88,10 @@ void txn_set_down(struct txn *t, uint64_t conn_id)
 	tt->nindexed++;
 }
 
-/* FNV-1a; keys are short and come from peers, but a collision only costs
- * a longer probe, never a wrong match (keys are compared in full). */
+/* FNV-1a; keys are short and come from peers, and a collision never makes
+ * a wrong match (keys are compared in full), but many would make a long
+ * probe run for every lookup: the upstream key is salted (the connection
+ * id alone is guessable). */
 static unsigned hash_str(const char *s, uint64_t salt)
 {
 	uint64_t h = 1469598103934665603ull ^ salt;
@@ -100,6 +103,8 @@ static unsigned hash_str(const char *s, uint64_t salt)
 struct txn_table *txn_table_new(void)
 {
 	struct txn_table *t = calloc(1, sizeof *t);
+	if (t)
+		RAND_bytes((unsigned char *)&t->up_salt, sizeof t->up_salt);
 	if (t && (down_ht_resize(NULL, &t->down, 0) < 0 ||
 		  up_ht_resize(NULL, &t->up, 0) < 0)) {
 		su_free(NULL, t->down.dh_table);
@@ -165,7 +170,7 @@ struct txn *txn_new(struct edge *e, msg_t *fwd, uint64_t up_conn,
 	snprintf(t->up_branch, sizeof t->up_branch, "%s", up_branch ? up_branch : "");
 	txn_make_branch(e, t->branch, sizeof t->branch);
 	t->hash_down = hash_str(t->branch, 0);
-	t->hash_up = hash_str(t->up_branch, up_conn);
+	t->hash_up = hash_str(t->up_branch, up_conn ^ tt->up_salt);
 	down_ht_insert(&tt->down, t);
 	up_ht_insert(&tt->up, t);
 	return t;
@@ -281,7 +286,7 @@ struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
 			    const char *up_branch)
 {
 	up_ht_t *ht = &e->txns->up;
-	for (struct txn **tp = up_ht_hash(ht, hash_str(up_branch, up_conn)); *tp;
+	for (struct txn **tp = up_ht_hash(ht, hash_str(up_branch, up_conn ^ e->txns->up_salt)); *tp;
 	     tp = up_ht_next(ht, tp))
 		if ((*tp)->up_conn == up_conn && (*tp)->method == sip_method_invite &&
 		    strcmp((*tp)->up_branch, up_branch) == 0)
