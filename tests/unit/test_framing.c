@@ -383,6 +383,62 @@ START_TEST(microsoft_and_prefix_methods)
 }
 END_TEST
 
+/* Hundreds of small messages in one read, with keep-alives between some:
+ * all framed, in order, whether fed at once or in odd-sized pieces. (The
+ * framer once copied the rest of the read after each message: a read of
+ * many small messages cost its length squared.) */
+static void check_pipelined(size_t piece)
+{
+	enum { N = 400 };
+	size_t cap = N * 256, len = 0;
+	char *buf = malloc(cap);
+	ck_assert_ptr_nonnull(buf);
+	for (int i = 0; i < N; i++) {
+		len += (size_t)snprintf(buf + len, cap - len,
+			"MESSAGE sip:bob@example.test SIP/2.0\r\n"
+			"Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK%d\r\n"
+			"From: <sip:alice@partner.test>;tag=1\r\nTo: <sip:bob@example.test>\r\n"
+			"Call-ID: p%d\r\nCSeq: 1 MESSAGE\r\nContent-Length: 5\r\n\r\n%05d%s",
+			i, i, i, i % 7 == 3 ? "\r\n\r\n" : "");
+	}
+	struct framer *f = framer_new(65535);
+	int next = 0, bad = 0;
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+		ck_assert(framer_feed(f, buf + off, n));
+		msg_t *m;
+		enum frame_event ev;
+		while ((ev = framer_next(f, &m)) != FRAME_NONE) {
+			if (ev != FRAME_MSG) {
+				if (ev != FRAME_PING)
+					bad++;
+				continue;
+			}
+			sip_t *sip = sip_object(m);
+			char want[16];
+			snprintf(want, sizeof want, "%05d", next);
+			if (!sip->sip_payload || sip->sip_payload->pl_len != 5 ||
+			    memcmp(sip->sip_payload->pl_data, want, 5) != 0)
+				bad++;
+			next++;
+			msg_destroy(m);
+		}
+	}
+	framer_free(f);
+	free(buf);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(next, N);
+}
+
+START_TEST(pipelined_many_small)
+{
+	check_pipelined((size_t)-1 / 2);   /* the whole stream in one read */
+	check_pipelined(16384);
+	check_pipelined(997);
+	check_pipelined(31);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("framing");
@@ -405,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, pending_until_body_complete);
 	tcase_add_test(tc, binary_body_split);
 	tcase_add_test(tc, header_line_bomb);
+	tcase_add_test(tc, pipelined_many_small);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
