@@ -147,10 +147,15 @@ static void map_uris(const struct rewrite_ctx *rc, msg_t *msg, sip_t *sip,
 	}
 }
 
-/* The internal tokens of the running configuration, in msg's home. */
+/* The internal tokens of the running configuration: the view's, or made
+ * in msg's home. */
 static void tokens_of(const struct rewrite_ctx *rc, su_home_t *home,
 		      struct topo_tokens *tk)
 {
+	if (rc->tokens.v) {
+		*tk = rc->tokens;
+		return;
+	}
 	size_t n = topo_tokens_count(rc->conf);
 	tk->v = n ? su_alloc(home, n * sizeof *tk->v) : NULL;
 	tk->n = tk->v ? topo_tokens_fill(rc->conf, tk->v, n) : 0;

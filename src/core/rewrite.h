@@ -14,6 +14,7 @@
 #include <sofia-sip/sip.h>
 
 #include "core/types.h"
+#include "core/topo.h"
 
 /* The top of every Via branch the edge writes (RFC 3261 8.1.1.7's magic
  * cookie and our own mark): rewrite_looped() knows its own by it. */
@@ -39,6 +40,9 @@ struct rewrite_ctx {
 	/* The previous key while its window is open (edge.secret_previous_*),
 	 * else NULL: accepted for restoring masks, never used to make one. */
 	const unsigned char *secret_prev;
+	/* conf's internal tokens (topo_tokens_fill), made once per view;
+	 * v NULL: made for each message (tests, fuzzing) */
+	struct topo_tokens tokens;
 };
 
 /* The first internal listener with transport tr (for our Via/RR toward a

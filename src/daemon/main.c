@@ -157,6 +157,7 @@ static void edge_free(struct edge *e)
 	rate_table_free(e->rates);
 	shares_free(e->shares);
 	partners_free(e->partners);
+	free(e->tokv);
 	tls_ctxs_free(e->tls);
 	if (e->sig_term) event_free(e->sig_term);
 	if (e->sig_int) event_free(e->sig_int);

@@ -69,6 +69,7 @@ struct edge {
 	 * message pays for it. */
 	struct rewrite_ctx rw;
 	struct own_addr own[EDGE_MAX_OWN];
+	const char **tokv;         /* rw.tokens' array (heap; into conf) */
 	struct tap tap;            /* live traces (sipedge-ctl trace) */
 	struct partners *partners; /* per partner domain: counts, last verdict */
 	time_t started_at;         /* for sipedge-ctl status */

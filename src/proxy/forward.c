@@ -24,8 +24,15 @@ void fwd_refresh_view(struct edge *e)
 	size_t n = 0;
 	for (const struct listener *l = e->listeners; l && n < EDGE_MAX_OWN; l = l->next)
 		e->own[n++] = (struct own_addr){ l->zone, l->transport, l->address, l->port };
+	/* The internal tokens once per configuration, not per message: the
+	 * list is de-duplicated, quadratic in the number of node names. */
+	size_t nt = topo_tokens_count(e->conf);
+	const char **tv = nt ? calloc(nt, sizeof *tv) : NULL;
+	free(e->tokv);
+	e->tokv = tv;
 	e->rw = (struct rewrite_ctx){ e->conf, e->secret, e->own, n,
-				      e->secret_prev_open ? e->secret_prev.key : NULL };
+				      e->secret_prev_open ? e->secret_prev.key : NULL,
+				      { tv, tv ? topo_tokens_fill(e->conf, tv, nt) : 0 } };
 }
 
 struct zone_view fwd_view(const struct edge *e, int node)

@@ -126,7 +126,7 @@ static void configure(uint8_t flags)
 	own[n++] = (struct own_addr){ ZONE_INTERNAL, TRANSPORT_TCP, "10.1.1.1", 5060 };
 	if (!(flags & 64))
 		own[n++] = (struct own_addr){ ZONE_INTERNAL, TRANSPORT_TLS, "10.1.1.1", 5061 };
-	rc = (struct rewrite_ctx){ &cf, secret, own, n, NULL };
+	rc = (struct rewrite_ctx){ &cf, secret, own, n, NULL, { NULL, 0 } };
 }
 
 /* As proxy.c's view_for(). */

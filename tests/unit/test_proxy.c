@@ -52,6 +52,8 @@ static void teardown(void)
 	txn_table_free(e.txns);
 	netctx_free(e.net);
 	event_base_free(e.base);
+	free(e.tokv);             /* fwd_refresh_view's, used until here */
+	e.tokv = NULL;
 }
 
 /* A federated peer's connection (external) and a node's (internal). */

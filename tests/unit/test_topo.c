@@ -99,7 +99,7 @@ static void setup(void)
 	fwd_refresh_view(&e);
 	tk.v = tokv;
 	tk.n = topo_tokens_fill(&cf, tokv, 16);
-	rc = (struct rewrite_ctx){ &cf, e.secret, own, 2, NULL };
+	rc = (struct rewrite_ctx){ &cf, e.secret, own, 2, NULL, { NULL, 0 } };
 }
 
 static void teardown(void)
@@ -108,6 +108,8 @@ static void teardown(void)
 	txn_table_free(e.txns);
 	netctx_free(e.net);
 	event_base_free(e.base);
+	free(e.tokv);             /* fwd_refresh_view's, used until here */
+	e.tokv = NULL;
 }
 
 static msg_t *parse(const char *text)
@@ -428,7 +430,7 @@ START_TEST(mask_rotation)
 		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bKp\r\n"
 		 "From: <sip:alice@partner.test>;tag=a\r\nTo: <sip:bob@example.test>;tag=b\r\n"
 		 "Call-ID: %s\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n", m);
-	struct rewrite_ctx r2 = { &cf, key2, own, 2, NULL };
+	struct rewrite_ctx r2 = { &cf, key2, own, 2, NULL, { NULL, 0 } };
 	msg_t *msg = parse(text);
 	rewrite_reveal(&r2, msg, sip_object(msg));
 	ck_assert_str_eq(sip_object(msg)->sip_call_id->i_id, m);          /* window closed */
