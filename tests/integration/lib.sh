@@ -122,6 +122,25 @@ se_cleanup() {
 	SE_PIDS=()
 }
 
+# se_need_kamailio MODULE... : skip (77) unless Kamailio is installed with
+# its tls module and each MODULE.so; sets MPATH (their directory, with a
+# trailing /) and KAMDIR (the tests' Kamailio config templates).
+se_need_kamailio() {
+	local d m ok
+	command -v kamailio >/dev/null 2>&1 ||
+		se_skip "kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
+	KAMDIR=$top_srcdir/tests/integration/kamailio
+	MPATH=
+	for d in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/lib64/kamailio/modules \
+		 /usr/local/lib/*/kamailio/modules /usr/local/lib/kamailio/modules; do
+		ok=1
+		for m in tls "$@"; do [ -f "$d/$m.so" ] || ok=0; done
+		[ $ok = 1 ] && { MPATH=$d/; break; }
+	done
+	[ -n "$MPATH" ] ||
+		se_skip "Kamailio's modules tls $* are not all installed (apt-get install kamailio kamailio-tls-modules)"
+}
+
 # ------------------------------------------------------------ setup
 
 se_need() {

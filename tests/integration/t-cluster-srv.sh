@@ -24,16 +24,7 @@
 #   .2 A internal   .3 A external (edge1)   .4 B external (edge2)
 #   .5 B internal   .11 node (sippeer)   .21 Kamailio   .53 dnsmasq
 . "$(dirname "$0")/lib.sh"
-command -v kamailio >/dev/null 2>&1 ||
-	se_skip "kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
-KAMDIR=$top_srcdir/tests/integration/kamailio
-MPATH=
-for d in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/lib64/kamailio/modules \
-	 /usr/local/lib/*/kamailio/modules /usr/local/lib/kamailio/modules; do
-	[ -f "$d/tls.so" ] && [ -f "$d/tm.so" ] && { MPATH=$d/; break; }
-done
-[ -n "$MPATH" ] ||
-	se_skip "Kamailio's tls module is not installed (apt-get install kamailio-tls-modules)"
+se_need_kamailio tm
 [ "$(id -u)" = 0 ] ||
 	se_skip "needs root: Kamailio's resolver reads /etc/resolv.conf, replaced for it in a private mount namespace"
 command -v unshare >/dev/null 2>&1 || se_skip "unshare is not installed (util-linux)"

@@ -16,17 +16,8 @@
 #     is sip.partner.test:5061, the node's MESSAGE comes back over that very
 #     connection (Kamailio sees it from the edge's listener address).
 . "$(dirname "$0")/lib.sh"
-command -v kamailio >/dev/null 2>&1 ||
-	se_skip "kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
+se_need_kamailio dispatcher
 command -v kamcmd >/dev/null 2>&1 || se_skip "kamcmd is not installed (package kamailio)"
-KAMDIR=$top_srcdir/tests/integration/kamailio
-MPATH=
-for d in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/lib64/kamailio/modules \
-	 /usr/local/lib/*/kamailio/modules /usr/local/lib/kamailio/modules; do
-	[ -f "$d/tls.so" ] && [ -f "$d/dispatcher.so" ] && { MPATH=$d/; break; }
-done
-[ -n "$MPATH" ] ||
-	se_skip "Kamailio's tls or dispatcher module is not installed (apt-get install kamailio kamailio-tls-modules)"
 se_init 32
 se_need ss
 note "$(kamailio -v 2>/dev/null | head -n 1), modules in $MPATH"

@@ -7,16 +7,7 @@
 # verifies a client certificate) answers 200 and the 200s reach the node.
 # Kamailio's config templates are in tests/integration/kamailio/.
 . "$(dirname "$0")/lib.sh"
-command -v kamailio >/dev/null 2>&1 ||
-	se_skip "kamailio is not installed (apt-get install kamailio kamailio-tls-modules)"
-KAMDIR=$top_srcdir/tests/integration/kamailio
-MPATH=
-for d in /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules /usr/lib64/kamailio/modules \
-	 /usr/local/lib/*/kamailio/modules /usr/local/lib/kamailio/modules; do
-	[ -f "$d/tls.so" ] && [ -f "$d/sl.so" ] && { MPATH=$d/; break; }
-done
-[ -n "$MPATH" ] ||
-	se_skip "Kamailio's tls module is not installed (apt-get install kamailio-tls-modules)"
+se_need_kamailio sl
 se_init 14
 se_need sipp
 note "$(kamailio -v 2>/dev/null | head -n 1), modules in $MPATH"
