@@ -96,6 +96,13 @@ static void remap_conn(struct conn *c, void *arg)
 	conn_set_node(c, remap_node(arg, c->node));
 	/* The lists may have changed: what a peer proved is asked again. */
 	federation_forget(c);
+	/* So may accept_wildcards: whether its certificate names the host
+	 * its Via alias offers is decided again (conn_set_alias). */
+	if (c->alias[0] && !c->outbound) {
+		char host[sizeof c->alias];
+		memcpy(host, c->alias, sizeof host);
+		conn_set_alias(c, host, c->alias_port);
+	}
 	if (was >= 0 && c->node < 0 && c->zone == ZONE_INTERNAL)
 		conn_close(c, CFAIL_CLOSED, "node removed from the configuration");
 }

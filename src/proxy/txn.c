@@ -286,6 +286,12 @@ struct txn *txn_by_upstream(struct edge *e, uint64_t up_conn,
 			    const char *up_branch)
 {
 	up_ht_t *ht = &e->txns->up;
+	/* Cut as txn_new() stored it, or a branch of 128 characters or more
+	 * never finds its INVITE (only the peer's own transactions share
+	 * the connection, so a longer common prefix misleads nobody else). */
+	char key[sizeof ((struct txn *)0)->up_branch];
+	snprintf(key, sizeof key, "%s", up_branch ? up_branch : "");
+	up_branch = key;
 	for (struct txn **tp = up_ht_hash(ht, hash_str(up_branch, up_conn ^ e->txns->up_salt)); *tp;
 	     tp = up_ht_next(ht, tp))
 		if ((*tp)->up_conn == up_conn && (*tp)->method == sip_method_invite &&

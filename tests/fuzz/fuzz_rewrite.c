@@ -127,6 +127,11 @@ static void configure(uint8_t flags)
 	if (!(flags & 64))
 		own[n++] = (struct own_addr){ ZONE_INTERNAL, TRANSPORT_TLS, "10.1.1.1", 5061 };
 	rc = (struct rewrite_ctx){ &cf, secret, own, n, NULL, { NULL, 0 } };
+	/* Half the inputs with the tokens made once, as fwd_refresh_view()
+	 * does; the rest with rewrite.c making them per message. */
+	static const char *view_tokv[16];
+	if ((flags & 128) && topo_tokens_count(&cf) <= 16)
+		rc.tokens = (struct topo_tokens){ view_tokv, topo_tokens_fill(&cf, view_tokv, 16) };
 }
 
 /* As proxy.c's view_for(). */

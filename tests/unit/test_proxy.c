@@ -441,6 +441,38 @@ static void deliver_fmt(struct conn *c, const char *fmt, const char *branch)
 	"Max-Forwards: 70\r\nFrom: <sip:alice@partner.test>;tag=a1\r\n" \
 	"To: <sip:bob@example.test>\r\nCall-ID: inv-1\r\n"
 
+/* A branch longer than the stored upstream key (127 characters): its
+ * CANCEL still finds the INVITE (both are cut the same way). */
+START_TEST(cancel_long_branch)
+{
+	struct conn *peer = peer_conn(), *n = node_conn();
+	char br[200], text[2048];
+	memset(br, 'x', sizeof br - 1);
+	br[sizeof br - 1] = '\0';
+	memcpy(br, "z9hG4bK", 7);
+	snprintf(text, sizeof text, "INVITE sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=%s\r\n" INVITE_HDRS
+		 "CSeq: 1 INVITE\r\nContact: <sip:alice@198.51.100.7:5061;transport=tls>\r\n"
+		 "Content-Length: 0\r\n\r\n", br);
+	deliver(peer, text);
+	msg_t *inv = sent(n);
+	ck_assert_ptr_nonnull(inv);
+	msg_destroy(inv);
+	snprintf(text, sizeof text, "CANCEL sip:bob@example.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/TLS 198.51.100.7:5061;branch=%s\r\n" INVITE_HDRS
+		 "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", br);
+	deliver(peer, text);
+	msg_t *ok = sent(peer);
+	ck_assert_ptr_nonnull(ok);
+	ck_assert_int_eq(sip_object(ok)->sip_status->st_status, 200);
+	msg_destroy(ok);
+	msg_t *cancel = sent(n);
+	ck_assert_ptr_nonnull(cancel);
+	ck_assert_str_eq(sip_object(cancel)->sip_request->rq_method_name, "CANCEL");
+	msg_destroy(cancel);
+}
+END_TEST
+
 START_TEST(cancel_and_487)
 {
 	struct conn *peer = peer_conn(), *n = node_conn();
@@ -1190,6 +1222,7 @@ int main(void)
 	tcase_add_test(tc, node_unreachable_503_hides_inside);
 	tcase_add_test(tc, unproven_domain_refused);
 	tcase_add_test(tc, cancel_and_487);
+	tcase_add_test(tc, cancel_long_branch);
 	tcase_add_test(tc, hidden_vias_restored_in_order);
 	tcase_add_test(tc, response_only_from_its_connection);
 	tcase_add_test(tc, provisional_after_final_dropped);
